@@ -1,0 +1,389 @@
+//! The feature catalogue: stable names, units, band edges and the default feature →
+//! fix-type mapping (SPEC §1). Every other module takes names from here; none spells
+//! a feature or fix name as a string literal of its own.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One analysed feature. The discriminant is the stable numeric id used by the C ABI;
+/// ids are never reused or renumbered (new features take new ids).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    /// Integrated loudness, ITU-R BS.1770-4 / EBU R128, gated (LUFS).
+    Loudness = 0,
+    /// EBU R128 loudness range, EBU Tech 3342 (LU).
+    LoudnessRange = 1,
+    /// Maximum true peak, BS.1770-4 Annex 2, 4× oversampling (dBTP).
+    TruePeak = 2,
+    /// Peak-to-loudness ratio, true_peak − loudness (dB).
+    Plr = 3,
+    /// Energy of L and R in 20–60 Hz relative to 20 Hz–20 kHz (dB).
+    SubLevel = 4,
+    /// Energy in 60–250 Hz relative to 20 Hz–20 kHz (dB).
+    BassLevel = 5,
+    /// Energy in 250–500 Hz relative to 20 Hz–20 kHz (dB).
+    LowMidLevel = 6,
+    /// Energy in 500 Hz–2 kHz relative to 20 Hz–20 kHz (dB).
+    MidLevel = 7,
+    /// Energy in 2–6 kHz relative to 20 Hz–20 kHz (dB).
+    HighMidLevel = 8,
+    /// Energy in 6–12 kHz relative to 20 Hz–20 kHz (dB).
+    HighLevel = 9,
+    /// Energy in 12–20 kHz relative to 20 Hz–20 kHz (dB).
+    AirLevel = 10,
+    /// Energy-weighted mean frequency over 20 Hz–20 kHz (Hz).
+    SpectralCentroid = 11,
+    /// RMS(side) / RMS(mid), capped at 10 (ratio; 0 = mono).
+    StereoWidth = 12,
+    /// Pearson correlation of L and R (−1…1).
+    StereoCorrelation = 13,
+    /// Stereo width of mid and side low-passed at 150 Hz (ratio).
+    LowEndWidth = 14,
+    /// Pumping depth: median over 1 s windows of the 95th − 5th percentile of 10 ms mid RMS (dB).
+    ModulationDepth = 15,
+}
+
+/// The unit a feature is measured in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Unit {
+    /// Loudness units relative to full scale.
+    Lufs,
+    /// Loudness units (a difference of LUFS values).
+    Lu,
+    /// Decibels true peak.
+    Dbtp,
+    /// Decibels.
+    Db,
+    /// Hertz.
+    Hz,
+    /// A dimensionless ratio.
+    Ratio,
+    /// A correlation coefficient in −1…1.
+    Correlation,
+}
+
+impl Unit {
+    /// The unit's symbol as printed in reports (`""` for dimensionless units).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Unit::Lufs => "LUFS",
+            Unit::Lu => "LU",
+            Unit::Dbtp => "dBTP",
+            Unit::Db => "dB",
+            Unit::Hz => "Hz",
+            Unit::Ratio | Unit::Correlation => "",
+        }
+    }
+}
+
+/// A frequency band with edges in Hz, lower edge inclusive, upper edge exclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    /// Lower edge in Hz.
+    pub low_hz: f64,
+    /// Upper edge in Hz.
+    pub high_hz: f64,
+}
+
+impl Band {
+    /// The whole analysed range, 20 Hz–20 kHz: the reference of every band level.
+    pub const FULL: Band = Band {
+        low_hz: 20.0,
+        high_hz: 20_000.0,
+    };
+
+    /// Whether `hz` lies in the band.
+    pub fn contains(self, hz: f64) -> bool {
+        hz >= self.low_hz && hz < self.high_hz
+    }
+}
+
+impl fmt::Display for Band {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn hz(v: f64) -> String {
+            if v >= 1000.0 {
+                format!("{}k", v / 1000.0)
+            } else {
+                format!("{v}")
+            }
+        }
+        write!(f, "{}–{} Hz", hz(self.low_hz), hz(self.high_hz))
+    }
+}
+
+/// The kind of action a fix asks for (SPEC §1 "Fix action types").
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FixType {
+    /// Overall gain.
+    VolumeAdjust = 0,
+    /// Cut one band (or, for the centroid, tilt darker).
+    EqBandCut = 1,
+    /// Boost one band (or, for the centroid, tilt brighter).
+    EqBandBoost = 2,
+    /// Dynamics: compression or limiting (peak-to-loudness ratio, loudness range).
+    Compression = 3,
+    /// Stereo image: mid/side balance.
+    WidthAdjust = 4,
+    /// Side-chain pumping depth.
+    ModulationAdjust = 5,
+}
+
+impl FixType {
+    /// Every fix type, in id order.
+    pub const ALL: [FixType; 6] = [
+        FixType::VolumeAdjust,
+        FixType::EqBandCut,
+        FixType::EqBandBoost,
+        FixType::Compression,
+        FixType::WidthAdjust,
+        FixType::ModulationAdjust,
+    ];
+
+    /// The stable snake_case name used in files, JSON and the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            FixType::VolumeAdjust => "volume_adjust",
+            FixType::EqBandCut => "eq_band_cut",
+            FixType::EqBandBoost => "eq_band_boost",
+            FixType::Compression => "compression",
+            FixType::WidthAdjust => "width_adjust",
+            FixType::ModulationAdjust => "modulation_adjust",
+        }
+    }
+
+    /// A title for human reports ("Volume Adjust", as in the seed's summary).
+    pub fn title(self) -> &'static str {
+        match self {
+            FixType::VolumeAdjust => "Volume Adjust",
+            FixType::EqBandCut => "EQ Band Cut",
+            FixType::EqBandBoost => "EQ Band Boost",
+            FixType::Compression => "Compression",
+            FixType::WidthAdjust => "Width Adjust",
+            FixType::ModulationAdjust => "Modulation Adjust",
+        }
+    }
+
+    /// Parses a name. Accepts the snake_case name and, for files written by the Python
+    /// prototype, the enum spellings `VOLUME_ADJUST` and `FixActionType.VOLUME_ADJUST`.
+    pub fn from_name(name: &str) -> Option<FixType> {
+        let short = name.rsplit('.').next().unwrap_or(name);
+        FixType::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(short))
+    }
+
+    /// The fix type with numeric id `id` (the C ABI's `uint32_t`), if valid.
+    pub fn from_id(id: u32) -> Option<FixType> {
+        FixType::ALL.get(id as usize).copied()
+    }
+}
+
+impl fmt::Display for FixType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which side of its acceptable range a value lies on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Below the lower edge.
+    Below,
+    /// Above the upper edge.
+    Above,
+}
+
+impl Feature {
+    /// Number of features in the catalogue.
+    pub const COUNT: usize = 16;
+
+    /// Every feature, in id order.
+    pub const ALL: [Feature; Feature::COUNT] = [
+        Feature::Loudness,
+        Feature::LoudnessRange,
+        Feature::TruePeak,
+        Feature::Plr,
+        Feature::SubLevel,
+        Feature::BassLevel,
+        Feature::LowMidLevel,
+        Feature::MidLevel,
+        Feature::HighMidLevel,
+        Feature::HighLevel,
+        Feature::AirLevel,
+        Feature::SpectralCentroid,
+        Feature::StereoWidth,
+        Feature::StereoCorrelation,
+        Feature::LowEndWidth,
+        Feature::ModulationDepth,
+    ];
+
+    /// The seven band-level features, low to high.
+    pub const BANDS: [Feature; 7] = [
+        Feature::SubLevel,
+        Feature::BassLevel,
+        Feature::LowMidLevel,
+        Feature::MidLevel,
+        Feature::HighMidLevel,
+        Feature::HighLevel,
+        Feature::AirLevel,
+    ];
+
+    /// The stable snake_case name (SPEC §1).
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Loudness => "loudness",
+            Feature::LoudnessRange => "loudness_range",
+            Feature::TruePeak => "true_peak",
+            Feature::Plr => "plr",
+            Feature::SubLevel => "sub_level",
+            Feature::BassLevel => "bass_level",
+            Feature::LowMidLevel => "low_mid_level",
+            Feature::MidLevel => "mid_level",
+            Feature::HighMidLevel => "high_mid_level",
+            Feature::HighLevel => "high_level",
+            Feature::AirLevel => "air_level",
+            Feature::SpectralCentroid => "spectral_centroid",
+            Feature::StereoWidth => "stereo_width",
+            Feature::StereoCorrelation => "stereo_correlation",
+            Feature::LowEndWidth => "low_end_width",
+            Feature::ModulationDepth => "modulation_depth",
+        }
+    }
+
+    /// The feature called `name`, if it is in the catalogue.
+    pub fn from_name(name: &str) -> Option<Feature> {
+        Feature::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The feature with numeric id `id` (the C ABI's `uint32_t`), if valid.
+    pub fn from_id(id: u32) -> Option<Feature> {
+        Feature::ALL.get(id as usize).copied()
+    }
+
+    /// The stable numeric id.
+    pub fn id(self) -> u32 {
+        self as u32
+    }
+
+    /// The unit of measurement.
+    pub fn unit(self) -> Unit {
+        match self {
+            Feature::Loudness => Unit::Lufs,
+            Feature::LoudnessRange => Unit::Lu,
+            Feature::TruePeak => Unit::Dbtp,
+            Feature::SpectralCentroid => Unit::Hz,
+            Feature::StereoWidth | Feature::LowEndWidth => Unit::Ratio,
+            Feature::StereoCorrelation => Unit::Correlation,
+            _ => Unit::Db,
+        }
+    }
+
+    /// The band of a band-level feature.
+    pub fn band(self) -> Option<Band> {
+        let (low_hz, high_hz) = match self {
+            Feature::SubLevel => (20.0, 60.0),
+            Feature::BassLevel => (60.0, 250.0),
+            Feature::LowMidLevel => (250.0, 500.0),
+            Feature::MidLevel => (500.0, 2_000.0),
+            Feature::HighMidLevel => (2_000.0, 6_000.0),
+            Feature::HighLevel => (6_000.0, 12_000.0),
+            Feature::AirLevel => (12_000.0, 20_000.0),
+            _ => return None,
+        };
+        Some(Band { low_hz, high_hz })
+    }
+
+    /// The fix type proposed when the feature lies on `direction` of its range
+    /// (SPEC §1 default mapping).
+    pub fn default_fix(self, direction: Direction) -> FixType {
+        match self {
+            Feature::Loudness | Feature::TruePeak => FixType::VolumeAdjust,
+            Feature::Plr | Feature::LoudnessRange => FixType::Compression,
+            Feature::StereoWidth | Feature::LowEndWidth | Feature::StereoCorrelation => {
+                FixType::WidthAdjust
+            }
+            Feature::ModulationDepth => FixType::ModulationAdjust,
+            _ => match direction {
+                Direction::Above => FixType::EqBandCut,
+                Direction::Below => FixType::EqBandBoost,
+            },
+        }
+    }
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_ids_are_dense() {
+        for (i, f) in Feature::ALL.into_iter().enumerate() {
+            assert_eq!(f.id() as usize, i);
+            assert_eq!(Feature::from_id(f.id()), Some(f));
+            assert_eq!(Feature::from_name(f.name()), Some(f));
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(json, format!("\"{}\"", f.name()));
+        }
+        assert_eq!(Feature::from_id(Feature::COUNT as u32), None);
+        for (i, t) in FixType::ALL.into_iter().enumerate() {
+            assert_eq!(t as usize, i);
+            assert_eq!(FixType::from_name(t.name()), Some(t));
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{t}\""));
+        }
+    }
+
+    #[test]
+    fn bands_tile_20hz_to_20khz() {
+        let mut edge = Band::FULL.low_hz;
+        for f in Feature::BANDS {
+            let band = f.band().unwrap();
+            assert_eq!(band.low_hz, edge, "{f}");
+            edge = band.high_hz;
+        }
+        assert_eq!(edge, Band::FULL.high_hz);
+        assert!(Feature::Loudness.band().is_none());
+    }
+
+    #[test]
+    fn python_enum_spellings_parse() {
+        assert_eq!(
+            FixType::from_name("FixActionType.EQ_BAND_CUT"),
+            Some(FixType::EqBandCut)
+        );
+        assert_eq!(
+            FixType::from_name("VOLUME_ADJUST"),
+            Some(FixType::VolumeAdjust)
+        );
+        assert_eq!(FixType::from_name("saturation"), None);
+    }
+
+    #[test]
+    fn default_mapping_matches_spec() {
+        use Direction::*;
+        assert_eq!(Feature::TruePeak.default_fix(Above), FixType::VolumeAdjust);
+        assert_eq!(Feature::Plr.default_fix(Below), FixType::Compression);
+        assert_eq!(Feature::BassLevel.default_fix(Above), FixType::EqBandCut);
+        assert_eq!(
+            Feature::SpectralCentroid.default_fix(Below),
+            FixType::EqBandBoost
+        );
+        assert_eq!(
+            Feature::StereoCorrelation.default_fix(Below),
+            FixType::WidthAdjust
+        );
+        assert_eq!(
+            Feature::ModulationDepth.default_fix(Above),
+            FixType::ModulationAdjust
+        );
+    }
+}

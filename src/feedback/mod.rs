@@ -1,0 +1,6 @@
+//! Feedback: the seed's event and its JSON-lines interchange.
+
+mod event;
+pub mod jsonl;
+
+pub use event::{improvement_ratio, Arm, FeedbackEvent, Timestamp, UserAction};

@@ -1,0 +1,43 @@
+//! # fixloop
+//!
+//! Reference-track profiles, mix gaps and prescriptive fixes, and a feedback loop that
+//! learns which fixes work.
+//!
+//! ```text
+//! audio ──► features ──► gaps/score ──► fixes ──► (user) ──► feedback records
+//!  (plugin,    (RT-safe     (pure)       (pure,               │ collector: RT-safe push
+//!   or files)   analyser)                 policy)             ▼
+//!                                                       writer thread ──► segment log on disk
+//!                                                                             │ reader (recovery, merge)
+//!                                        refined profile ◄── learning ◄───────┘ (effectiveness,
+//!                                                                                confidence, A/B)
+//! ```
+//!
+//! - [`features`]: the catalogue of feature names, units, bands and default fix types,
+//!   and the [`FeatureVector`](features::FeatureVector) of one track.
+//! - [`profile`]: the `fixloop.profile/1` model, validation and JSON I/O.
+//! - [`gaps`]: z-scores, in-range flags and the 0–100 score.
+//! - [`fixes`]: the fix-generation policy and prescriptive fixes.
+//! - [`feedback`]: the seed's feedback event and its JSON-lines interchange.
+//!
+//! ## Real-time safety
+//!
+//! Functions that may run on an audio thread say so in a `# Real-time safety` section of
+//! their docs. Everything else may allocate, lock and do I/O.
+//!
+//! ## Errors
+//!
+//! Every fallible non-real-time function returns [`Error`], whose message names the file,
+//! field and value at fault.
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod error;
+pub mod features;
+pub mod feedback;
+pub mod home;
+mod json;
+
+pub use error::{Error, ErrorKind, Result};
