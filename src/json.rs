@@ -31,7 +31,6 @@ pub(crate) fn parse<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T> 
 }
 
 /// Serialises `value` as pretty JSON with a trailing newline.
-#[allow(dead_code)]
 pub(crate) fn to_pretty<T: serde::Serialize>(value: &T) -> String {
     let mut s = serde_json::to_string_pretty(value).expect("fixloop types always serialise");
     s.push('\n');
