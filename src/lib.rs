@@ -37,6 +37,8 @@
 pub mod error;
 pub mod features;
 pub mod feedback;
+pub mod fixes;
+pub mod gaps;
 pub mod home;
 mod json;
 pub mod profile;

@@ -189,7 +189,8 @@ impl fmt::Display for FixType {
 }
 
 /// Which side of its acceptable range a value lies on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Below the lower edge.
     Below,

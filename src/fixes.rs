@@ -1,0 +1,597 @@
+//! Prescriptive fixes: from gaps and a [`Policy`] to "turn the bass down 1.5 dB".
+//!
+//! A fix is proposed for every scored feature outside its acceptable range:
+//!
+//! - **target** by `target_strategy`: `conservative` = the nearest edge of the acceptable
+//!   range, `mean` = the profile's mean, `median` = its p50;
+//! - **new_value** = `current + amount · (target − current)`, the value applying the fix aims for;
+//! - **confidence** = the profile's `fix_confidence` for the fix type ×
+//!   `(1 − e^(−|z|))`, so it falls toward 0 as |z| shrinks (0.63 of the prior at |z| = 1,
+//!   0.95 at |z| = 3); fixes below `min_confidence` are not proposed;
+//! - **setting**, the action's own parameter (see [`FixSetting`]).
+//!
+//! Fixes come out most confident first. Their ids are stable: the same feature, fix type,
+//! current value and target give the same id.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::features::{Band, Direction, Feature, FixType};
+use crate::gaps::{Gap, GapReport};
+use crate::profile::Profile;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where a fix aims (SPEC §2 `target_strategy`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetStrategy {
+    /// The nearest edge of the acceptable range: the smallest change that brings the value in.
+    #[default]
+    Conservative = 0,
+    /// The profile's mean.
+    Mean = 1,
+    /// The profile's median (p50).
+    Median = 2,
+}
+
+impl TargetStrategy {
+    /// Every strategy, in id order.
+    pub const ALL: [TargetStrategy; 3] = [
+        TargetStrategy::Conservative,
+        TargetStrategy::Mean,
+        TargetStrategy::Median,
+    ];
+
+    /// The stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetStrategy::Conservative => "conservative",
+            TargetStrategy::Mean => "mean",
+            TargetStrategy::Median => "median",
+        }
+    }
+
+    /// The strategy with numeric id `id` (the C ABI's `uint32_t`), if valid.
+    pub fn from_id(id: u32) -> Option<TargetStrategy> {
+        TargetStrategy::ALL.get(id as usize).copied()
+    }
+}
+
+impl fmt::Display for TargetStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The fix-generation policy (SPEC §2). Also the configuration of an A/B test arm, so
+/// unknown keys are refused rather than silently ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Where fixes aim.
+    pub target_strategy: TargetStrategy,
+    /// How far toward the target a fix goes, 0–1 (1 = all the way).
+    pub amount: f64,
+    /// Fixes less confident than this are not proposed, 0–1.
+    pub min_confidence: f64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            target_strategy: TargetStrategy::Conservative,
+            amount: 1.0,
+            min_confidence: 0.5,
+        }
+    }
+}
+
+impl Policy {
+    /// Checks that `amount` and `min_confidence` are numbers in [0, 1].
+    pub fn validate(&self) -> Result<()> {
+        for (name, v) in [
+            ("amount", self.amount),
+            ("min_confidence", self.min_confidence),
+        ] {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("policy {name} is {v}; expected a number in [0, 1]"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "target {}, amount {:.0} %, min confidence {:.2}",
+            self.target_strategy,
+            self.amount * 100.0,
+            self.min_confidence
+        )
+    }
+}
+
+/// The setting of the action a fix asks for, in the action's own terms.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FixSetting {
+    /// Overall gain (loudness, true peak): `gain_db = new − current`.
+    Gain {
+        /// Gain to apply, dB.
+        gain_db: f64,
+    },
+    /// One band's gain. For a band level `L` (dB relative to the full band) moving to `L'`,
+    /// an ideal band filter needs energy gain `G = r'(1 − r) / (r(1 − r'))` with
+    /// `r = 10^(L/10)`, `r' = 10^(L'/10)`, because raising the band also raises the total.
+    EqBand {
+        /// Lower band edge, Hz.
+        low_hz: f64,
+        /// Upper band edge, Hz.
+        high_hz: f64,
+        /// Band gain, dB.
+        gain_db: f64,
+    },
+    /// A spectral tilt around a pivot (spectral centroid): the slope that moves the centroid
+    /// of a pink spectrum over 20 Hz–20 kHz by the same ratio as current → new.
+    EqTilt {
+        /// Pivot frequency, Hz (gain 0 there).
+        pivot_hz: f64,
+        /// Slope, dB per octave (positive = brighter).
+        slope_db_per_octave: f64,
+    },
+    /// Dynamics (peak-to-loudness ratio, loudness range): change of the feature in dB/LU;
+    /// negative = compress or limit harder.
+    Dynamics {
+        /// Change, dB (LU for loudness range).
+        change_db: f64,
+    },
+    /// Stereo width: multiply the side signal by `width_ratio` (scales RMS(side)/RMS(mid)).
+    Width {
+        /// Side gain as a ratio (0.9 = narrow the image 10 %).
+        width_ratio: f64,
+    },
+    /// Side-chain pumping depth change, dB (negative = less pumping).
+    Pumping {
+        /// Change of modulation depth, dB.
+        change_db: f64,
+    },
+}
+
+/// A prescriptive fix, with every field a feedback event needs (SPEC §2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fix {
+    /// Stable id of this proposal.
+    pub fix_id: String,
+    /// The kind of action.
+    pub action_type: FixType,
+    /// The feature the fix addresses.
+    pub gap_feature: Feature,
+    /// The feature's current value.
+    pub current_value: f64,
+    /// The target the strategy chose.
+    pub target_value: f64,
+    /// The value applying the fix aims for: `current + amount · (target − current)`.
+    pub new_value: f64,
+    /// The action's own setting.
+    pub setting: FixSetting,
+    /// Confidence, 0–1.
+    pub confidence: f64,
+    /// The source gap's z-score.
+    pub z_score: f64,
+}
+
+impl Fix {
+    /// A one-line instruction for the producer ("Cut 60–250 Hz by 1.5 dB").
+    pub fn describe(&self) -> String {
+        let verb = |x: f64, up: &str, down: &str| {
+            if x >= 0.0 {
+                up.to_string()
+            } else {
+                down.to_string()
+            }
+        };
+        match self.setting {
+            FixSetting::Gain { gain_db } => format!(
+                "{} the level by {:.1} dB",
+                verb(gain_db, "Raise", "Lower"),
+                gain_db.abs()
+            ),
+            FixSetting::EqBand {
+                low_hz,
+                high_hz,
+                gain_db,
+            } => format!(
+                "{} {} by {:.1} dB",
+                verb(gain_db, "Boost", "Cut"),
+                Band { low_hz, high_hz },
+                gain_db.abs()
+            ),
+            FixSetting::EqTilt {
+                pivot_hz,
+                slope_db_per_octave,
+            } => format!(
+                "Tilt the spectrum {} by {:.1} dB/octave around {:.0} Hz",
+                verb(slope_db_per_octave, "brighter", "darker"),
+                slope_db_per_octave.abs(),
+                pivot_hz
+            ),
+            FixSetting::Dynamics { change_db } => {
+                let what = if self.gap_feature == Feature::LoudnessRange {
+                    "loudness range"
+                } else {
+                    "peak-to-loudness ratio"
+                };
+                if change_db < 0.0 {
+                    format!(
+                        "Compress or limit harder: lower the {what} by {:.1} dB",
+                        -change_db
+                    )
+                } else {
+                    format!("Ease compression or limiting: raise the {what} by {change_db:.1} dB")
+                }
+            }
+            FixSetting::Width { width_ratio } => {
+                let pct = (width_ratio - 1.0) * 100.0;
+                let what = if self.gap_feature == Feature::LowEndWidth {
+                    "the low end's stereo image"
+                } else {
+                    "the stereo image"
+                };
+                format!(
+                    "{} {what} by {:.0} %",
+                    verb(pct, "Widen", "Narrow"),
+                    pct.abs()
+                )
+            }
+            FixSetting::Pumping { change_db } => format!(
+                "{} the side-chain pumping by {:.1} dB",
+                verb(change_db, "Deepen", "Reduce"),
+                change_db.abs()
+            ),
+        }
+    }
+}
+
+/// The confidence of a fix of prior confidence `prior` for a gap of z-score `z`.
+pub fn confidence(prior: f64, z: f64) -> f64 {
+    prior * (1.0 - (-z.abs()).exp())
+}
+
+/// The target value for `gap` under `strategy`.
+pub fn target(profile: &Profile, gap: &Gap, strategy: TargetStrategy) -> Option<f64> {
+    let stats = profile.stats(gap.feature)?;
+    Some(match strategy {
+        TargetStrategy::Mean => stats.mean,
+        TargetStrategy::Median => stats.p50,
+        TargetStrategy::Conservative => match gap.direction {
+            Some(Direction::Below) => stats.acceptable_range[0],
+            Some(Direction::Above) => stats.acceptable_range[1],
+            None => gap.value,
+        },
+    })
+}
+
+/// Proposes fixes for every out-of-range, scored gap of `report` under `policy`.
+pub fn propose(profile: &Profile, report: &GapReport, policy: &Policy) -> Result<Vec<Fix>> {
+    policy.validate()?;
+    let mut fixes: Vec<Fix> = report
+        .gaps
+        .iter()
+        .filter(|g| g.weight > 0.0)
+        .filter_map(|g| {
+            let direction = g.direction?;
+            let target_value = target(profile, g, policy.target_strategy)?;
+            let action_type = g.feature.default_fix(direction);
+            let confidence = confidence(profile.fix_confidence(action_type), g.z);
+            let new_value = g.value + policy.amount * (target_value - g.value);
+            (confidence >= policy.min_confidence).then(|| Fix {
+                fix_id: fix_id(g.feature, action_type, g.value, target_value),
+                action_type,
+                gap_feature: g.feature,
+                current_value: g.value,
+                target_value,
+                new_value,
+                setting: setting(g.feature, g.value, new_value),
+                confidence,
+                z_score: g.z,
+            })
+        })
+        .collect();
+    fixes.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then(a.gap_feature.cmp(&b.gap_feature))
+    });
+    Ok(fixes)
+}
+
+/// The action setting that moves `feature` from `current` to `new`.
+pub fn setting(feature: Feature, current: f64, new: f64) -> FixSetting {
+    match feature {
+        Feature::Loudness | Feature::TruePeak => FixSetting::Gain {
+            gain_db: new - current,
+        },
+        Feature::Plr | Feature::LoudnessRange => FixSetting::Dynamics {
+            change_db: new - current,
+        },
+        Feature::ModulationDepth => FixSetting::Pumping {
+            change_db: new - current,
+        },
+        Feature::StereoWidth | Feature::LowEndWidth => FixSetting::Width {
+            width_ratio: width_ratio(current, new),
+        },
+        Feature::StereoCorrelation => FixSetting::Width {
+            width_ratio: width_ratio(width_of_correlation(current), width_of_correlation(new)),
+        },
+        Feature::SpectralCentroid => FixSetting::EqTilt {
+            pivot_hz: 1000.0,
+            slope_db_per_octave: tilt_for_centroid_ratio(new / current.max(1.0)),
+        },
+        band_feature => {
+            let band = band_feature.band().unwrap_or(Band::FULL);
+            FixSetting::EqBand {
+                low_hz: band.low_hz,
+                high_hz: band.high_hz,
+                gain_db: band_gain_db(current, new),
+            }
+        }
+    }
+}
+
+/// Width below which a signal counts as mono when computing a ratio (a mono track cannot
+/// be widened by side gain; the ratio is taken against this floor).
+const MONO_WIDTH_FLOOR: f64 = 0.01;
+
+fn width_ratio(current: f64, new: f64) -> f64 {
+    new.max(0.0) / current.max(MONO_WIDTH_FLOOR)
+}
+
+/// The mid/side width of a pair with correlation `rho` when mid and side are uncorrelated:
+/// ρ = (M² − S²)/(M² + S²) ⇒ S/M = √((1 − ρ)/(1 + ρ)).
+fn width_of_correlation(rho: f64) -> f64 {
+    let rho = rho.clamp(-0.999, 1.0);
+    ((1.0 - rho) / (1.0 + rho)).sqrt()
+}
+
+/// Band gain in dB that moves a relative band level from `current_db` to `new_db` (see
+/// [`FixSetting::EqBand`]).
+fn band_gain_db(current_db: f64, new_db: f64) -> f64 {
+    // A band cannot hold more than (nearly) all the energy.
+    let r = 10f64.powf(current_db.min(-0.01) / 10.0);
+    let r_new = 10f64.powf(new_db.min(-0.01) / 10.0);
+    10.0 * ((r_new * (1.0 - r)) / (r * (1.0 - r_new))).log10()
+}
+
+/// Centroid of a pink (1/f) spectrum over 20 Hz–20 kHz tilted by `slope` dB/octave.
+fn pink_centroid(slope_db_per_octave: f64) -> f64 {
+    // Energy density f^(a−1) with a = slope / (10·log10 2); centroid = ∫f^a / ∫f^(a−1).
+    let a = slope_db_per_octave / (10.0 * 2f64.log10());
+    let (lo, hi): (f64, f64) = (Band::FULL.low_hz, Band::FULL.high_hz);
+    let integral = |p: f64| {
+        if p.abs() < 1e-9 {
+            (hi / lo).ln()
+        } else {
+            (hi.powf(p) - lo.powf(p)) / p
+        }
+    };
+    integral(a + 1.0) / integral(a)
+}
+
+/// The tilt (dB/octave, within ±6) that scales a pink spectrum's centroid by `ratio`.
+fn tilt_for_centroid_ratio(ratio: f64) -> f64 {
+    let base = pink_centroid(0.0);
+    let (mut lo, mut hi) = (-6.0, 6.0);
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if pink_centroid(mid) / base < ratio {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// FNV-1a 64 of the fix's identity, printed as `feature.action.xxxxxxxx`.
+fn fix_id(feature: Feature, action: FixType, current: f64, target: f64) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(feature.name().as_bytes());
+    eat(action.name().as_bytes());
+    eat(&current.to_bits().to_le_bytes());
+    eat(&target.to_bits().to_le_bytes());
+    format!("{}.{}.{:08x}", feature.name(), action.name(), h as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::FeatureVector;
+    use crate::gaps::compare;
+    use crate::profile::FeatureStats;
+
+    /// bass_level: mean −6.1, p50 −6.0, range [−7.3, −4.9], std 1.2 (SPEC §2's example).
+    fn profile() -> Profile {
+        let mut p = Profile::new("t");
+        p.track_count = 5;
+        let mut s = FeatureStats::from_samples(&[-8.0, -6.5, -6.0, -5.5, -4.5]).unwrap();
+        s.mean = -6.1;
+        s.std = 1.2;
+        s.p50 = -6.0;
+        s.acceptable_range = [-7.3, -4.9];
+        s.samples = None;
+        p.features.insert("bass_level".into(), s);
+        p.fix_confidence.insert(FixType::EqBandCut, 0.8);
+        p.fix_confidence.insert(FixType::EqBandBoost, 0.8);
+        p
+    }
+
+    fn fixes_for(value: f64, policy: Policy) -> Vec<Fix> {
+        let p = profile();
+        let v = FeatureVector::from_pairs([("bass_level", value)]).unwrap();
+        propose(&p, &compare(&p, &v), &policy).unwrap()
+    }
+
+    #[test]
+    fn targets_per_strategy_hand_computed() {
+        // Value −2.5 is above the range: conservative → −4.9, mean → −6.1, median → −6.0.
+        for (strategy, want) in [
+            (TargetStrategy::Conservative, -4.9),
+            (TargetStrategy::Mean, -6.1),
+            (TargetStrategy::Median, -6.0),
+        ] {
+            let policy = Policy {
+                target_strategy: strategy,
+                min_confidence: 0.0,
+                ..Policy::default()
+            };
+            let f = &fixes_for(-2.5, policy)[0];
+            assert_eq!(f.target_value, want, "{strategy}");
+            assert_eq!(f.new_value, want);
+            assert_eq!(f.action_type, FixType::EqBandCut);
+        }
+        // Below the range: conservative → the lower edge, and the fix is a boost.
+        let f = &fixes_for(-9.0, Policy::default())[0];
+        assert_eq!(f.target_value, -7.3);
+        assert_eq!(f.action_type, FixType::EqBandBoost);
+    }
+
+    #[test]
+    fn amount_moves_part_way() {
+        // current −2.5, target −4.9, amount 0.5 → −3.7.
+        let policy = Policy {
+            amount: 0.5,
+            ..Policy::default()
+        };
+        let f = &fixes_for(-2.5, policy)[0];
+        assert!((f.new_value - -3.7).abs() < 1e-12);
+        let none = Policy {
+            amount: 0.0,
+            ..Policy::default()
+        };
+        assert_eq!(fixes_for(-2.5, none)[0].new_value, -2.5);
+    }
+
+    #[test]
+    fn min_confidence_filters() {
+        // z = (−4.5 + 6.1) / 1.2 = 1.333…; confidence = 0.8 · (1 − e^−1.333) = 0.5891.
+        let z: f64 = (-4.5 + 6.1) / 1.2;
+        let want = 0.8 * (1.0 - (-z).exp());
+        assert!((want - 0.5891).abs() < 1e-4);
+        let at = |min_confidence| {
+            fixes_for(
+                -4.5,
+                Policy {
+                    min_confidence,
+                    ..Policy::default()
+                },
+            )
+        };
+        assert!((at(0.5)[0].confidence - want).abs() < 1e-12);
+        assert_eq!(at(0.58).len(), 1);
+        assert!(at(0.59).is_empty());
+        // In range: no fix at any threshold.
+        assert!(fixes_for(
+            -6.0,
+            Policy {
+                min_confidence: 0.0,
+                ..Policy::default()
+            }
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn policy_is_validated() {
+        let p = profile();
+        let r = compare(&p, &FeatureVector::new());
+        for bad in [
+            Policy {
+                amount: 1.5,
+                ..Policy::default()
+            },
+            Policy {
+                min_confidence: f64::NAN,
+                ..Policy::default()
+            },
+        ] {
+            let e = propose(&p, &r, &bad).unwrap_err().to_string();
+            assert!(e.contains("expected a number in [0, 1]"), "{e}");
+        }
+        let e = serde_json::from_str::<Policy>(r#"{"target": "mean"}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field `target`"));
+        let ok: Policy = serde_json::from_str(r#"{"target_strategy": "median"}"#).unwrap();
+        assert_eq!(ok.target_strategy, TargetStrategy::Median);
+        assert_eq!(ok.amount, 1.0);
+    }
+
+    #[test]
+    fn band_gain_is_exact_for_an_ideal_band() {
+        // A band at −6 dB relative (r = 0.2512) raised to −3 dB relative (r' = 0.5012):
+        // G = r'(1 − r) / (r(1 − r')) = 2.9952 → 4.764 dB; check by applying it.
+        let g = band_gain_db(-6.0, -3.0);
+        let r = 10f64.powf(-0.6);
+        let gain = 10f64.powf(g / 10.0);
+        let after = 10.0 * (gain * r / (1.0 - r + gain * r)).log10();
+        assert!((after - -3.0).abs() < 1e-9);
+        assert!((g - 4.764).abs() < 1e-3);
+        assert_eq!(band_gain_db(-6.0, -6.0), 0.0);
+    }
+
+    #[test]
+    fn width_settings() {
+        // Width 1.0 → 0.9 is "narrow 10 %".
+        let FixSetting::Width { width_ratio } = setting(Feature::StereoWidth, 1.0, 0.9) else {
+            panic!()
+        };
+        assert!((width_ratio - 0.9).abs() < 1e-12);
+        // Correlation 0 ↔ width 1; correlation 0.6 ↔ width √(0.4/1.6) = 0.5.
+        let FixSetting::Width { width_ratio } = setting(Feature::StereoCorrelation, 0.0, 0.6)
+        else {
+            panic!()
+        };
+        assert!((width_ratio - 0.5).abs() < 1e-12);
+        let f = Fix {
+            fix_id: String::new(),
+            action_type: FixType::WidthAdjust,
+            gap_feature: Feature::StereoWidth,
+            current_value: 1.0,
+            target_value: 0.9,
+            new_value: 0.9,
+            setting: setting(Feature::StereoWidth, 1.0, 0.9),
+            confidence: 0.8,
+            z_score: 1.0,
+        };
+        assert_eq!(f.describe(), "Narrow the stereo image by 10 %");
+    }
+
+    #[test]
+    fn tilt_moves_pink_centroid_by_ratio() {
+        let s = tilt_for_centroid_ratio(1.2);
+        assert!(s > 0.0);
+        assert!((pink_centroid(s) / pink_centroid(0.0) - 1.2).abs() < 1e-6);
+        assert!(tilt_for_centroid_ratio(0.8) < 0.0);
+    }
+
+    #[test]
+    fn fix_ids_are_stable_and_distinct() {
+        let a = fixes_for(-2.5, Policy::default());
+        let b = fixes_for(-2.5, Policy::default());
+        assert_eq!(a[0].fix_id, b[0].fix_id);
+        assert!(a[0].fix_id.starts_with("bass_level.eq_band_cut."));
+        assert_ne!(a[0].fix_id, fixes_for(-2.4, Policy::default())[0].fix_id);
+        // −2.5 → −4.9 dB relative: G = 0.3236 · 0.4377 / (0.5623 · 0.6764) = 0.3725 → −4.29 dB
+        // (more than the 2.4 dB naive difference, because cutting the band lowers the total).
+        assert_eq!(a[0].describe(), "Cut 60–250 Hz by 4.3 dB");
+    }
+}
