@@ -221,18 +221,20 @@ impl Fix {
                 pivot_hz
             ),
             FixSetting::Dynamics { change_db } => {
-                let what = if self.gap_feature == Feature::LoudnessRange {
-                    "loudness range"
+                let (what, unit) = if self.gap_feature == Feature::LoudnessRange {
+                    ("loudness range", "LU")
                 } else {
-                    "peak-to-loudness ratio"
+                    ("peak-to-loudness ratio", "dB")
                 };
                 if change_db < 0.0 {
                     format!(
-                        "Compress or limit harder: lower the {what} by {:.1} dB",
+                        "Compress or limit harder: lower the {what} by {:.1} {unit}",
                         -change_db
                     )
                 } else {
-                    format!("Ease compression or limiting: raise the {what} by {change_db:.1} dB")
+                    format!(
+                        "Ease compression or limiting: raise the {what} by {change_db:.1} {unit}"
+                    )
                 }
             }
             FixSetting::Width { width_ratio } => {

@@ -90,7 +90,8 @@ pub const DEFAULT_FIX_CONFIDENCE: f64 = 0.7;
 
 impl FeatureStats {
     /// Statistics of `samples` (at least one, all finite): mean, sample std, min, max,
-    /// percentiles; acceptable range p25–p75 (the middle half of the references); weight 1;
+    /// percentiles; acceptable range mean ± std (as in the seed's example profile, about the
+    /// middle two thirds of normally spread references) clipped to [min, max]; weight 1;
     /// samples kept.
     pub fn from_samples(samples: &[f64]) -> Result<FeatureStats> {
         if samples.is_empty() {
@@ -130,7 +131,10 @@ impl FeatureStats {
             extra: BTreeMap::new(),
         };
         stats.recompute_from_samples();
-        stats.acceptable_range = [stats.p25, stats.p75];
+        stats.acceptable_range = [
+            (mean - std).max(stats.min).min(mean),
+            (mean + std).min(stats.max).max(mean),
+        ];
         Ok(stats)
     }
 

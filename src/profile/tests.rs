@@ -204,7 +204,13 @@ fn from_samples_matches_hand_computation() {
     let s = FeatureStats::from_samples(&[1.0, 2.0, 3.0, 4.0]).unwrap();
     assert_eq!(s.mean, 2.5);
     assert!((s.std - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
-    assert_eq!(s.acceptable_range, [1.75, 3.25]);
+    let sd = (5.0f64 / 3.0).sqrt();
+    assert_eq!(s.acceptable_range, [2.5 - sd, 2.5 + sd]);
+    // One sample: std 0, range collapses to the value.
+    assert_eq!(
+        FeatureStats::from_samples(&[3.0]).unwrap().acceptable_range,
+        [3.0, 3.0]
+    );
     assert!(FeatureStats::from_samples(&[]).is_err());
     assert!(FeatureStats::from_samples(&[1.0, f64::INFINITY]).is_err());
 }

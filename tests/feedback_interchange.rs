@@ -1,0 +1,142 @@
+//! JSON-lines interchange (SPEC §3.1): files in the Python prototype's format import
+//! unchanged, export then import is the identity, and bad lines are refused with their
+//! line number.
+
+use fixloop::features::FixType;
+use fixloop::feedback::{jsonl, Arm, FeedbackEvent, Timestamp, UserAction};
+use std::path::Path;
+
+fn fixture() -> Vec<FeedbackEvent> {
+    jsonl::read_file(Path::new("tests/data/seed_feedback.jsonl")).unwrap()
+}
+
+#[test]
+fn seed_format_imports_with_nulls_extras_and_python_spellings() {
+    let events = fixture();
+    assert_eq!(events.len(), 4, "the blank line is skipped");
+    let e = &events[0];
+    assert_eq!(e.fix_type, FixType::EqBandCut);
+    assert_eq!(e.user_action, Some(UserAction::Accept));
+    assert_eq!(e.improvement_ratio, Some(0.79));
+    assert_eq!(e.user_modified_value, None);
+    // Python's isoformat() without an offset is taken as UTC.
+    assert_eq!(
+        e.timestamp,
+        Timestamp::parse("2024-01-15T10:30:00.123456Z").unwrap()
+    );
+    // Enum spellings, integer numbers, nulls and unknown fields of the prototype.
+    let e = &events[1];
+    assert_eq!(e.fix_type, FixType::VolumeAdjust);
+    assert_eq!(e.original_value, -11.0);
+    assert_eq!(e.user_action, None);
+    assert_eq!(e.gap_after, None);
+    assert_eq!(events[2].fix_type, FixType::WidthAdjust);
+    assert_eq!(events[2].timestamp.to_string(), "2024-01-16T08:00:00Z");
+    // A given improvement_ratio is kept as it is (the seed's signed 1.18, not recomputed).
+    assert_eq!(events[2].improvement_ratio, Some(1.18));
+    assert_eq!(events[2].notes.as_deref(), Some("too narrow, backed off"));
+    assert_eq!(events[3].ab["targeting_strategy_001"], Arm::Treatment);
+    assert!(events[0].ab.is_empty());
+}
+
+#[test]
+fn export_then_import_is_identity() {
+    let events = fixture();
+    let mut buf = Vec::new();
+    jsonl::write(&mut buf, &events).unwrap();
+    let again = jsonl::read(buf.as_slice(), "buffer").unwrap();
+    assert_eq!(events, again);
+    // And exporting again gives the same bytes.
+    let mut buf2 = Vec::new();
+    jsonl::write(&mut buf2, &again).unwrap();
+    assert_eq!(buf, buf2);
+    // Exported lines carry exactly the seed's fields (plus `ab` when present).
+    let first: serde_json::Value =
+        serde_json::from_str(std::str::from_utf8(&buf).unwrap().lines().next().unwrap()).unwrap();
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    let mut want = vec![
+        "event_id",
+        "timestamp",
+        "fix_id",
+        "fix_type",
+        "feature_name",
+        "track_path",
+        "session_id",
+        "profile_version",
+        "original_value",
+        "target_value",
+        "applied_value",
+        "user_action",
+        "was_applied",
+        "was_undone",
+        "gap_before",
+        "gap_after",
+        "improvement_ratio",
+        "user_modified_value",
+        "session_saved_after",
+        "track_bounced_after",
+        "notes",
+    ];
+    let mut got = keys.clone();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want);
+}
+
+fn line_error(line: &str) -> String {
+    let text = format!("\n{line}\n");
+    jsonl::read(text.as_bytes(), "fb.jsonl")
+        .unwrap_err()
+        .to_string()
+}
+
+fn fixture_line(replace: &str, with: &str) -> String {
+    let text = std::fs::read_to_string("tests/data/seed_feedback.jsonl").unwrap();
+    let line = text.lines().next().unwrap();
+    assert!(line.contains(replace));
+    line.replace(replace, with)
+}
+
+#[test]
+fn nan_and_infinity_are_refused_with_line_and_field() {
+    let e = line_error(&fixture_line("\"gap_before\": 1.58", "\"gap_before\": NaN"));
+    assert!(e.starts_with("fb.jsonl: line 2: field gap_before:"), "{e}");
+    assert!(e.contains("NaN is not a finite number"), "{e}");
+    let e = line_error(&fixture_line(
+        "\"gap_after\": 0.33",
+        "\"gap_after\": -Infinity",
+    ));
+    assert!(e.contains("gap_after") && e.contains("-Infinity"), "{e}");
+}
+
+#[test]
+fn malformed_lines_are_refused_with_line_and_field() {
+    let e = line_error(&fixture_line(
+        "\"user_action\": \"accept\"",
+        "\"user_action\": \"love\"",
+    ));
+    assert!(e.contains("line 2: field user_action"), "{e}");
+    assert!(e.contains("unknown user_action \"love\""), "{e}");
+    let e = line_error(&fixture_line(
+        "\"fix_type\": \"eq_band_cut\"",
+        "\"fix_type\": \"reverb\"",
+    ));
+    assert!(e.contains("unknown fix_type \"reverb\""), "{e}");
+    let e = line_error(&fixture_line(
+        "\"timestamp\": \"2024-01-15T10:30:00.123456\"",
+        "\"timestamp\": \"soon\"",
+    ));
+    assert!(
+        e.contains("field timestamp") && e.contains("not RFC 3339"),
+        "{e}"
+    );
+    let e = line_error(&fixture_line("\"fix_id\": \"fix_bass_01\", ", ""));
+    assert!(e.contains("missing field `fix_id`"), "{e}");
+    let e = line_error("{\"event_id\": ");
+    assert!(e.starts_with("fb.jsonl: line 2"), "{e}");
+}
