@@ -37,6 +37,7 @@
 pub mod error;
 pub mod features;
 pub mod feedback;
+pub mod ffi;
 pub mod fixes;
 pub mod gaps;
 pub mod home;

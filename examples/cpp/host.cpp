@@ -1,0 +1,152 @@
+// A C++17 host over the fixloop C API: RAII wrappers own the handles, errors become
+// exceptions carrying fixloop_last_error().
+//
+// Usage: host PROFILE.json
+// Build: c++ -std=c++17 -Iinclude examples/cpp/host.cpp target/release/libfixloop.a -lpthread -ldl -lm
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fixloop.h"
+
+namespace fixloop {
+
+class Error : public std::runtime_error {
+  public:
+    Error(const char *call, fixloop_status status)
+        : std::runtime_error(std::string(call) + ": " + fixloop_status_message(status) + ": " +
+                             last_error()),
+          status_(status) {}
+    fixloop_status status() const { return status_; }
+
+  private:
+    static std::string last_error() {
+        size_t len = 0;
+        fixloop_last_error(nullptr, 0, &len);
+        std::string text(len + 1, '\0');
+        fixloop_last_error(text.data(), text.size(), nullptr);
+        text.resize(len);
+        return text;
+    }
+    fixloop_status status_;
+};
+
+inline void check(const char *call, fixloop_status status) {
+    if (status != FIXLOOP_OK) throw Error(call, status);
+}
+
+struct ProfileDeleter {
+    void operator()(fixloop_profile *p) const { fixloop_profile_free(p); }
+};
+struct FixListDeleter {
+    void operator()(fixloop_fix_list *l) const { fixloop_fix_list_free(l); }
+};
+
+class FixList {
+  public:
+    explicit FixList(fixloop_fix_list *list) : list_(list) {}
+    size_t size() const {
+        size_t n = 0;
+        check("fixloop_fix_list_len", fixloop_fix_list_len(list_.get(), &n));
+        return n;
+    }
+    fixloop_fix at(size_t i) const {
+        fixloop_fix fix;
+        check("fixloop_fix_list_get", fixloop_fix_list_get(list_.get(), i, &fix));
+        return fix;
+    }
+    std::string describe(size_t i) const {
+        size_t len = 0;
+        fixloop_fix_list_describe(list_.get(), i, nullptr, 0, &len);
+        std::string text(len + 1, '\0');
+        check("fixloop_fix_list_describe",
+              fixloop_fix_list_describe(list_.get(), i, text.data(), text.size(), nullptr));
+        text.resize(len);
+        return text;
+    }
+
+  private:
+    std::unique_ptr<fixloop_fix_list, FixListDeleter> list_;
+};
+
+class Profile {
+  public:
+    static Profile load(const std::string &path) {
+        fixloop_profile *p = nullptr;
+        check("fixloop_profile_load", fixloop_profile_load(path.c_str(), &p));
+        return Profile(p);
+    }
+    std::string version() const {
+        char buf[128];
+        check("fixloop_profile_version",
+              fixloop_profile_version(handle_.get(), buf, sizeof buf, nullptr));
+        return buf;
+    }
+    fixloop_score score(const std::vector<fixloop_feature_value> &values) const {
+        fixloop_score s;
+        check("fixloop_score_track", fixloop_score_track(handle_.get(), values.data(),
+                                                         values.size(), &s, nullptr, 0, nullptr));
+        return s;
+    }
+    FixList fixes(const std::vector<fixloop_feature_value> &values,
+                  const fixloop_policy &policy) const {
+        fixloop_fix_list *list = nullptr;
+        check("fixloop_propose_fixes", fixloop_propose_fixes(handle_.get(), values.data(),
+                                                             values.size(), &policy, &list));
+        return FixList(list);
+    }
+    const fixloop_profile *get() const { return handle_.get(); }
+
+  private:
+    explicit Profile(fixloop_profile *p) : handle_(p) {}
+    std::unique_ptr<fixloop_profile, ProfileDeleter> handle_;
+};
+
+inline uint32_t feature(const char *name) {
+    uint32_t id = 0;
+    check("fixloop_feature_from_name", fixloop_feature_from_name(name, &id));
+    return id;
+}
+
+}  // namespace fixloop
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s PROFILE.json\n", argv[0]);
+        return 2;
+    }
+    try {
+        auto profile = fixloop::Profile::load(argv[1]);
+        std::printf("profile %s\n", profile.version().c_str());
+        std::vector<fixloop_feature_value> track = {
+            {fixloop::feature("loudness"), -10.9},     {fixloop::feature("bass_level"), -1.9},
+            {fixloop::feature("low_end_width"), 0.19}, {fixloop::feature("stereo_width"), 0.52},
+        };
+        auto score = profile.score(track);
+        std::printf("score %.1f (%u of %u in range)\n", score.score, score.in_range_count,
+                    score.gap_count);
+        fixloop_policy policy;
+        fixloop::check("fixloop_policy_default", fixloop_policy_default(&policy));
+        policy.target_strategy = FIXLOOP_TARGET_MEAN;
+        auto fixes = profile.fixes(track, policy);
+        for (size_t i = 0; i < fixes.size(); i++) {
+            auto fix = fixes.at(i);
+            std::printf("fix %s: %s\n", fixloop_feature_name(fix.gap_feature),
+                        fixes.describe(i).c_str());
+        }
+        // Errors surface as exceptions with the library's message.
+        try {
+            fixloop::Profile::load("/nonexistent/profile.json");
+        } catch (const fixloop::Error &e) {
+            std::printf("expected error: %s\n", e.what());
+        }
+        std::printf("ok\n");
+        return 0;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 1;
+    }
+}

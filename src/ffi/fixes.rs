@@ -1,0 +1,470 @@
+//! Scoring and fix generation through the C ABI.
+
+use super::*;
+use crate::features::{Direction, FeatureVector, FixType};
+use crate::fixes::{self as fx, Fix, FixSetting, Policy, TargetStrategy};
+use crate::gaps;
+use std::ffi::CString;
+
+/// Fix types (values of `uint32_t fix_type` arguments and fields).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug)]
+pub enum fixloop_fix_type {
+    /// Overall gain.
+    FIXLOOP_FIX_VOLUME_ADJUST = 0,
+    /// Cut a band.
+    FIXLOOP_FIX_EQ_BAND_CUT = 1,
+    /// Boost a band.
+    FIXLOOP_FIX_EQ_BAND_BOOST = 2,
+    /// Compression or limiting.
+    FIXLOOP_FIX_COMPRESSION = 3,
+    /// Stereo width.
+    FIXLOOP_FIX_WIDTH_ADJUST = 4,
+    /// Side-chain pumping.
+    FIXLOOP_FIX_MODULATION_ADJUST = 5,
+}
+
+/// Target strategies (values of [`fixloop_policy::target_strategy`]).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug)]
+pub enum fixloop_target_strategy {
+    /// Nearest edge of the acceptable range.
+    FIXLOOP_TARGET_CONSERVATIVE = 0,
+    /// The profile's mean.
+    FIXLOOP_TARGET_MEAN = 1,
+    /// The profile's median.
+    FIXLOOP_TARGET_MEDIAN = 2,
+}
+
+/// Kinds of fix setting (values of [`fixloop_fix::setting_kind`]); what `setting_value` holds.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug)]
+pub enum fixloop_setting_kind {
+    /// `setting_value` = gain in dB.
+    FIXLOOP_SETTING_GAIN = 0,
+    /// `setting_value` = band gain in dB over `band_low_hz`–`band_high_hz`.
+    FIXLOOP_SETTING_EQ_BAND = 1,
+    /// `setting_value` = tilt in dB/octave around `pivot_hz`.
+    FIXLOOP_SETTING_EQ_TILT = 2,
+    /// `setting_value` = change of PLR (dB) or loudness range (LU); negative = compress harder.
+    FIXLOOP_SETTING_DYNAMICS = 3,
+    /// `setting_value` = side-gain ratio (0.9 = narrow 10 %).
+    FIXLOOP_SETTING_WIDTH = 4,
+    /// `setting_value` = pumping depth change in dB.
+    FIXLOOP_SETTING_PUMPING = 5,
+}
+
+/// One feature value of a track, by feature id.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct fixloop_feature_value {
+    /// Feature id, `0..FIXLOOP_FEATURE_COUNT` (see [`fixloop_feature_from_name`]).
+    pub feature: u32,
+    /// The value in the feature's unit; must be finite.
+    pub value: f64,
+}
+
+/// The fix-generation policy.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct fixloop_policy {
+    /// A `fixloop_target_strategy` value.
+    pub target_strategy: u32,
+    /// How far toward the target, 0–1.
+    pub amount: f64,
+    /// Fixes below this confidence are not proposed, 0–1.
+    pub min_confidence: f64,
+}
+
+/// The score of a track.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fixloop_score {
+    /// 0–100; meaningful only when `has_score`.
+    pub score: f64,
+    /// False when no feature could be scored.
+    pub has_score: bool,
+    /// Number of gaps computed (features in both track and profile).
+    pub gap_count: u32,
+    /// Number of those in range.
+    pub in_range_count: u32,
+}
+
+/// One feature's gap.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fixloop_gap {
+    /// Feature id.
+    pub feature: u32,
+    /// The track's value.
+    pub value: f64,
+    /// z-score against the profile.
+    pub z: f64,
+    /// Whether the value is in the acceptable range.
+    pub in_range: bool,
+    /// −1 below the range, 0 in range, +1 above.
+    pub direction: i32,
+    /// Distance outside the range in standard deviations.
+    pub excess: f64,
+    /// The feature's weight in the score.
+    pub weight: f64,
+}
+
+/// One proposed fix. `fix_id` is borrowed from the list and valid until the list is freed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct fixloop_fix {
+    /// Stable id of the proposal (NUL-terminated, owned by the list).
+    pub fix_id: *const c_char,
+    /// A `fixloop_fix_type` value.
+    pub action_type: u32,
+    /// Feature id the fix addresses.
+    pub gap_feature: u32,
+    /// Current value.
+    pub current_value: f64,
+    /// Target value.
+    pub target_value: f64,
+    /// The value applying the fix aims for.
+    pub new_value: f64,
+    /// Confidence, 0–1.
+    pub confidence: f64,
+    /// The source gap's z-score.
+    pub z_score: f64,
+    /// A `fixloop_setting_kind` value.
+    pub setting_kind: u32,
+    /// The setting's main value (see `fixloop_setting_kind`).
+    pub setting_value: f64,
+    /// Band lower edge, Hz (EQ band only, else 0).
+    pub band_low_hz: f64,
+    /// Band upper edge, Hz (EQ band only, else 0).
+    pub band_high_hz: f64,
+    /// Tilt pivot, Hz (EQ tilt only, else 0).
+    pub pivot_hz: f64,
+}
+
+/// An opaque list of proposed fixes, created by [`fixloop_propose_fixes`], released with
+/// [`fixloop_fix_list_free`].
+pub struct fixloop_fix_list {
+    pub(crate) fixes: Vec<Fix>,
+    ids: Vec<CString>,
+}
+
+impl fixloop_fix_list {
+    /// The fixes, for other parts of the C ABI (the collector records them).
+    pub(crate) fn get(&self, index: usize) -> FfiResult<&Fix> {
+        self.fixes.get(index).ok_or_else(|| {
+            Failure::new(
+                FIXLOOP_ERR_INVALID_ARGUMENT,
+                format!(
+                    "index {index} is out of range: the list holds {} fixes",
+                    self.fixes.len()
+                ),
+            )
+        })
+    }
+}
+
+/// Writes the default policy (conservative, amount 1, min confidence 0.5) to `*out`.
+///
+/// Any thread; real-time safe.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_policy_default(out: *mut fixloop_policy) -> fixloop_status {
+    boundary(|| {
+        let out = out_ptr(out, "out")?;
+        let p = Policy::default();
+        // SAFETY: checked non-NULL above.
+        unsafe {
+            out.write(fixloop_policy {
+                target_strategy: p.target_strategy as u32,
+                amount: p.amount,
+                min_confidence: p.min_confidence,
+            })
+        };
+        Ok(())
+    })
+}
+
+pub(crate) fn policy_arg(policy: Option<&fixloop_policy>) -> FfiResult<Policy> {
+    let Some(p) = policy else {
+        return Ok(Policy::default());
+    };
+    let target_strategy = TargetStrategy::from_id(p.target_strategy).ok_or_else(|| {
+        Failure::bad_enum(
+            "policy.target_strategy",
+            p.target_strategy,
+            0..TargetStrategy::ALL.len() as u32,
+        )
+    })?;
+    let policy = Policy {
+        target_strategy,
+        amount: p.amount,
+        min_confidence: p.min_confidence,
+    };
+    policy.validate()?;
+    Ok(policy)
+}
+
+/// Builds a feature vector from C values, refusing bad ids, non-finite values and duplicates.
+pub(crate) fn features_arg(values: &[fixloop_feature_value]) -> FfiResult<FeatureVector> {
+    let mut v = FeatureVector::new();
+    for (i, fv) in values.iter().enumerate() {
+        let feature = super::profile::feature_arg(fv.feature, &format!("values[{i}].feature"))?;
+        if v.value(feature).is_some() {
+            return Err(Failure::new(
+                FIXLOOP_ERR_INVALID_ARGUMENT,
+                format!("values[{i}]: feature {feature} is given twice"),
+            ));
+        }
+        v.set(feature, fv.value)
+            .map_err(|e| Failure::from(e.context(format_args!("values[{i}]"))))?;
+    }
+    Ok(v)
+}
+
+/// Scores a track against `profile`. `values` holds `count` feature values (any order, each
+/// feature at most once). Writes the score to `*out_score` and, when `gaps` is not NULL, up to
+/// `gaps_cap` gaps in catalogue order with their number in `*out_gap_count` (a buffer of
+/// `FIXLOOP_FEATURE_COUNT` always suffices; a smaller one gives
+/// `FIXLOOP_ERR_BUFFER_TOO_SMALL` and writes nothing). `gaps` may be NULL with `gaps_cap` 0.
+///
+/// Borrows everything; writes only the out-parameters. Any thread; not real-time safe.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_score_track(
+    profile: *const fixloop_profile,
+    values: *const fixloop_feature_value,
+    count: usize,
+    out_score: *mut fixloop_score,
+    gaps: *mut fixloop_gap,
+    gaps_cap: usize,
+    out_gap_count: *mut usize,
+) -> fixloop_status {
+    boundary(|| {
+        let out_score = out_ptr(out_score, "out_score")?;
+        // SAFETY: NULL or a live handle, per the contract.
+        let profile = unsafe { arg_ref(profile, "profile") }?;
+        // SAFETY: caller guarantees count readable values.
+        let values = unsafe { arg_slice(values, count, "values") }?;
+        if gaps.is_null() && gaps_cap > 0 {
+            return Err(Failure::null("gaps"));
+        }
+        let features = features_arg(values)?;
+        let report = gaps::compare(&profile.inner, &features);
+        if !gaps.is_null() && report.gaps.len() > gaps_cap {
+            return Err(Failure::new(
+                FIXLOOP_ERR_BUFFER_TOO_SMALL,
+                format!(
+                    "gaps buffer holds {gaps_cap} but {} gaps were computed; pass FIXLOOP_FEATURE_COUNT",
+                    report.gaps.len()
+                ),
+            ));
+        }
+        if !gaps.is_null() {
+            for (i, g) in report.gaps.iter().enumerate() {
+                let c = fixloop_gap {
+                    feature: g.feature.id(),
+                    value: g.value,
+                    z: g.z,
+                    in_range: g.in_range,
+                    direction: match g.direction {
+                        None => 0,
+                        Some(Direction::Below) => -1,
+                        Some(Direction::Above) => 1,
+                    },
+                    excess: g.excess,
+                    weight: g.weight,
+                };
+                // SAFETY: gaps has gaps_cap >= report.gaps.len() writable elements.
+                unsafe { gaps.add(i).write(c) };
+            }
+            if !out_gap_count.is_null() {
+                // SAFETY: non-NULL and writable per the contract.
+                unsafe { out_gap_count.write(report.gaps.len()) };
+            }
+        }
+        let score = fixloop_score {
+            score: report.score.unwrap_or(0.0),
+            has_score: report.score.is_some(),
+            gap_count: report.gaps.len() as u32,
+            in_range_count: report.in_range_count() as u32,
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe { out_score.write(score) };
+        Ok(())
+    })
+}
+
+/// Proposes fixes for a track under `policy` (NULL = the default policy) into `*out`.
+///
+/// The caller owns `*out` and releases it with [`fixloop_fix_list_free`].
+/// Any thread; not real-time safe.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_propose_fixes(
+    profile: *const fixloop_profile,
+    values: *const fixloop_feature_value,
+    count: usize,
+    policy: *const fixloop_policy,
+    out: *mut *mut fixloop_fix_list,
+) -> fixloop_status {
+    boundary(|| {
+        let out = out_ptr(out, "out")?;
+        // SAFETY: NULL or a live handle, per the contract.
+        let profile = unsafe { arg_ref(profile, "profile") }?;
+        // SAFETY: caller guarantees count readable values.
+        let values = unsafe { arg_slice(values, count, "values") }?;
+        // SAFETY: NULL or a valid policy struct.
+        let policy = policy_arg(unsafe { policy.as_ref() })?;
+        let features = features_arg(values)?;
+        let report = gaps::compare(&profile.inner, &features);
+        let fixes = fx::propose(&profile.inner, &report, &policy)?;
+        let ids = fixes
+            .iter()
+            .map(|f| CString::new(f.fix_id.clone()).unwrap_or_default())
+            .collect();
+        let list = Box::into_raw(Box::new(fixloop_fix_list { fixes, ids }));
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(list) };
+        Ok(())
+    })
+}
+
+/// Writes the number of fixes in `list` to `*out`.
+///
+/// Any thread; not real-time safe.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_fix_list_len(
+    list: *const fixloop_fix_list,
+    out: *mut usize,
+) -> fixloop_status {
+    boundary(|| {
+        let out = out_ptr(out, "out")?;
+        // SAFETY: NULL or a live handle, per the contract.
+        let list = unsafe { arg_ref(list, "list") }?;
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(list.fixes.len()) };
+        Ok(())
+    })
+}
+
+/// Writes fix `index` of `list` to `*out`; its `fix_id` stays valid until the list is freed.
+///
+/// Any thread; not real-time safe.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_fix_list_get(
+    list: *const fixloop_fix_list,
+    index: usize,
+    out: *mut fixloop_fix,
+) -> fixloop_status {
+    boundary(|| {
+        let out = out_ptr(out, "out")?;
+        // SAFETY: NULL or a live handle, per the contract.
+        let list = unsafe { arg_ref(list, "list") }?;
+        let f = list.get(index)?;
+        let (kind, value, band, pivot) = match f.setting {
+            FixSetting::Gain { gain_db } => (
+                fixloop_setting_kind::FIXLOOP_SETTING_GAIN,
+                gain_db,
+                (0.0, 0.0),
+                0.0,
+            ),
+            FixSetting::EqBand {
+                low_hz,
+                high_hz,
+                gain_db,
+            } => (
+                fixloop_setting_kind::FIXLOOP_SETTING_EQ_BAND,
+                gain_db,
+                (low_hz, high_hz),
+                0.0,
+            ),
+            FixSetting::EqTilt {
+                pivot_hz,
+                slope_db_per_octave,
+            } => (
+                fixloop_setting_kind::FIXLOOP_SETTING_EQ_TILT,
+                slope_db_per_octave,
+                (0.0, 0.0),
+                pivot_hz,
+            ),
+            FixSetting::Dynamics { change_db } => (
+                fixloop_setting_kind::FIXLOOP_SETTING_DYNAMICS,
+                change_db,
+                (0.0, 0.0),
+                0.0,
+            ),
+            FixSetting::Width { width_ratio } => (
+                fixloop_setting_kind::FIXLOOP_SETTING_WIDTH,
+                width_ratio,
+                (0.0, 0.0),
+                0.0,
+            ),
+            FixSetting::Pumping { change_db } => (
+                fixloop_setting_kind::FIXLOOP_SETTING_PUMPING,
+                change_db,
+                (0.0, 0.0),
+                0.0,
+            ),
+        };
+        let c = fixloop_fix {
+            fix_id: list.ids[index].as_ptr(),
+            action_type: f.action_type as u32,
+            gap_feature: f.gap_feature.id(),
+            current_value: f.current_value,
+            target_value: f.target_value,
+            new_value: f.new_value,
+            confidence: f.confidence,
+            z_score: f.z_score,
+            setting_kind: kind as u32,
+            setting_value: value,
+            band_low_hz: band.0,
+            band_high_hz: band.1,
+            pivot_hz: pivot,
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(c) };
+        Ok(())
+    })
+}
+
+/// Copies a one-line instruction for fix `index` ("Cut 60–250 Hz by 1.5 dB") into `buf`
+/// (buffer rules as [`fixloop_last_error`]).
+///
+/// Any thread; not real-time safe.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_fix_list_describe(
+    list: *const fixloop_fix_list,
+    index: usize,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> fixloop_status {
+    boundary(|| {
+        // SAFETY: NULL or a live handle, per the contract.
+        let list = unsafe { arg_ref(list, "list") }?;
+        let text = list.get(index)?.describe();
+        // SAFETY: forwarded caller contract on buf/cap/out_len.
+        unsafe { copy_out(&text, buf, cap, out_len) }
+    })
+}
+
+/// Releases a fix list. NULL is ignored; releasing twice is undefined.
+///
+/// Any thread; not real-time safe.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_fix_list_free(list: *mut fixloop_fix_list) {
+    if list.is_null() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: list came from Box::into_raw in fixloop_propose_fixes, per the contract.
+        drop(unsafe { Box::from_raw(list) });
+    });
+}
+
+// Keep the C enum values in step with the Rust enums they mirror.
+const _: () = {
+    assert!(
+        fixloop_fix_type::FIXLOOP_FIX_MODULATION_ADJUST as u32 == FixType::ModulationAdjust as u32
+    );
+    assert!(fixloop_fix_type::FIXLOOP_FIX_EQ_BAND_BOOST as u32 == FixType::EqBandBoost as u32);
+    assert!(fixloop_target_strategy::FIXLOOP_TARGET_MEDIAN as u32 == TargetStrategy::Median as u32);
+};

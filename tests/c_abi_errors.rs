@@ -1,0 +1,359 @@
+//! Bad input to every C ABI function family gives its documented status and a message,
+//! never a crash: NULL pointers, dangling lengths with NULL buffers, invalid enum values,
+//! a corrupt profile, a missing directory, small buffers, non-finite values.
+
+use fixloop::ffi::fixloop_status::{self, *};
+use fixloop::ffi::*;
+use std::ffi::{c_char, CStr, CString};
+use std::ptr::{null, null_mut};
+
+const PROFILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/data/trance_profile.json"
+);
+
+fn last_error() -> String {
+    let mut buf = [0 as c_char; 1024];
+    // SAFETY: buf is writable for its length.
+    unsafe { fixloop_last_error(buf.as_mut_ptr(), buf.len(), null_mut()) };
+    // SAFETY: fixloop_last_error NUL-terminates.
+    unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn load() -> *mut fixloop_profile {
+    let path = CString::new(PROFILE).unwrap();
+    let mut p = null_mut();
+    // SAFETY: valid string and out-pointer.
+    assert_eq!(
+        unsafe { fixloop_profile_load(path.as_ptr(), &mut p) },
+        FIXLOOP_OK
+    );
+    p
+}
+
+#[test]
+fn status_messages_are_static_for_any_code() {
+    for code in [0u32, 100, 202, 900, 7, u32::MAX] {
+        // SAFETY: always a valid static string.
+        let s = unsafe { CStr::from_ptr(fixloop_status_message(code)) };
+        assert!(!s.to_bytes().is_empty());
+    }
+    // SAFETY: as above.
+    let unknown = unsafe { CStr::from_ptr(fixloop_status_message(7)) };
+    assert_eq!(unknown.to_str().unwrap(), "unknown status");
+    assert_eq!(fixloop_abi_version(), FIXLOOP_ABI_VERSION);
+}
+
+#[test]
+fn profile_functions_refuse_null_and_bad_files() {
+    let mut p = null_mut();
+    // SAFETY: every call passes NULL or valid pointers, which is the point of the test.
+    unsafe {
+        assert_eq!(
+            fixloop_profile_load(null(), &mut p),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert!(last_error().contains("argument path is NULL"));
+        let path = CString::new(PROFILE).unwrap();
+        assert_eq!(
+            fixloop_profile_load(path.as_ptr(), null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert!(last_error().contains("argument out is NULL"));
+
+        let missing = CString::new("/nonexistent/dir/profile.json").unwrap();
+        assert_eq!(
+            fixloop_profile_load(missing.as_ptr(), &mut p),
+            FIXLOOP_ERR_IO
+        );
+        assert!(last_error().contains("/nonexistent/dir/profile.json"));
+        assert!(p.is_null(), "out-pointer untouched on failure");
+
+        let corrupt =
+            br#"{"schema": "fixloop.profile/1", "name": "x", "version": "v", "track_count": 1,
+            "features": {"plr": {"count": 1, "mean": 1, "std": -1, "min": 1, "max": 1, "p10": 1,
+            "p25": 1, "p50": 1, "p75": 1, "p90": 1, "acceptable_range": [0, 2]}}}"#;
+        assert_eq!(
+            fixloop_profile_from_json(corrupt.as_ptr(), corrupt.len(), &mut p),
+            FIXLOOP_ERR_INVALID_PROFILE
+        );
+        assert_eq!(last_error(), "json: feature plr: std -1 is negative");
+        let garbage = b"{not json";
+        assert_eq!(
+            fixloop_profile_from_json(garbage.as_ptr(), garbage.len(), &mut p),
+            FIXLOOP_ERR_PARSE
+        );
+        let bad_utf8 = [0xffu8, 0xfe];
+        assert_eq!(
+            fixloop_profile_from_json(bad_utf8.as_ptr(), 2, &mut p),
+            FIXLOOP_ERR_INVALID_UTF8
+        );
+        // A dangling length with a NULL buffer.
+        assert_eq!(
+            fixloop_profile_from_json(null(), 100, &mut p),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert!(p.is_null());
+
+        let bad_path = [0xffu8 as c_char, 0];
+        assert_eq!(
+            fixloop_profile_load(bad_path.as_ptr(), &mut p),
+            FIXLOOP_ERR_INVALID_UTF8
+        );
+
+        let profile = load();
+        let dir = CString::new("/nonexistent/dir/out.json").unwrap();
+        assert_eq!(fixloop_profile_save(profile, dir.as_ptr()), FIXLOOP_ERR_IO);
+        assert!(last_error().contains("/nonexistent/dir"));
+        assert_eq!(
+            fixloop_profile_save(null(), dir.as_ptr()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+
+        let mut stats = fixloop_feature_stats::default();
+        assert_eq!(
+            fixloop_profile_feature_stats(profile, 16, &mut stats),
+            FIXLOOP_ERR_INVALID_ENUM
+        );
+        assert!(last_error().contains("feature_id is 16; valid values are 0..=15"));
+        assert_eq!(
+            fixloop_profile_feature_stats(profile, 5, &mut stats),
+            FIXLOOP_OK
+        );
+        assert_eq!(stats.count, 40);
+        let mut c = 0.0;
+        assert_eq!(
+            fixloop_profile_fix_confidence(profile, 6, &mut c),
+            FIXLOOP_ERR_INVALID_ENUM
+        );
+        assert_eq!(
+            fixloop_profile_fix_confidence(profile, 0, &mut c),
+            FIXLOOP_OK
+        );
+        assert_eq!(c, 0.85);
+        let mut n = 0u64;
+        assert_eq!(
+            fixloop_profile_track_count(null(), &mut n),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+
+        let mut json = null_mut();
+        assert_eq!(fixloop_profile_to_json(profile, &mut json), FIXLOOP_OK);
+        let text = CStr::from_ptr(json).to_str().unwrap().to_owned();
+        fixloop_string_free(json);
+        let mut again = null_mut();
+        assert_eq!(
+            fixloop_profile_from_json(text.as_ptr(), text.len(), &mut again),
+            FIXLOOP_OK
+        );
+        fixloop_profile_free(again);
+
+        fixloop_profile_free(profile);
+        fixloop_profile_free(null_mut());
+        fixloop_string_free(null_mut());
+    }
+}
+
+#[test]
+fn string_outputs_truncate_with_nul_and_report() {
+    let profile = load();
+    // SAFETY: buffers are valid for the lengths passed.
+    unsafe {
+        let mut buf = [0x7f as c_char; 6];
+        let mut len = 0usize;
+        let s = fixloop_profile_version(profile, buf.as_mut_ptr(), buf.len(), &mut len);
+        assert_eq!(s, FIXLOOP_ERR_BUFFER_TOO_SMALL);
+        assert_eq!(len, "trance_v1".len());
+        assert_eq!(CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), "tranc");
+        // Length query.
+        let mut len2 = 0usize;
+        assert_eq!(
+            fixloop_profile_name(profile, null_mut(), 0, &mut len2),
+            FIXLOOP_OK
+        );
+        assert_eq!(len2, "trance".len());
+        // NULL buffer with a capacity is a caller error.
+        assert_eq!(
+            fixloop_profile_name(profile, null_mut(), 10, null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        // The last error itself, truncated into a tiny buffer.
+        let mut tiny = [0x7f as c_char; 4];
+        let mut full = 0usize;
+        assert_eq!(
+            fixloop_last_error(tiny.as_mut_ptr(), tiny.len(), &mut full),
+            FIXLOOP_ERR_BUFFER_TOO_SMALL
+        );
+        assert_eq!(CStr::from_ptr(tiny.as_ptr()).to_bytes().len(), 3);
+        assert!(full > 3);
+        let mut zero = [0 as c_char; 1];
+        assert_eq!(
+            fixloop_last_error(zero.as_mut_ptr(), 0, null_mut()),
+            FIXLOOP_ERR_BUFFER_TOO_SMALL
+        );
+        fixloop_profile_free(profile);
+    }
+}
+
+fn values() -> Vec<fixloop_feature_value> {
+    vec![
+        fixloop_feature_value {
+            feature: 0,
+            value: -10.9,
+        },
+        fixloop_feature_value {
+            feature: 5,
+            value: -1.9,
+        },
+    ]
+}
+
+#[test]
+fn scoring_and_fixes_refuse_bad_values_and_enums() {
+    let profile = load();
+    let mut score = fixloop_score::default();
+    let mut gaps = [fixloop_gap::default(); 16];
+    let mut n = 0usize;
+    // SAFETY: pointers are valid or deliberately NULL.
+    unsafe {
+        let v = values();
+        assert_eq!(
+            fixloop_score_track(
+                profile,
+                v.as_ptr(),
+                v.len(),
+                &mut score,
+                gaps.as_mut_ptr(),
+                16,
+                &mut n
+            ),
+            FIXLOOP_OK
+        );
+        assert_eq!(n, 2);
+        assert!(score.has_score && score.score < 100.0);
+        assert_eq!(gaps[0].feature, 0);
+        assert_eq!(gaps[0].direction, -1);
+
+        let status = |vals: &[fixloop_feature_value]| -> fixloop_status {
+            let mut s = fixloop_score::default();
+            fixloop_score_track(
+                profile,
+                vals.as_ptr(),
+                vals.len(),
+                &mut s,
+                null_mut(),
+                0,
+                null_mut(),
+            )
+        };
+        let nan = [fixloop_feature_value {
+            feature: 3,
+            value: f64::NAN,
+        }];
+        assert_eq!(status(&nan), FIXLOOP_ERR_INVALID_ARGUMENT);
+        assert!(
+            last_error().contains("values[0]: feature plr: value NaN"),
+            "{}",
+            last_error()
+        );
+        let bad_id = [fixloop_feature_value {
+            feature: 99,
+            value: 1.0,
+        }];
+        assert_eq!(status(&bad_id), FIXLOOP_ERR_INVALID_ENUM);
+        let dup = [values()[0], values()[0]];
+        assert_eq!(status(&dup), FIXLOOP_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("given twice"));
+        assert_eq!(
+            fixloop_score_track(profile, null(), 3, &mut score, null_mut(), 0, null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_score_track(
+                profile,
+                v.as_ptr(),
+                2,
+                null_mut(),
+                null_mut(),
+                0,
+                null_mut()
+            ),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_score_track(
+                profile,
+                v.as_ptr(),
+                2,
+                &mut score,
+                gaps.as_mut_ptr(),
+                1,
+                &mut n
+            ),
+            FIXLOOP_ERR_BUFFER_TOO_SMALL
+        );
+        // Empty input: no score, not an error.
+        assert_eq!(
+            fixloop_score_track(profile, null(), 0, &mut score, null_mut(), 0, null_mut()),
+            FIXLOOP_OK
+        );
+        assert!(!score.has_score);
+
+        let mut policy = fixloop_policy {
+            target_strategy: 0,
+            amount: 1.0,
+            min_confidence: 0.5,
+        };
+        assert_eq!(fixloop_policy_default(&mut policy), FIXLOOP_OK);
+        let mut list = null_mut();
+        policy.target_strategy = 3;
+        assert_eq!(
+            fixloop_propose_fixes(profile, v.as_ptr(), 2, &policy, &mut list),
+            FIXLOOP_ERR_INVALID_ENUM
+        );
+        policy.target_strategy = 1;
+        policy.amount = f64::INFINITY;
+        assert_eq!(
+            fixloop_propose_fixes(profile, v.as_ptr(), 2, &policy, &mut list),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains("amount is inf"));
+        assert!(list.is_null());
+        assert_eq!(
+            fixloop_propose_fixes(profile, v.as_ptr(), 2, null(), &mut list),
+            FIXLOOP_OK
+        );
+        let mut len = 0usize;
+        assert_eq!(fixloop_fix_list_len(list, &mut len), FIXLOOP_OK);
+        assert_eq!(len, 2);
+        let mut fix = std::mem::zeroed::<fixloop_fix>();
+        assert_eq!(
+            fixloop_fix_list_get(list, 2, &mut fix),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains("index 2 is out of range"));
+        assert_eq!(fixloop_fix_list_get(list, 0, &mut fix), FIXLOOP_OK);
+        assert!(CStr::from_ptr(fix.fix_id).to_str().unwrap().contains('.'));
+        assert_eq!(
+            fixloop_fix_list_get(null(), 0, &mut fix),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        fixloop_fix_list_free(list);
+        fixloop_fix_list_free(null_mut());
+
+        let mut id = 0u32;
+        let name = CString::new("bass").unwrap();
+        assert_eq!(
+            fixloop_feature_from_name(name.as_ptr(), &mut id),
+            FIXLOOP_ERR_NOT_FOUND
+        );
+        assert!(fixloop_feature_name(16).is_null());
+        assert_eq!(
+            CStr::from_ptr(fixloop_feature_name(5)).to_str().unwrap(),
+            "bass_level"
+        );
+        fixloop_profile_free(profile);
+    }
+}

@@ -1,0 +1,111 @@
+//! The C and C++ examples build against `include/fixloop.h` and the static library with
+//! `-Wall -Wextra -Werror` (C11, C++17), run, and print what the library computes; then
+//! once more under AddressSanitizer (which includes LeakSanitizer on Linux), with no error
+//! or leak.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The static library cargo built for this test run (target/<profile>/deps/libfixloop.a).
+fn static_lib() -> PathBuf {
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let lib = deps.join("libfixloop.a");
+    assert!(lib.exists(), "{} not built", lib.display());
+    lib
+}
+
+fn build(source: &str, compiler: &str, std: &str, sanitize: bool) -> PathBuf {
+    let out_dir = std::env::temp_dir().join(format!("fixloop-examples-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let stem = Path::new(source).file_stem().unwrap().to_string_lossy();
+    let exe = out_dir.join(format!("{stem}{}", if sanitize { "-asan" } else { "" }));
+    let mut cmd = Command::new(compiler);
+    cmd.arg(format!("-std={std}"))
+        .args(["-Wall", "-Wextra", "-Werror", "-g"])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(root().join(source));
+    if sanitize {
+        cmd.args(["-fsanitize=address", "-fno-omit-frame-pointer"]);
+    }
+    cmd.arg(static_lib())
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&exe);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
+    assert!(
+        out.status.success(),
+        "{compiler} {source} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+fn run(exe: &Path) -> String {
+    let out = Command::new(exe)
+        .arg(root().join("examples/data/trance_profile.json"))
+        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{} failed:\n{stderr}", exe.display());
+    assert!(!stderr.contains("Sanitizer"), "{stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn check_c_output(text: &str) {
+    // The same numbers the Rust library gives for examples/data/wip_features.json.
+    let features =
+        fixloop::features::FeatureVector::load(&root().join("examples/data/wip_features.json"))
+            .unwrap();
+    let profile =
+        fixloop::profile::Profile::load(&root().join("examples/data/trance_profile.json")).unwrap();
+    let report = fixloop::gaps::compare(&profile, &features);
+    let want = format!(
+        "score {:.1} ({} of {} in range)",
+        report.score.unwrap(),
+        report.in_range_count(),
+        report.gaps.len()
+    );
+    assert!(text.contains("profile trance_v1\n"), "{text}");
+    assert!(text.contains(&want), "want {want:?} in\n{text}");
+    assert!(text.contains("gap low_end_width z=+4.49"), "{text}");
+    assert!(text.contains("fix low_end_width.width_adjust."), "{text}");
+    assert!(text.ends_with("ok\n"), "{text}");
+}
+
+fn check_cpp_output(text: &str) {
+    assert!(text.contains("profile trance_v1\n"), "{text}");
+    assert!(text.contains("score "), "{text}");
+    assert!(text.contains("fix bass_level: Cut 60–250 Hz by"), "{text}");
+    assert!(
+        text.contains("expected error: fixloop_profile_load: i/o error: /nonexistent/profile.json: cannot read"),
+        "{text}"
+    );
+    assert!(text.ends_with("ok\n"), "{text}");
+}
+
+#[test]
+fn c_example_builds_and_runs() {
+    check_c_output(&run(&build("examples/c/score_track.c", "cc", "c11", false)));
+}
+
+#[test]
+fn cpp_example_builds_and_runs() {
+    check_cpp_output(&run(&build("examples/cpp/host.cpp", "c++", "c++17", false)));
+}
+
+#[test]
+fn examples_are_clean_under_address_sanitizer() {
+    check_c_output(&run(&build("examples/c/score_track.c", "cc", "c11", true)));
+    check_cpp_output(&run(&build("examples/cpp/host.cpp", "c++", "c++17", true)));
+}
