@@ -43,5 +43,6 @@ pub mod gaps;
 pub mod home;
 mod json;
 pub mod profile;
+pub mod sim;
 
 pub use error::{Error, ErrorKind, Result};
