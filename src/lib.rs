@@ -41,6 +41,7 @@ pub mod fixes;
 pub mod gaps;
 pub mod home;
 mod json;
+pub mod learn;
 pub mod profile;
 
 pub use error::{Error, ErrorKind, Result};
