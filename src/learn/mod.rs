@@ -8,13 +8,14 @@
 //!
 //! - [`effectiveness`]: per fix type and per feature, the [`Summary`] (`fixloop summary`).
 //! - [`confidence`]: the seed's confidence rule and a Beta-posterior view.
-//! - [`refine`]: profile refinement with guard rails and an audit record (`fixloop refine`).
+//! - [`refine`](mod@refine): profile refinement with guard rails and an audit record (`fixloop refine`).
 //! - [`ab`]: A/B tests: files, assignment, analysis, sequential p-values, bandit.
 //! - [`stats`]: the statistical tests, checked against scipy.
 //!
 //! Merging new reference tracks into a profile lives with the profile:
 //! [`profile::merge_references`](crate::profile::merge_references).
 
+pub mod ab;
 pub mod confidence;
 pub mod effectiveness;
 pub mod refine;
@@ -22,6 +23,7 @@ mod rng;
 mod since;
 pub mod stats;
 
+pub use ab::{AbStatus, AbStore, AbTest};
 pub use confidence::{update_confidences, ConfidenceUpdate};
 pub use effectiveness::{FeatureEffectiveness, FixTypeEffectiveness, Recommendation, Summary};
 pub use refine::{refine, Adjustment, Decision, RefineOptions, RefineReport, Refinement};
