@@ -58,6 +58,10 @@ fn test_file_parses_the_seed_shape_and_refuses_bad_ones() {
         t.arm_labels(),
         ["conservative".to_string(), "mean".to_string()]
     );
+    assert_eq!(
+        t.to_string(),
+        "targeting_strategy_001: Conservative vs Mean Targeting (improvement_ratio; conservative vs mean; treatment share 0.5; from 2026-11-01, open-ended)"
+    );
     let again = AbTest::from_json(&t.to_json(), "x").unwrap();
     assert_eq!(again, t);
     for (from, to, what) in [

@@ -205,3 +205,37 @@ fn merge_feature(name: &str, stats: &mut FeatureStats, values: &[f64]) -> Featur
         percentiles_exact: exact,
     }
 }
+
+impl std::fmt::Display for MergeReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "Merged {} new reference track(s): {} → {} ({} tracks)",
+            self.tracks_added, self.version_before, self.version_after, self.track_count
+        )?;
+        for m in &self.features {
+            match (m.mean_before, m.std_before) {
+                (Some(mean), Some(std)) => writeln!(
+                    f,
+                    "  {}: n {} → {}, mean {mean:.3} → {:.3}, std {std:.3} → {:.3}{}",
+                    m.feature,
+                    m.count_before,
+                    m.count_after,
+                    m.mean_after,
+                    m.std_after,
+                    if m.percentiles_exact {
+                        ""
+                    } else {
+                        " (percentiles kept: no samples stored)"
+                    }
+                )?,
+                _ => writeln!(
+                    f,
+                    "  {}: new feature, n {}, mean {:.3}, std {:.3}",
+                    m.feature, m.count_after, m.mean_after, m.std_after
+                )?,
+            }
+        }
+        Ok(())
+    }
+}

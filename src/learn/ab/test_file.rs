@@ -288,3 +288,29 @@ impl AbTest {
         parts.map(|p| p.join(", "))
     }
 }
+
+impl fmt::Display for AbTest {
+    /// One line for `fixloop ab list`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [c, t] = self.arm_labels();
+        write!(
+            f,
+            "{}: {} ({}; {} vs {}; treatment share {}; from {}",
+            self.test_id,
+            self.name,
+            self.primary_metric,
+            c,
+            t,
+            self.assignment_ratio,
+            self.start_date.as_datetime().format("%Y-%m-%d")
+        )?;
+        match self.end_date {
+            Some(end) => write!(f, " to {})", end.as_datetime().format("%Y-%m-%d"))?,
+            None => write!(f, ", open-ended)")?,
+        }
+        if self.bandit.is_some() {
+            write!(f, " [bandit]")?;
+        }
+        Ok(())
+    }
+}
