@@ -54,9 +54,10 @@ fn test_file_parses_the_seed_shape_and_refuses_bad_ones() {
         Timestamp::parse("2026-11-01T00:00:00Z").unwrap()
     );
     assert_eq!(t.control.amount, 1.0);
+    let labels = t.arm_labels();
     assert_eq!(
-        t.arm_labels(),
-        ["conservative".to_string(), "mean".to_string()]
+        (labels.control.as_str(), labels.treatment.as_str()),
+        ("conservative", "mean")
     );
     assert_eq!(
         t.to_string(),

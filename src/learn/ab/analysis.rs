@@ -37,7 +37,7 @@
 //! 5. otherwise `keep_control`, with the reason.
 
 use super::bandit::{thompson_shares, ArmCounts, BanditShares};
-use super::{AbTest, Metric};
+use super::{AbTest, Arms, Metric};
 use crate::error::Result;
 use crate::feedback::{Arm, FeedbackEvent, Timestamp, UserAction};
 use crate::learn::stats::{
@@ -288,9 +288,9 @@ pub struct AbStatus {
     /// End of the test, if fixed.
     pub end_date: Option<Timestamp>,
     /// Labels of the arms (the policy keys in which they differ).
-    pub arm_labels: [String; 2],
+    pub arm_labels: Arms<String>,
     /// Events of the test per arm, measuring the metric or not.
-    pub events_total: [u64; 2],
+    pub events_total: Arms<u64>,
     /// Event-level comparison on the primary metric (flattened: `control{n, mean}`,
     /// `treatment{n, mean}`, `lift`, `diff`, `ci_low`, `ci_high`, `p_value`,
     /// `p_value_pooled`, `cohens_d` …).
@@ -450,7 +450,10 @@ impl AbStatus {
             start_date: test.start_date,
             end_date: test.end_date,
             arm_labels: test.arm_labels(),
-            events_total: [arms[0].events, arms[1].events],
+            events_total: Arms {
+                control: arms[0].events,
+                treatment: arms[1].events,
+            },
             srm_p_value: srm.p_value,
             events: ev,
             srm,
@@ -601,8 +604,8 @@ impl fmt::Display for AbStatus {
         let m = self.events.metric;
         writeln!(f, "Current Results:")?;
         let labels = [
-            format!("Control ({}):", self.arm_labels[0]),
-            format!("Treatment ({}):", self.arm_labels[1]),
+            format!("Control ({}):", self.arm_labels.control),
+            format!("Treatment ({}):", self.arm_labels.treatment),
         ];
         let w = labels
             .iter()
@@ -715,8 +718,10 @@ impl fmt::Display for AbStatus {
         }
         writeln!(f)?;
         let rec = match self.recommendation {
-            AbRecommendation::AdoptTreatment => format!("ADOPT TREATMENT ({})", self.arm_labels[1]),
-            AbRecommendation::KeepControl => format!("KEEP CONTROL ({})", self.arm_labels[0]),
+            AbRecommendation::AdoptTreatment => {
+                format!("ADOPT TREATMENT ({})", self.arm_labels.treatment)
+            }
+            AbRecommendation::KeepControl => format!("KEEP CONTROL ({})", self.arm_labels.control),
             AbRecommendation::KeepRunning => "KEEP RUNNING".to_string(),
         };
         writeln!(f, "Recommendation: {rec}")?;

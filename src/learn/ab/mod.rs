@@ -16,7 +16,7 @@ pub use analysis::{
     TestStatus, ALPHA, MIN_EFFECT_SIZE, SRM_THRESHOLD,
 };
 pub use store::AbStore;
-pub use test_file::{AbTest, BanditSettings, Metric};
+pub use test_file::{AbTest, Arms, BanditSettings, Metric};
 
 use crate::feedback::Arm;
 

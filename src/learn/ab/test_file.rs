@@ -7,6 +7,15 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 use std::path::Path;
 
+/// One value per arm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Arms<T> {
+    /// The control arm's.
+    pub control: T,
+    /// The treatment arm's.
+    pub treatment: T,
+}
+
 /// A metric an A/B test compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -266,8 +275,8 @@ impl AbTest {
     }
 
     /// Short labels of the two arms: the policy keys in which they differ
-    /// (`("conservative", "mean")`), or `control`/`treatment` when they are equal.
-    pub fn arm_labels(&self) -> [String; 2] {
+    /// (`conservative` / `mean`), or `control` / `treatment` when they are equal.
+    pub fn arm_labels(&self) -> Arms<String> {
         let (c, t) = (&self.control, &self.treatment);
         let mut parts = [Vec::new(), Vec::new()];
         if c.target_strategy != t.target_strategy {
@@ -283,16 +292,23 @@ impl AbTest {
             parts[1].push(format!("min_confidence {}", t.min_confidence));
         }
         if parts[0].is_empty() {
-            return ["control".into(), "treatment".into()];
+            return Arms {
+                control: "control".into(),
+                treatment: "treatment".into(),
+            };
         }
-        parts.map(|p| p.join(", "))
+        let [control, treatment] = parts.map(|p| p.join(", "));
+        Arms { control, treatment }
     }
 }
 
 impl fmt::Display for AbTest {
     /// One line for `fixloop ab list`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [c, t] = self.arm_labels();
+        let Arms {
+            control: c,
+            treatment: t,
+        } = self.arm_labels();
         write!(
             f,
             "{}: {} ({}; {} vs {}; treatment share {}; from {}",
