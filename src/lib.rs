@@ -42,6 +42,7 @@ pub mod fixes;
 pub mod gaps;
 pub mod home;
 mod json;
+pub mod learn;
 pub mod profile;
 pub mod sim;
 

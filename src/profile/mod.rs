@@ -9,8 +9,10 @@
 //! `mean` and `std` are kept as stored. `std` is the sample standard deviation (n − 1).
 //! Unknown fields, at the top level and per feature, are kept on round trip.
 
+mod merge;
 mod stats;
 
+pub use merge::{bump_version, merge_references, FeatureMerge, MergeReport, Merged};
 pub use stats::percentile;
 
 use crate::error::{Error, ErrorKind, Result};

@@ -1,0 +1,174 @@
+//! Confidence in each fix type (SPEC §4.2): the seed's update rule, and a Beta-posterior
+//! view beside it so a reader sees how much evidence stands behind each number.
+//!
+//! **Seed rule**, over a fix type's events in time order, starting from the profile's
+//! confidence `c`: an accepted event with `improvement_ratio > 0.5` gives
+//! `c ← c + 0.05·(1 − c)`; else an undone one `c ← 0.9·c`; else a rejected one
+//! `c ← 0.95·c`; anything else leaves `c`. The result is clamped to [0.1, 0.99] once, at
+//! the end, as in the seed. The order of the tests is the seed's: an event both accepted
+//! (with a good improvement) and undone counts as a success.
+//!
+//! **Beta view**: successes are the events the seed rule rewards, failures those it
+//! punishes (undone or rejected); the rest are neutral. The prior is Beta(2c₀, 2(1 − c₀))
+//! for the profile's confidence c₀ — centred on it and worth two events, so evidence
+//! dominates quickly. Reported: α, β, the posterior mean and its 90 % equal-tailed interval.
+
+use super::stats::beta_summary;
+use crate::features::FixType;
+use crate::feedback::{FeedbackEvent, UserAction};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Lower clamp of the seed rule.
+pub const MIN_CONFIDENCE: f64 = 0.1;
+/// Upper clamp of the seed rule.
+pub const MAX_CONFIDENCE: f64 = 0.99;
+/// Weight of the prior in the Beta view, in events.
+pub const PRIOR_WEIGHT: f64 = 2.0;
+/// Level of the Beta view's interval.
+pub const INTERVAL_LEVEL: f64 = 0.9;
+
+/// How the seed rule classifies one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evidence {
+    /// Accepted with an improvement ratio above 0.5.
+    Success,
+    /// Undone.
+    Undone,
+    /// Rejected.
+    Rejected,
+    /// Neither.
+    Neutral,
+}
+
+/// The seed rule's reading of `event`.
+pub fn evidence(event: &FeedbackEvent) -> Evidence {
+    if event.user_action == Some(UserAction::Accept)
+        && event.improvement_ratio.is_some_and(|r| r > 0.5)
+    {
+        Evidence::Success
+    } else if event.was_undone {
+        Evidence::Undone
+    } else if event.user_action == Some(UserAction::Reject) {
+        Evidence::Rejected
+    } else {
+        Evidence::Neutral
+    }
+}
+
+/// One step of the seed rule (unclamped).
+pub fn seed_step(confidence: f64, evidence: Evidence) -> f64 {
+    match evidence {
+        Evidence::Success => confidence + 0.05 * (1.0 - confidence),
+        Evidence::Undone => confidence * 0.9,
+        Evidence::Rejected => confidence * 0.95,
+        Evidence::Neutral => confidence,
+    }
+}
+
+/// The seed rule over `events`, taken in the order given (callers sort by time), clamped
+/// to [[`MIN_CONFIDENCE`], [`MAX_CONFIDENCE`]].
+pub fn seed_update<'a>(prior: f64, events: impl IntoIterator<Item = &'a FeedbackEvent>) -> f64 {
+    let c = events
+        .into_iter()
+        .fold(prior, |c, e| seed_step(c, evidence(e)));
+    c.clamp(MIN_CONFIDENCE, MAX_CONFIDENCE)
+}
+
+/// A fix type's confidence before and after its feedback, with the Beta view.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConfidenceUpdate {
+    /// The prior confidence (the profile's).
+    pub before: f64,
+    /// After the seed rule.
+    pub after: f64,
+    /// Number of events of this fix type.
+    pub events: u64,
+    /// Events the seed rule rewards.
+    pub successes: u64,
+    /// Events the seed rule punishes.
+    pub failures: u64,
+    /// Beta posterior α = 2·before + successes.
+    pub alpha: f64,
+    /// Beta posterior β = 2·(1 − before) + failures.
+    pub beta: f64,
+    /// Posterior mean α / (α + β).
+    pub mean: f64,
+    /// Lower end of the 90 % equal-tailed posterior interval.
+    pub low: f64,
+    /// Upper end of the 90 % equal-tailed posterior interval.
+    pub high: f64,
+}
+
+/// Updates the confidence of every fix type that has events. `prior` gives a fix type's
+/// starting confidence (e.g. `|t| profile.fix_confidence(t)`). Events are taken in time
+/// order (stable for equal timestamps), whatever order they come in.
+pub fn update_confidences(
+    events: &[FeedbackEvent],
+    prior: impl Fn(FixType) -> f64,
+) -> BTreeMap<FixType, ConfidenceUpdate> {
+    let sorted = events.windows(2).all(|w| w[0].timestamp <= w[1].timestamp);
+    let mut order: Vec<u32> = Vec::new();
+    if !sorted {
+        order = (0..events.len() as u32).collect();
+        order.sort_by_key(|&i| events[i as usize].timestamp);
+    }
+    let n_types = FixType::ALL.len();
+    let mut c: Vec<f64> = FixType::ALL.iter().map(|&t| prior(t)).collect();
+    let mut counts = vec![[0u64; 3]; n_types];
+    let mut step = |e: &FeedbackEvent| {
+        let i = e.fix_type as usize;
+        let ev = evidence(e);
+        c[i] = seed_step(c[i], ev);
+        counts[i][0] += 1;
+        match ev {
+            Evidence::Success => counts[i][1] += 1,
+            Evidence::Undone | Evidence::Rejected => counts[i][2] += 1,
+            Evidence::Neutral => {}
+        }
+    };
+    if sorted {
+        events.iter().for_each(&mut step);
+    } else {
+        order.iter().for_each(|&i| step(&events[i as usize]));
+    }
+    FixType::ALL
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| counts[*i][0] > 0)
+        .map(|(i, t)| {
+            let before = prior(t);
+            let [n, s, f] = counts[i];
+            (
+                t,
+                beta_view(before, c[i].clamp(MIN_CONFIDENCE, MAX_CONFIDENCE), n, s, f),
+            )
+        })
+        .collect()
+}
+
+fn beta_view(
+    before: f64,
+    after: f64,
+    events: u64,
+    successes: u64,
+    failures: u64,
+) -> ConfidenceUpdate {
+    // Keep the prior proper even for a confidence of exactly 0 or 1.
+    let c0 = before.clamp(1e-6, 1.0 - 1e-6);
+    let alpha = PRIOR_WEIGHT * c0 + successes as f64;
+    let beta = PRIOR_WEIGHT * (1.0 - c0) + failures as f64;
+    let b = beta_summary(alpha, beta, INTERVAL_LEVEL);
+    ConfidenceUpdate {
+        before,
+        after,
+        events,
+        successes,
+        failures,
+        alpha,
+        beta,
+        mean: alpha / (alpha + beta),
+        low: b.map_or(0.0, |b| b.low),
+        high: b.map_or(1.0, |b| b.high),
+    }
+}

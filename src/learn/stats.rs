@@ -1,0 +1,520 @@
+//! Statistical tests used by the learning modules, on summary statistics.
+//!
+//! Every test takes the control arm first and the treatment arm second and reports the
+//! difference as `treatment − control`. Distribution functions (Student's t, normal,
+//! chi-square, beta, hypergeometric) come from `statrs`; nothing here re-implements a
+//! special function. Reference values in the tests were computed with scipy 1.17.
+//!
+//! A function returns `None` when its statistic is undefined for the data (too few
+//! observations, zero variance): callers report that as `null` with a reason, never NaN.
+
+use serde::Serialize;
+use statrs::distribution::{
+    Beta, ChiSquared, ContinuousCDF, Discrete, Hypergeometric, Normal, StudentsT,
+};
+
+/// Count, mean and sample variance (n − 1) of a set of observations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Moments {
+    /// Number of observations.
+    pub n: u64,
+    /// Mean (0 when `n` is 0).
+    pub mean: f64,
+    /// Sample variance with the n − 1 denominator (0 when `n` < 2).
+    pub var: f64,
+}
+
+impl Moments {
+    /// Moments of `values` (two-pass, so exact to rounding).
+    pub fn from_slice(values: &[f64]) -> Moments {
+        let n = values.len();
+        if n == 0 {
+            return Moments::default();
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let var = if n > 1 {
+            values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64
+        } else {
+            0.0
+        };
+        Moments {
+            n: n as u64,
+            mean,
+            var,
+        }
+    }
+
+    /// Moments of `successes` ones among `n` zero-one observations.
+    pub fn from_proportion(successes: u64, n: u64) -> Moments {
+        if n == 0 {
+            return Moments::default();
+        }
+        let p = successes as f64 / n as f64;
+        let var = if n > 1 {
+            // Σ(x − p)² = n·p·(1 − p) for zero-one data.
+            n as f64 * p * (1.0 - p) / (n - 1) as f64
+        } else {
+            0.0
+        };
+        Moments { n, mean: p, var }
+    }
+
+    /// Sample standard deviation.
+    pub fn std(&self) -> f64 {
+        self.var.sqrt()
+    }
+}
+
+/// A streaming accumulator of [`Moments`] (Welford 1962).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MomentsAccumulator {
+    n: u64,
+    mean: f64,
+    m2: f64,
+}
+
+impl MomentsAccumulator {
+    /// Adds one observation.
+    pub fn push(&mut self, x: f64) {
+        self.n += 1;
+        let delta = x - self.mean;
+        self.mean += delta / self.n as f64;
+        self.m2 += delta * (x - self.mean);
+    }
+
+    /// The moments so far.
+    pub fn moments(&self) -> Moments {
+        Moments {
+            n: self.n,
+            mean: if self.n > 0 { self.mean } else { 0.0 },
+            var: if self.n > 1 {
+                self.m2 / (self.n - 1) as f64
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// The result of a two-sample t-test of `treatment − control`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct TTest {
+    /// The t statistic.
+    pub statistic: f64,
+    /// Degrees of freedom (Welch–Satterthwaite for Welch's test, n₁ + n₂ − 2 pooled).
+    pub df: f64,
+    /// Two-sided p-value.
+    pub p_value: f64,
+    /// `treatment mean − control mean`.
+    pub diff: f64,
+    /// Standard error of `diff`.
+    pub std_error: f64,
+    /// Lower end of the two-sided confidence interval of `diff`.
+    pub ci_low: f64,
+    /// Upper end of the two-sided confidence interval of `diff`.
+    pub ci_high: f64,
+}
+
+fn t_result(diff: f64, se: f64, df: f64, level: f64) -> Option<TTest> {
+    if !(se > 0.0 && se.is_finite() && df > 0.0 && df.is_finite()) {
+        return None;
+    }
+    let dist = StudentsT::new(0.0, 1.0, df).ok()?;
+    let statistic = diff / se;
+    let p_value = (2.0 * dist.sf(statistic.abs())).min(1.0);
+    let q = dist.inverse_cdf(0.5 + level / 2.0);
+    Some(TTest {
+        statistic,
+        df,
+        p_value,
+        diff,
+        std_error: se,
+        ci_low: diff - q * se,
+        ci_high: diff + q * se,
+    })
+}
+
+/// Welch's unequal-variance t-test (Welch 1947), as `scipy.stats.ttest_ind(treatment,
+/// control, equal_var=False)`, with a `level` (e.g. 0.95) confidence interval of the
+/// difference on the Welch–Satterthwaite degrees of freedom.
+///
+/// `None` when either arm has fewer than 2 observations or both variances are 0.
+pub fn welch_t_test(control: &Moments, treatment: &Moments, level: f64) -> Option<TTest> {
+    if control.n < 2 || treatment.n < 2 {
+        return None;
+    }
+    let (na, nb) = (control.n as f64, treatment.n as f64);
+    let (va, vb) = (control.var / na, treatment.var / nb);
+    let se2 = va + vb;
+    let df = se2 * se2 / (va * va / (na - 1.0) + vb * vb / (nb - 1.0));
+    t_result(treatment.mean - control.mean, se2.sqrt(), df, level)
+}
+
+/// Student's pooled-variance t-test, as `scipy.stats.ttest_ind(treatment, control)`
+/// (the seed's test). `None` when n₁ + n₂ < 3 or the pooled variance is 0.
+pub fn pooled_t_test(control: &Moments, treatment: &Moments, level: f64) -> Option<TTest> {
+    let sp2 = pooled_variance(control, treatment)?;
+    let (na, nb) = (control.n as f64, treatment.n as f64);
+    let se = (sp2 * (1.0 / na + 1.0 / nb)).sqrt();
+    t_result(treatment.mean - control.mean, se, na + nb - 2.0, level)
+}
+
+fn pooled_variance(a: &Moments, b: &Moments) -> Option<f64> {
+    if a.n == 0 || b.n == 0 || a.n + b.n < 3 {
+        return None;
+    }
+    let (na, nb) = (a.n as f64, b.n as f64);
+    Some(((na - 1.0) * a.var + (nb - 1.0) * b.var) / (na + nb - 2.0))
+}
+
+/// Cohen's d of `treatment − control` with the pooled *sample* standard deviation
+/// (Cohen 1988, eq. 2.5.2). The seed pooled numpy's population variances (`np.var`,
+/// ddof 0) with n − 1 weights; fixloop uses sample variances throughout.
+/// `None` when the pooled variance is 0 or undefined.
+pub fn cohens_d(control: &Moments, treatment: &Moments) -> Option<f64> {
+    let sp2 = pooled_variance(control, treatment)?;
+    (sp2 > 0.0).then(|| (treatment.mean - control.mean) / sp2.sqrt())
+}
+
+/// The result of a two-proportion z-test of `treatment − control`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ProportionTest {
+    /// The z statistic with the pooled standard error.
+    pub statistic: f64,
+    /// Two-sided p-value from the normal distribution.
+    pub p_value: f64,
+    /// `treatment rate − control rate`.
+    pub diff: f64,
+    /// Lower end of the Wald (unpooled) confidence interval of `diff`.
+    pub ci_low: f64,
+    /// Upper end of the Wald (unpooled) confidence interval of `diff`.
+    pub ci_high: f64,
+}
+
+/// Two-proportion z-test with the pooled proportion under H₀ (equivalent to Pearson's
+/// chi-square on the 2×2 table without continuity correction:
+/// `scipy.stats.chi2_contingency(table, correction=False)`), plus a Wald interval.
+///
+/// A normal approximation: with fewer than 5 expected successes or failures in an arm
+/// prefer [`fisher_exact`]. `None` when an arm is empty or all outcomes are equal.
+pub fn two_proportion_z_test(
+    control_successes: u64,
+    control_n: u64,
+    treatment_successes: u64,
+    treatment_n: u64,
+    level: f64,
+) -> Option<ProportionTest> {
+    if control_n == 0 || treatment_n == 0 {
+        return None;
+    }
+    let (na, nb) = (control_n as f64, treatment_n as f64);
+    let (pa, pb) = (
+        control_successes as f64 / na,
+        treatment_successes as f64 / nb,
+    );
+    let pooled = (control_successes + treatment_successes) as f64 / (na + nb);
+    let se0 = (pooled * (1.0 - pooled) * (1.0 / na + 1.0 / nb)).sqrt();
+    if se0 <= 0.0 || !se0.is_finite() {
+        return None;
+    }
+    let normal = Normal::standard();
+    let diff = pb - pa;
+    let statistic = diff / se0;
+    let p_value = (2.0 * normal.sf(statistic.abs())).min(1.0);
+    let se = (pa * (1.0 - pa) / na + pb * (1.0 - pb) / nb).sqrt();
+    let q = normal.inverse_cdf(0.5 + level / 2.0);
+    Some(ProportionTest {
+        statistic,
+        p_value,
+        diff,
+        ci_low: diff - q * se,
+        ci_high: diff + q * se,
+    })
+}
+
+/// Fisher's exact test on the 2×2 table (successes and failures per arm), two-sided by
+/// summing the probabilities of all tables no more likely than the observed one, as
+/// `scipy.stats.fisher_exact(table)` (with the same relative tolerance of 1e-7).
+/// `None` when an arm is empty or the table is larger than `limit` observations in all
+/// (the sum runs over every table with the same margins).
+pub fn fisher_exact(
+    control_successes: u64,
+    control_n: u64,
+    treatment_successes: u64,
+    treatment_n: u64,
+    limit: u64,
+) -> Option<f64> {
+    let total = control_n + treatment_n;
+    if control_n == 0 || treatment_n == 0 || total > limit {
+        return None;
+    }
+    let successes = control_successes + treatment_successes;
+    // The count of successes in the treatment arm is hypergeometric given the margins.
+    let dist = Hypergeometric::new(total, successes, treatment_n).ok()?;
+    let lo = successes.saturating_sub(control_n);
+    let hi = successes.min(treatment_n);
+    let observed = dist.pmf(treatment_successes);
+    let threshold = observed * (1.0 + 1e-7);
+    let p: f64 = (lo..=hi)
+        .map(|k| dist.pmf(k))
+        .filter(|&pk| pk <= threshold)
+        .sum();
+    Some(p.min(1.0))
+}
+
+/// The result of a chi-square goodness-of-fit test.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ChiSquareTest {
+    /// The chi-square statistic.
+    pub statistic: f64,
+    /// Degrees of freedom.
+    pub df: f64,
+    /// Upper-tail p-value.
+    pub p_value: f64,
+}
+
+/// Sample-ratio-mismatch check: Pearson's chi-square goodness of fit of the counts of
+/// sessions in each arm against the intended `treatment_ratio`, one degree of freedom, as
+/// `scipy.stats.chisquare([control, treatment], f_exp=[N(1 − r), N·r])`.
+/// `None` when there are no sessions or the ratio is not in (0, 1).
+pub fn srm_chi_square(control: u64, treatment: u64, treatment_ratio: f64) -> Option<ChiSquareTest> {
+    let total = (control + treatment) as f64;
+    if total == 0.0 || !(treatment_ratio > 0.0 && treatment_ratio < 1.0) {
+        return None;
+    }
+    let expected = [total * (1.0 - treatment_ratio), total * treatment_ratio];
+    let observed = [control as f64, treatment as f64];
+    let statistic: f64 = observed
+        .iter()
+        .zip(expected)
+        .map(|(o, e)| (o - e) * (o - e) / e)
+        .sum();
+    let dist = ChiSquared::new(1.0).ok()?;
+    Some(ChiSquareTest {
+        statistic,
+        df: 1.0,
+        p_value: dist.sf(statistic),
+    })
+}
+
+/// A beta distribution summarised: its parameters, mean and an equal-tailed interval.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct BetaSummary {
+    /// First shape parameter (prior + successes).
+    pub alpha: f64,
+    /// Second shape parameter (prior + failures).
+    pub beta: f64,
+    /// Mean α / (α + β).
+    pub mean: f64,
+    /// Lower end of the equal-tailed credible interval.
+    pub low: f64,
+    /// Upper end of the equal-tailed credible interval.
+    pub high: f64,
+}
+
+/// Mean and equal-tailed `level` interval (e.g. 0.9) of Beta(α, β), from statrs'
+/// inverse regularised incomplete beta. `None` unless α, β > 0 and finite.
+pub fn beta_summary(alpha: f64, beta: f64, level: f64) -> Option<BetaSummary> {
+    let dist = Beta::new(alpha, beta).ok()?;
+    let tail = (1.0 - level) / 2.0;
+    Some(BetaSummary {
+        alpha,
+        beta,
+        mean: alpha / (alpha + beta),
+        low: dist.inverse_cdf(tail),
+        high: dist.inverse_cdf(1.0 - tail),
+    })
+}
+
+/// The posterior of a rate after `successes` in `n` trials under the uniform prior
+/// Beta(1, 1), with a 90 % equal-tailed interval: the evidence behind a rate.
+pub fn rate_posterior(successes: u64, n: u64) -> Option<BetaSummary> {
+    beta_summary(
+        1.0 + successes as f64,
+        1.0 + n.saturating_sub(successes) as f64,
+        0.9,
+    )
+}
+
+/// The default tuning sample size N* of the anytime-valid confidence sequence
+/// (GrowthBook's default).
+pub const DEFAULT_TUNING_N: f64 = 5000.0;
+
+/// An anytime-valid test of `treatment − control`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct AnytimeTest {
+    /// Anytime-valid p-value: the probability bound that holds however often one looks.
+    pub p_value: f64,
+    /// Lower end of the confidence sequence at the chosen α.
+    pub ci_low: f64,
+    /// Upper end of the confidence sequence at the chosen α.
+    pub ci_high: f64,
+    /// The mixing parameter ρ derived from α and N*.
+    pub rho: f64,
+}
+
+/// Asymptotic confidence sequence for a difference of means (Waudby-Smith, Arnold, Wu,
+/// Howard, Ramdas & Wang 2023, "Time-uniform central limit theory and asymptotic
+/// confidence sequences", eq. 9 with ρ from their eq. 161), parametrised as GrowthBook's
+/// `SequentialTwoSidedTTest`:
+///
+/// ```text
+/// N  = n_control + n_treatment,   V = s²_c/n_c + s²_t/n_t (variance of the difference)
+/// ρ  = sqrt((−2 ln α + ln(−2 ln α + 1)) / N*)
+/// half-width = sqrt(V·N) · sqrt(2(Nρ² + 1) / (N²ρ²) · ln(sqrt(Nρ² + 1) / α))
+/// p = min(1, sqrt(Nρ² + 1) · exp(−Nρ² · (diff² / V) / (2(Nρ² + 1))))
+/// ```
+///
+/// The p-value inverts the sequence with ρ held at the value tuned for α, so `p < α`
+/// exactly when the sequence excludes 0. `None` when an arm has fewer than 2
+/// observations or `V` is 0.
+pub fn anytime_test(
+    control: &Moments,
+    treatment: &Moments,
+    alpha: f64,
+    tuning_n: f64,
+) -> Option<AnytimeTest> {
+    if control.n < 2 || treatment.n < 2 || !(alpha > 0.0 && alpha < 1.0) || tuning_n <= 0.0 {
+        return None;
+    }
+    let v = control.var / control.n as f64 + treatment.var / treatment.n as f64;
+    if v <= 0.0 || !v.is_finite() {
+        return None;
+    }
+    let n = (control.n + treatment.n) as f64;
+    let l = -2.0 * alpha.ln();
+    let rho2 = (l + (l + 1.0).ln()) / tuning_n;
+    let nr = n * rho2 + 1.0;
+    let diff = treatment.mean - control.mean;
+    let half = (v * n).sqrt() * (2.0 * nr / (n * n * rho2) * (nr.sqrt() / alpha).ln()).sqrt();
+    let z2 = diff * diff / v;
+    let p_value = (nr.sqrt() * (-(n * rho2) * z2 / (2.0 * nr)).exp()).min(1.0);
+    Some(AnytimeTest {
+        p_value,
+        ci_low: diff - half,
+        ci_high: diff + half,
+        rho: rho2.sqrt(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tolerance for comparisons with scipy: relative 1e-9 on statistics, absolute 1e-9
+    /// on p-values (statrs' incomplete beta and gamma are accurate to about 1e-12 here).
+    const TOL: f64 = 1e-9;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * b.abs().max(1.0)
+    }
+
+    const A: [f64; 8] = [0.61, 0.42, 0.58, 0.77, 0.35, 0.66, 0.49, 0.71];
+    const B: [f64; 6] = [0.72, 0.81, 0.55, 0.9, 0.68, 0.77];
+
+    #[test]
+    fn welch_matches_scipy() {
+        // scipy.stats.ttest_ind(B, A, equal_var=False)
+        //   -> statistic 2.327464000207544, pvalue 0.038536837442737726, df 11.8257...
+        let t = welch_t_test(&Moments::from_slice(&A), &Moments::from_slice(&B), 0.95).unwrap();
+        assert!(close(t.statistic, 2.327464000207544, TOL), "{t:?}");
+        assert!(close(t.p_value, 0.038536837442737726, TOL), "{t:?}");
+        // ...confidence_interval(0.95) -> (0.010259450201182269, 0.31890721646548437)
+        assert!(close(t.ci_low, 0.010259450201182269, TOL), "{t:?}");
+        assert!(close(t.ci_high, 0.31890721646548437, TOL), "{t:?}");
+    }
+
+    #[test]
+    fn pooled_matches_scipy() {
+        // scipy.stats.ttest_ind(B, A) -> statistic 2.260654983076438, pvalue 0.04315986592133089
+        let t = pooled_t_test(&Moments::from_slice(&A), &Moments::from_slice(&B), 0.95).unwrap();
+        assert!(close(t.statistic, 2.260654983076438, TOL), "{t:?}");
+        assert!(close(t.p_value, 0.04315986592133089, TOL), "{t:?}");
+        assert_eq!(t.df, 12.0);
+    }
+
+    #[test]
+    fn proportions_match_scipy() {
+        // scipy.stats.chi2_contingency([[45, 55], [60, 40]], correction=False)
+        //   -> statistic 4.511278195488721, pvalue 0.033672068856345896  (z² = χ²)
+        let z = two_proportion_z_test(45, 100, 60, 100, 0.95).unwrap();
+        assert!(
+            close(z.statistic * z.statistic, 4.511278195488721, TOL),
+            "{z:?}"
+        );
+        assert!(close(z.p_value, 0.033672068856345896, TOL), "{z:?}");
+        assert!(close(z.diff, 0.15, 1e-12));
+        // scipy.stats.fisher_exact([[45, 55], [60, 40]]) -> pvalue 0.04716548538301931
+        let f = fisher_exact(45, 100, 60, 100, 100_000).unwrap();
+        assert!(close(f, 0.04716548538301931, 1e-9), "{f}");
+        // scipy.stats.fisher_exact([[1, 9], [6, 4]]) -> pvalue 0.057275541795665644
+        let f = fisher_exact(1, 10, 6, 10, 100_000).unwrap();
+        assert!(close(f, 0.057275541795665644, 1e-9), "{f}");
+    }
+
+    #[test]
+    fn srm_matches_scipy() {
+        // scipy.stats.chisquare([480, 520], f_exp=[500, 500])
+        //   -> statistic 1.6, pvalue 0.20590321073206466
+        let c = srm_chi_square(480, 520, 0.5).unwrap();
+        assert!(close(c.statistic, 1.6, TOL));
+        assert!(close(c.p_value, 0.20590321073206466, TOL), "{c:?}");
+        // scipy.stats.chisquare([60, 40], f_exp=[70, 30]) -> statistic 4.761904761904762,
+        //   pvalue 0.029096331741252267
+        let c = srm_chi_square(60, 40, 0.3).unwrap();
+        assert!(close(c.statistic, 4.761904761904762, TOL));
+        assert!(close(c.p_value, 0.029096331741252267, TOL), "{c:?}");
+    }
+
+    #[test]
+    fn beta_interval_matches_scipy() {
+        // scipy.stats.beta(8, 4).ppf([0.05, 0.95]) -> [0.43562581171077036, 0.8649245270803587]
+        let b = beta_summary(8.0, 4.0, 0.9).unwrap();
+        assert!(close(b.low, 0.43562581171077036, TOL), "{b:?}");
+        assert!(close(b.high, 0.8649245270803587, TOL), "{b:?}");
+        assert!(close(b.mean, 8.0 / 12.0, 1e-15));
+    }
+
+    #[test]
+    fn undefined_statistics_are_none() {
+        let one = Moments::from_slice(&[1.0]);
+        let flat = Moments::from_slice(&[1.0, 1.0, 1.0]);
+        assert!(welch_t_test(&one, &flat, 0.95).is_none());
+        assert!(welch_t_test(&flat, &flat, 0.95).is_none());
+        assert!(cohens_d(&flat, &flat).is_none());
+        assert!(two_proportion_z_test(0, 0, 3, 5, 0.95).is_none());
+        assert!(srm_chi_square(0, 0, 0.5).is_none());
+        assert!(anytime_test(&flat, &flat, 0.05, DEFAULT_TUNING_N).is_none());
+    }
+
+    #[test]
+    fn proportion_moments_equal_zero_one_data() {
+        let data = [1.0, 0.0, 1.0, 1.0, 0.0];
+        let a = Moments::from_slice(&data);
+        let b = Moments::from_proportion(3, 5);
+        assert!(close(a.mean, b.mean, 1e-15) && close(a.var, b.var, 1e-15));
+        let mut acc = MomentsAccumulator::default();
+        data.iter().for_each(|&x| acc.push(x));
+        assert!(close(acc.moments().var, a.var, 1e-14));
+    }
+
+    #[test]
+    fn anytime_p_agrees_with_its_sequence() {
+        let a = Moments {
+            n: 400,
+            mean: 0.5,
+            var: 0.04,
+        };
+        let b = Moments {
+            n: 400,
+            mean: 0.56,
+            var: 0.04,
+        };
+        let t = anytime_test(&a, &b, 0.05, DEFAULT_TUNING_N).unwrap();
+        assert_eq!(t.p_value < 0.05, t.ci_low > 0.0 || t.ci_high < 0.0, "{t:?}");
+        // The sequence is wider than the fixed-horizon interval.
+        let w = welch_t_test(&a, &b, 0.95).unwrap();
+        assert!(t.ci_high - t.ci_low > w.ci_high - w.ci_low);
+        assert!(t.p_value > w.p_value);
+    }
+}

@@ -1,0 +1,82 @@
+//! Hand-built feedback events for the learning tests.
+#![allow(dead_code)]
+
+use fixloop::features::FixType;
+use fixloop::feedback::{Arm, FeedbackEvent, Timestamp, UserAction};
+use std::collections::BTreeMap;
+
+/// 2026-11-01T00:00:00Z plus `minutes`.
+pub fn at(minutes: i64) -> Timestamp {
+    Timestamp::from_micros(1_793_491_200_000_000 + minutes * 60_000_000)
+}
+
+/// An event of `fix_type` on `feature` with the given action, undo flag and ratio.
+pub fn event(
+    i: usize,
+    fix_type: FixType,
+    feature: &str,
+    action: Option<UserAction>,
+    undone: bool,
+    ratio: Option<f64>,
+) -> FeedbackEvent {
+    FeedbackEvent {
+        event_id: format!("e{i}"),
+        timestamp: at(i as i64),
+        fix_id: format!("f{i}"),
+        fix_type,
+        feature_name: feature.to_string(),
+        track_path: "/tracks/a.als".into(),
+        session_id: format!("s{}", i / 4),
+        profile_version: "trance_v1".into(),
+        original_value: -4.0,
+        target_value: -6.0,
+        applied_value: -6.0,
+        user_action: action,
+        was_applied: true,
+        was_undone: undone,
+        gap_before: 2.0,
+        gap_after: ratio.map(|r| 2.0 * (1.0 - r)),
+        improvement_ratio: ratio,
+        user_modified_value: None,
+        session_saved_after: false,
+        track_bounced_after: false,
+        notes: None,
+        ab: BTreeMap::new(),
+    }
+}
+
+/// `accepts` accepted and `rejects` rejected events on `feature`, no ratios.
+pub fn accept_reject(feature: &str, accepts: usize, rejects: usize) -> Vec<FeedbackEvent> {
+    (0..accepts + rejects)
+        .map(|i| {
+            let action = if i < accepts {
+                UserAction::Accept
+            } else {
+                UserAction::Reject
+            };
+            event(i, FixType::EqBandCut, feature, Some(action), false, None)
+        })
+        .collect()
+}
+
+/// An event of A/B test `test_id` in `arm` for `session` with an improvement ratio.
+pub fn ab_event(
+    i: usize,
+    test_id: &str,
+    arm: Arm,
+    session: &str,
+    action: UserAction,
+    ratio: Option<f64>,
+) -> FeedbackEvent {
+    let mut e = event(
+        i,
+        FixType::VolumeAdjust,
+        "loudness",
+        Some(action),
+        action == UserAction::Undo,
+        ratio,
+    );
+    e.session_id = session.to_string();
+    e.ab.insert(test_id.to_string(), arm);
+    e
+}
