@@ -32,15 +32,19 @@ pub fn read(reader: impl BufRead, origin: &str) -> Result<Vec<FeedbackEvent>> {
 }
 
 /// Parses one line: `None` for a blank line.
+///
+/// The fast path is a plain `serde_json` parse; only a line that fails (or holds a
+/// non-finite number) is parsed again to name the field and position in the error.
 pub fn parse_line(line: &str, origin: &str, line_no: usize) -> Result<Option<FeedbackEvent>> {
     if line.trim().is_empty() {
         return Ok(None);
     }
-    let located = format!("{origin}: line {line_no}");
-    let event: FeedbackEvent = crate::json::parse(line, &located)?;
-    event
-        .validate()
-        .map_err(|e| e.with_origin(located.clone()))?;
+    let located = || format!("{origin}: line {line_no}");
+    let event: FeedbackEvent = match serde_json::from_str(line) {
+        Ok(event) => event,
+        Err(_) => crate::json::parse(line, &located())?,
+    };
+    event.validate().map_err(|e| e.with_origin(located()))?;
     Ok(Some(event))
 }
 
