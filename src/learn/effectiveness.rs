@@ -106,6 +106,14 @@ impl TypeAcc {
         }
     }
 
+    fn merge(&mut self, o: &TypeAcc) {
+        self.n += o.n;
+        self.accepts += o.accepts;
+        self.undos += o.undos;
+        self.imp_n += o.imp_n;
+        self.imp_sum += o.imp_sum;
+    }
+
     fn finish(&self) -> FixTypeEffectiveness {
         let n = self.n.max(1) as f64;
         let accept_rate = self.accepts as f64 / n;
@@ -149,6 +157,14 @@ impl FeatureAcc {
             _ => {}
         }
         self.undos += u64::from(e.was_undone);
+    }
+
+    fn merge(&mut self, o: &FeatureAcc) {
+        self.n += o.n;
+        self.score_sum += o.score_sum;
+        self.accepts += o.accepts;
+        self.rejects += o.rejects;
+        self.undos += o.undos;
     }
 
     fn finish(&self) -> FeatureEffectiveness {
@@ -307,14 +323,38 @@ impl Summary {
         thresholds: &RecommendationThresholds,
     ) -> Result<Summary> {
         let cutoff = since.map(|s| s.cutoff(now));
-        let selected: Vec<&FeedbackEvent> = match cutoff {
-            Some(c) => events
-                .iter()
-                .filter(|e| e.timestamp >= c && e.timestamp <= now)
-                .collect(),
-            None => events.iter().collect(),
-        };
-        if selected.is_empty() {
+        // One pass over the events: per-type and per-feature accumulators at once.
+        let mut types = [TypeAcc::default(); FixType::ALL.len()];
+        let mut features: HashMap<&str, FeatureAcc> = HashMap::new();
+        let mut last: Option<(&str, FeatureAcc)> = None;
+        for e in events {
+            if let Some(c) = cutoff {
+                if e.timestamp < c || e.timestamp > now {
+                    continue;
+                }
+            }
+            types[e.fix_type as usize].push(e);
+            // Consecutive events often share a feature; avoid a hash lookup for those.
+            match &mut last {
+                Some((name, acc)) if *name == e.feature_name => acc.push(e),
+                _ => {
+                    if let Some((name, acc)) = last.take() {
+                        features.entry(name).or_default().merge(&acc);
+                    }
+                    let mut acc = FeatureAcc::default();
+                    acc.push(e);
+                    last = Some((e.feature_name.as_str(), acc));
+                }
+            }
+        }
+        if let Some((name, acc)) = last {
+            features.entry(name).or_default().merge(&acc);
+        }
+        let mut all = TypeAcc::default();
+        for t in &types {
+            all.merge(t);
+        }
+        if all.n == 0 {
             let msg = match since {
                 None => "no feedback events: nothing to summarise yet".to_string(),
                 Some(s) => format!(
@@ -327,13 +367,17 @@ impl Summary {
             };
             return Err(Error::new(ErrorKind::NotFound, msg));
         }
-        let mut all = TypeAcc::default();
-        for e in &selected {
-            all.push(e);
-        }
         let overall = all.finish();
-        let by_fix_type = by_fix_type(selected.iter().copied());
-        let by_feature = by_feature(selected.iter().copied());
+        let by_fix_type: BTreeMap<FixType, FixTypeEffectiveness> = FixType::ALL
+            .into_iter()
+            .zip(types)
+            .filter(|(_, a)| a.n > 0)
+            .map(|(t, a)| (t, a.finish()))
+            .collect();
+        let by_feature: BTreeMap<String, FeatureEffectiveness> = features
+            .into_iter()
+            .map(|(name, a)| (name.to_string(), a.finish()))
+            .collect();
         let recommendations = recommend(&by_fix_type, &by_feature, thresholds);
         Ok(Summary {
             since,
