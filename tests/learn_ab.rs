@@ -349,3 +349,14 @@ fn an_ended_test_without_enough_samples_keeps_control() {
         s.reason
     );
 }
+
+#[test]
+fn non_finite_values_in_memory_do_not_panic() {
+    let mut ev = events(&[0.1, 0.2, 0.3], &[0.4, 0.5, 0.6]);
+    ev[0].improvement_ratio = Some(f64::NAN);
+    ev[4].improvement_ratio = Some(f64::INFINITY);
+    let s = AbStatus::compute(&test(), &ev, at(60)).unwrap();
+    assert_eq!((s.events.control.n, s.events.treatment.n), (2, 2));
+    let summary = fixloop::learn::Summary::compute(&ev, None, at(60)).unwrap();
+    assert!(summary.avg_improvement.is_finite());
+}

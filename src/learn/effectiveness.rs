@@ -75,10 +75,16 @@ pub fn event_score(event: &FeedbackEvent) -> f64 {
         _ if event.was_undone => -0.5,
         _ => 0.5,
     };
-    match event.improvement_ratio {
+    match finite_ratio(event) {
         Some(r) => (base + r) / 2.0,
         None => base,
     }
+}
+
+/// The event's improvement ratio when it is a finite number. The readers refuse NaN and
+/// infinities; events built in memory are treated the same way (as null).
+fn finite_ratio(event: &FeedbackEvent) -> Option<f64> {
+    event.improvement_ratio.filter(|r| r.is_finite())
 }
 
 /// The seed's adjustment factor of a feature score.
@@ -100,7 +106,7 @@ impl TypeAcc {
         self.n += 1;
         self.accepts += u64::from(e.user_action == Some(UserAction::Accept));
         self.undos += u64::from(e.was_undone);
-        if let Some(r) = e.improvement_ratio {
+        if let Some(r) = finite_ratio(e) {
             self.imp_n += 1;
             self.imp_sum += r;
         }
