@@ -87,6 +87,16 @@ fn test_file_parses_the_seed_shape_and_refuses_bad_ones() {
             "\"end_date\": \"2026-10-01\"",
             "end_date",
         ),
+        (
+            "\"min_samples\": 5",
+            "\"min_samples\": 5, \"bandit\": {\"draws\": 0}",
+            "bandit.draws",
+        ),
+        (
+            "\"min_samples\": 5",
+            "\"min_samples\": 5, \"bandit\": {\"min_share\": 0.7}",
+            "bandit.min_share",
+        ),
     ] {
         let e = AbTest::from_json(&TEST_JSON.replace(from, to), "bad.json").unwrap_err();
         assert!(e.to_string().contains(what), "{what}: {e}");
