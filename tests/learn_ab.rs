@@ -87,6 +87,16 @@ fn test_file_parses_the_seed_shape_and_refuses_bad_ones() {
             "\"end_date\": \"2026-10-01\"",
             "end_date",
         ),
+        (
+            "\"min_samples\": 5",
+            "\"min_samples\": 5, \"bandit\": {\"draws\": 0}",
+            "bandit.draws",
+        ),
+        (
+            "\"min_samples\": 5",
+            "\"min_samples\": 5, \"bandit\": {\"min_share\": 0.7}",
+            "bandit.min_share",
+        ),
     ] {
         let e = AbTest::from_json(&TEST_JSON.replace(from, to), "bad.json").unwrap_err();
         assert!(e.to_string().contains(what), "{what}: {e}");
@@ -298,4 +308,65 @@ fn assignment_is_deterministic_per_session() {
         let s = format!("session-{i}");
         assert_eq!(assign(&t, &s), assign(&t, &s));
     }
+}
+
+#[test]
+fn bandit_tests_report_shares_and_skip_the_srm_check() {
+    let mut t = test();
+    t.bandit = Some(fixloop::learn::ab::BanditSettings::default());
+    t.primary_metric = Metric::AcceptRate;
+    // 30 control sessions accepting 1 in 3, 10 treatment sessions accepting 9 in 10.
+    let mut ev = Vec::new();
+    for (arm, sessions, accept_every) in [(Arm::Control, 30, 3), (Arm::Treatment, 10, 1)] {
+        for s in 0..sessions {
+            let i = ev.len();
+            let action = if s % accept_every == 0 && !(arm == Arm::Treatment && s == 0) {
+                UserAction::Accept
+            } else {
+                UserAction::Reject
+            };
+            ev.push(ab_event(
+                i,
+                &t.test_id,
+                arm,
+                &format!("{}-{s}", arm.name()),
+                action,
+                None,
+            ));
+        }
+    }
+    let s = AbStatus::compute(&t, &ev, at(60)).unwrap();
+    assert!(s.srm_p_value.is_none());
+    assert!(s.srm.note.as_deref().unwrap().contains("bandit"));
+    let b = s.bandit.unwrap();
+    assert!(b.prob_treatment_best > 0.99 && b.treatment == 0.9, "{b:?}");
+    assert!(s
+        .to_string()
+        .contains("Bandit shares: control 10.0%, treatment 90.0%"));
+}
+
+#[test]
+fn an_ended_test_without_enough_samples_keeps_control() {
+    let mut t = test();
+    t.end_date = Some(at(30));
+    t.min_samples = 50;
+    let s = AbStatus::compute(&t, &events(&[0.1, 0.2, 0.3], &[0.4, 0.5, 0.6]), at(60)).unwrap();
+    assert_eq!(s.status, TestStatus::Ended);
+    assert_eq!(s.recommendation, AbRecommendation::KeepControl);
+    assert!(
+        s.reason.contains("ended before reaching them"),
+        "{}",
+        s.reason
+    );
+}
+
+#[test]
+fn non_finite_values_in_memory_do_not_panic() {
+    let mut ev = events(&[0.1, 0.2, 0.3], &[0.4, 0.5, 0.6]);
+    ev[0].improvement_ratio = Some(f64::NAN);
+    ev[4].improvement_ratio = Some(f64::INFINITY);
+    let s = AbStatus::compute(&test(), &ev, at(60)).unwrap();
+    assert_eq!((s.events.control.n, s.events.treatment.n), (2, 2));
+    let summary = fixloop::learn::Summary::compute(&ev, None, at(60)).unwrap();
+    assert!(summary.avg_improvement.is_finite());
 }

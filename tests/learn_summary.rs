@@ -124,6 +124,8 @@ fn summary_serialises_the_spec_fields_and_prints_the_seed_layout() {
         assert!(json["by_feature"]["stereo_width"].get(key).is_some());
     }
     assert_eq!(json["total"], 55);
+    assert_eq!(json["since"], "30d");
+    assert_eq!(json["recommendations"][0]["kind"], "working_well");
     let text = s.to_string();
     assert!(
         text.starts_with("Feedback Summary (Last 30 Days)\n===============================\n"),

@@ -75,10 +75,16 @@ pub fn event_score(event: &FeedbackEvent) -> f64 {
         _ if event.was_undone => -0.5,
         _ => 0.5,
     };
-    match event.improvement_ratio {
+    match finite_ratio(event) {
         Some(r) => (base + r) / 2.0,
         None => base,
     }
+}
+
+/// The event's improvement ratio when it is a finite number. The readers refuse NaN and
+/// infinities; events built in memory are treated the same way (as null).
+fn finite_ratio(event: &FeedbackEvent) -> Option<f64> {
+    event.improvement_ratio.filter(|r| r.is_finite())
 }
 
 /// The seed's adjustment factor of a feature score.
@@ -100,10 +106,18 @@ impl TypeAcc {
         self.n += 1;
         self.accepts += u64::from(e.user_action == Some(UserAction::Accept));
         self.undos += u64::from(e.was_undone);
-        if let Some(r) = e.improvement_ratio {
+        if let Some(r) = finite_ratio(e) {
             self.imp_n += 1;
             self.imp_sum += r;
         }
+    }
+
+    fn merge(&mut self, o: &TypeAcc) {
+        self.n += o.n;
+        self.accepts += o.accepts;
+        self.undos += o.undos;
+        self.imp_n += o.imp_n;
+        self.imp_sum += o.imp_sum;
     }
 
     fn finish(&self) -> FixTypeEffectiveness {
@@ -149,6 +163,14 @@ impl FeatureAcc {
             _ => {}
         }
         self.undos += u64::from(e.was_undone);
+    }
+
+    fn merge(&mut self, o: &FeatureAcc) {
+        self.n += o.n;
+        self.score_sum += o.score_sum;
+        self.accepts += o.accepts;
+        self.rejects += o.rejects;
+        self.undos += o.undos;
     }
 
     fn finish(&self) -> FeatureEffectiveness {
@@ -307,14 +329,38 @@ impl Summary {
         thresholds: &RecommendationThresholds,
     ) -> Result<Summary> {
         let cutoff = since.map(|s| s.cutoff(now));
-        let selected: Vec<&FeedbackEvent> = match cutoff {
-            Some(c) => events
-                .iter()
-                .filter(|e| e.timestamp >= c && e.timestamp <= now)
-                .collect(),
-            None => events.iter().collect(),
-        };
-        if selected.is_empty() {
+        // One pass over the events: per-type and per-feature accumulators at once.
+        let mut types = [TypeAcc::default(); FixType::ALL.len()];
+        let mut features: HashMap<&str, FeatureAcc> = HashMap::new();
+        let mut last: Option<(&str, FeatureAcc)> = None;
+        for e in events {
+            if let Some(c) = cutoff {
+                if e.timestamp < c || e.timestamp > now {
+                    continue;
+                }
+            }
+            types[e.fix_type as usize].push(e);
+            // Consecutive events often share a feature; avoid a hash lookup for those.
+            match &mut last {
+                Some((name, acc)) if *name == e.feature_name => acc.push(e),
+                _ => {
+                    if let Some((name, acc)) = last.take() {
+                        features.entry(name).or_default().merge(&acc);
+                    }
+                    let mut acc = FeatureAcc::default();
+                    acc.push(e);
+                    last = Some((e.feature_name.as_str(), acc));
+                }
+            }
+        }
+        if let Some((name, acc)) = last {
+            features.entry(name).or_default().merge(&acc);
+        }
+        let mut all = TypeAcc::default();
+        for t in &types {
+            all.merge(t);
+        }
+        if all.n == 0 {
             let msg = match since {
                 None => "no feedback events: nothing to summarise yet".to_string(),
                 Some(s) => format!(
@@ -327,13 +373,17 @@ impl Summary {
             };
             return Err(Error::new(ErrorKind::NotFound, msg));
         }
-        let mut all = TypeAcc::default();
-        for e in &selected {
-            all.push(e);
-        }
         let overall = all.finish();
-        let by_fix_type = by_fix_type(selected.iter().copied());
-        let by_feature = by_feature(selected.iter().copied());
+        let by_fix_type: BTreeMap<FixType, FixTypeEffectiveness> = FixType::ALL
+            .into_iter()
+            .zip(types)
+            .filter(|(_, a)| a.n > 0)
+            .map(|(t, a)| (t, a.finish()))
+            .collect();
+        let by_feature: BTreeMap<String, FeatureEffectiveness> = features
+            .into_iter()
+            .map(|(name, a)| (name.to_string(), a.finish()))
+            .collect();
         let recommendations = recommend(&by_fix_type, &by_feature, thresholds);
         Ok(Summary {
             since,

@@ -116,7 +116,8 @@ pub struct TTest {
 }
 
 fn t_result(diff: f64, se: f64, df: f64, level: f64) -> Option<TTest> {
-    if !(se > 0.0 && se.is_finite() && df > 0.0 && df.is_finite()) {
+    // statrs' incomplete beta panics on NaN, so non-finite input stops here.
+    if !(diff.is_finite() && se > 0.0 && se.is_finite() && df > 0.0 && df.is_finite()) {
         return None;
     }
     let dist = StudentsT::new(0.0, 1.0, df).ok()?;
@@ -173,7 +174,8 @@ fn pooled_variance(a: &Moments, b: &Moments) -> Option<f64> {
 /// `None` when the pooled variance is 0 or undefined.
 pub fn cohens_d(control: &Moments, treatment: &Moments) -> Option<f64> {
     let sp2 = pooled_variance(control, treatment)?;
-    (sp2 > 0.0).then(|| (treatment.mean - control.mean) / sp2.sqrt())
+    let d = (treatment.mean - control.mean) / sp2.sqrt();
+    (sp2 > 0.0 && d.is_finite()).then_some(d)
 }
 
 /// The result of a two-proportion z-test of `treatment − control`.
@@ -386,6 +388,9 @@ pub fn anytime_test(
     let rho2 = (l + (l + 1.0).ln()) / tuning_n;
     let nr = n * rho2 + 1.0;
     let diff = treatment.mean - control.mean;
+    if !diff.is_finite() {
+        return None;
+    }
     let half = (v * n).sqrt() * (2.0 * nr / (n * n * rho2) * (nr.sqrt() / alpha).ln()).sqrt();
     let z2 = diff * diff / v;
     let p_value = (nr.sqrt() * (-(n * rho2) * z2 / (2.0 * nr)).exp()).min(1.0);
@@ -485,6 +490,13 @@ mod tests {
         assert!(two_proportion_z_test(0, 0, 3, 5, 0.95).is_none());
         assert!(srm_chi_square(0, 0, 0.5).is_none());
         assert!(anytime_test(&flat, &flat, 0.05, DEFAULT_TUNING_N).is_none());
+        // Regression: NaN data must not reach statrs' incomplete beta, which panics.
+        let nan = Moments::from_slice(&[1.0, f64::NAN, 2.0]);
+        let ok = Moments::from_slice(&[1.0, 2.0, 3.0]);
+        assert!(welch_t_test(&nan, &ok, 0.95).is_none());
+        assert!(pooled_t_test(&nan, &ok, 0.95).is_none());
+        assert!(cohens_d(&nan, &ok).is_none());
+        assert!(anytime_test(&nan, &ok, 0.05, DEFAULT_TUNING_N).is_none());
     }
 
     #[test]

@@ -135,7 +135,8 @@ pub struct Comparison {
     pub control: ArmSummary,
     /// Treatment arm.
     pub treatment: ArmSummary,
-    /// `(treatment − control) / control`; `null` when the control mean is 0 or missing.
+    /// `(treatment − control) / |control|` (so a positive lift is always an increase);
+    /// `null` when the control mean is 0 or missing.
     pub lift: Option<f64>,
     /// Why `lift` is `null`, when it is.
     pub lift_note: Option<String>,
@@ -338,7 +339,9 @@ fn collect(test_id: &str, metric: Metric, events: &[FeedbackEvent]) -> [ArmData;
         if !a.session_ids.contains(&e.session_id) {
             a.session_ids.insert(e.session_id.clone());
         }
-        if let Some(v) = metric.value(e) {
+        // A non-finite value (only possible for events built in memory; the readers
+        // refuse them) is treated as not measuring the metric.
+        if let Some(v) = metric.value(e).filter(|v| v.is_finite()) {
             a.values.push(v);
             a.successes += u64::from(v == 1.0);
             let s = a.sessions.entry(e.session_id.clone()).or_insert((0.0, 0));

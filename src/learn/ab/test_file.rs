@@ -242,8 +242,11 @@ impl AbTest {
                     b.min_share
                 ));
             }
-            if b.draws == 0 {
-                return bad("bandit.draws is 0".into());
+            if b.draws == 0 || b.draws > 1_000_000 {
+                return bad(format!(
+                    "bandit.draws is {}; expected 1 to 1 000 000",
+                    b.draws
+                ));
             }
         }
         Ok(())
