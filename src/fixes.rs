@@ -401,17 +401,12 @@ fn tilt_for_centroid_ratio(ratio: f64) -> f64 {
 
 /// FNV-1a 64 of the fix's identity, printed as `feature.action.xxxxxxxx`.
 fn fix_id(feature: Feature, action: FixType, current: f64, target: f64) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    eat(feature.name().as_bytes());
-    eat(action.name().as_bytes());
-    eat(&current.to_bits().to_le_bytes());
-    eat(&target.to_bits().to_le_bytes());
+    let h = crate::rng::fnv1a64([
+        feature.name().as_bytes(),
+        action.name().as_bytes(),
+        &current.to_bits().to_le_bytes(),
+        &target.to_bits().to_le_bytes(),
+    ]);
     format!("{}.{}.{:08x}", feature.name(), action.name(), h as u32)
 }
 

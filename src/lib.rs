@@ -44,6 +44,7 @@ pub mod home;
 mod json;
 pub mod learn;
 pub mod profile;
+pub mod rng;
 pub mod sim;
 
 pub use error::{Error, ErrorKind, Result};

@@ -19,13 +19,12 @@ pub mod ab;
 pub mod confidence;
 pub mod effectiveness;
 pub mod refine;
-mod rng;
 mod since;
 pub mod stats;
 
+pub use crate::rng::SplitMix64;
 pub use ab::{AbStatus, AbStore, AbTest};
 pub use confidence::{update_confidences, ConfidenceUpdate};
 pub use effectiveness::{FeatureEffectiveness, FixTypeEffectiveness, Recommendation, Summary};
 pub use refine::{refine, Adjustment, Decision, RefineOptions, RefineReport, Refinement};
-pub use rng::SplitMix64;
 pub use since::Since;

@@ -1,5 +1,3 @@
-//! Simulation: a synthesiser of trance-like loops with controlled mix parameters, and the
-//! seeded random generator the simulations use.
+//! Simulation: a synthesiser of trance-like loops with controlled mix parameters.
 
-pub mod rng;
 pub mod synth;

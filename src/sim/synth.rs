@@ -14,7 +14,7 @@
 //!   exceed −0.18 dBFS, small signals gain `0.98 · drive`, and a higher drive limits harder
 //!   (a lower peak-to-loudness ratio).
 
-use super::rng::Rng;
+use crate::rng::SplitMix64;
 use std::f64::consts::TAU;
 
 /// Mix parameters of a rendered loop. Levels in dB are relative to each voice's nominal level.
@@ -89,7 +89,7 @@ fn one_pole(hz: f64, sr: f64) -> f64 {
 pub fn render(p: &MixParams, seconds: f64, sample_rate_hz: u32) -> Stereo {
     let sr = f64::from(sample_rate_hz);
     let frames = (seconds * sr).round().max(0.0) as usize;
-    let mut rng = Rng::new(p.seed);
+    let mut rng = SplitMix64::new(p.seed);
     let beat_s = 60.0 / p.bpm.clamp(40.0, 300.0);
     let sixteenth_s = beat_s / 4.0;
 
@@ -100,7 +100,7 @@ pub fn render(p: &MixParams, seconds: f64, sample_rate_hz: u32) -> Stereo {
     for side in pad_phase.iter_mut() {
         for note in side.iter_mut() {
             for ph in note.iter_mut() {
-                *ph = rng.uniform();
+                *ph = rng.next_f64();
             }
         }
     }
@@ -192,7 +192,7 @@ pub fn render(p: &MixParams, seconds: f64, sample_rate_hz: u32) -> Stereo {
         let pad_r = pad_g * duck * (mid - side);
 
         // Hats on the off-beat (third sixteenth).
-        let noise = rng.uniform() * 2.0 - 1.0;
+        let noise = rng.next_f64() * 2.0 - 1.0;
         hat_lp += hat_hp * (noise - hat_lp);
         let hp = noise - hat_lp;
         let hat_env = if sixteenth_index == 2 {

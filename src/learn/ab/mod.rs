@@ -27,19 +27,8 @@ use crate::feedback::Arm;
 /// Stable across processes, platforms and versions: the constants are FNV's
 /// (offset basis 0xcbf29ce484222325, prime 0x100000001b3) and Vigna's SplitMix64.
 pub fn assignment_point(test_id: &str, session_id: &str) -> f64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h = OFFSET;
-    for &b in test_id
-        .as_bytes()
-        .iter()
-        .chain(&[0u8])
-        .chain(session_id.as_bytes())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(PRIME);
-    }
-    super::rng::unit_interval(super::rng::mix64(h))
+    let h = crate::rng::fnv1a64([test_id.as_bytes(), &[0u8], session_id.as_bytes()]);
+    crate::rng::unit_interval(crate::rng::mix64(h))
 }
 
 /// The arm of `session_id` in a test with `test_id`: treatment when

@@ -1,4 +1,6 @@
-//! A tiny seeded random-number generator for reproducible simulations and the bandit.
+//! Deterministic randomness and hashing shared by the simulations, the bandit, A/B
+//! assignment and fix ids: SplitMix64 and FNV-1a 64. Same results on every platform and
+//! version; nothing here is cryptographic.
 
 /// SplitMix64 (Steele, Lea & Flood 2014; the constants of Vigna's reference code).
 /// Small, fast, statistically adequate for simulation; not for cryptography.
@@ -31,6 +33,26 @@ impl SplitMix64 {
         let u2 = self.next_f64();
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.next_f64() < p
+    }
+}
+
+/// FNV-1a 64 (offset basis 0xcbf29ce484222325, prime 0x100000001b3) over the concatenation
+/// of `parts`.
+pub(crate) fn fnv1a64<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h = OFFSET;
+    for part in parts {
+        for &b in part {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(PRIME);
+        }
+    }
+    h
 }
 
 /// SplitMix64's output function (a variant of MurmurHash3's `fmix64`): a bijection of
@@ -58,6 +80,15 @@ mod tests {
         assert_eq!(r.next_u64(), 0xE220_A839_7B1D_CDAF);
         assert_eq!(r.next_u64(), 0x6E78_9E6A_A1B9_65F4);
         assert_eq!(r.next_u64(), 0x06C4_5D18_8009_454F);
+    }
+
+    #[test]
+    fn fnv1a64_reference_values() {
+        // FNV-1a 64 test vectors (Noll's fnv test suite): "" → 0xcbf29ce484222325,
+        // "a" → 0xaf63dc4c8601ec8c, "foobar" → 0x85944171f73967e8.
+        assert_eq!(fnv1a64([&b""[..]]), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64([&b"a"[..]]), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64([&b"foo"[..], &b"bar"[..]]), 0x8594_4171_f739_67e8);
     }
 
     #[test]
