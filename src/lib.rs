@@ -39,5 +39,6 @@ pub mod features;
 pub mod feedback;
 pub mod home;
 mod json;
+pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
