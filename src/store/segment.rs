@@ -219,6 +219,7 @@ pub(crate) fn recover_dead(dir: &Path) -> Vec<Result<Recovered>> {
     paths.sort();
     for path in paths {
         if !is_segment_name(&path) {
+            remove_stale_lock(&path);
             continue;
         }
         let lock_path = lock_path(&path);
@@ -232,6 +233,26 @@ pub(crate) fn recover_dead(dir: &Path) -> Vec<Result<Recovered>> {
         }
     }
     out
+}
+
+/// Removes a lock file whose segment was never created (a writer that died between the
+/// two), if no one holds it.
+fn remove_stale_lock(path: &Path) {
+    let Some(segment) = path
+        .to_str()
+        .and_then(|p| p.strip_suffix(LOCK_SUFFIX))
+        .map(PathBuf::from)
+    else {
+        return;
+    };
+    if !is_segment_name(&segment) || segment.exists() {
+        return;
+    }
+    if let Ok(lock) = OpenOptions::new().write(true).open(path) {
+        if lock.try_lock().is_ok() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 fn recover_one(path: &Path, lock_path: &Path) -> Result<Recovered> {
