@@ -184,15 +184,20 @@ impl<'de> Deserialize<'de> for EventId {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionStart {
     /// The collector-local session number the later records refer to (from 1).
+    #[serde(rename = "s")]
     pub session: u32,
     /// The track (project or file) being worked on.
+    #[serde(rename = "track")]
     pub track_path: String,
     /// The host session id (unit of A/B assignment).
+    #[serde(rename = "sid")]
     pub session_id: String,
     /// The profile version gaps are measured against.
+    #[serde(rename = "pv")]
     pub profile_version: String,
     /// A/B assignments in force, test id → arm.
     #[serde(default)]
+    #[serde(rename = "ab")]
     pub ab: BTreeMap<String, Arm>,
 }
 
@@ -200,22 +205,31 @@ pub struct SessionStart {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FixApplied {
     /// The new event's id.
+    #[serde(rename = "e")]
     pub event: EventId,
     /// The collector-local session it belongs to (0 before any session start).
+    #[serde(rename = "s")]
     pub session: u32,
     /// The proposed fix's id.
+    #[serde(rename = "fix")]
     pub fix_id: FixId,
     /// The catalogue id of the feature ([`Feature::id`]).
+    #[serde(rename = "ft")]
     pub feature: u32,
     /// The catalogue id of the fix type (`FixType as u32`).
+    #[serde(rename = "ty")]
     pub fix_type: u32,
     /// The feature's value before the fix.
+    #[serde(rename = "ov")]
     pub original_value: f64,
     /// The target the fix aimed at.
+    #[serde(rename = "tv")]
     pub target_value: f64,
     /// The feature value the applied fix aims for.
+    #[serde(rename = "av")]
     pub applied_value: f64,
     /// z-score of the gap before the fix.
+    #[serde(rename = "gb")]
     pub gap_before: f64,
 }
 
@@ -223,10 +237,13 @@ pub struct FixApplied {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UserActionRecord {
     /// The event acted on.
+    #[serde(rename = "e")]
     pub event: EventId,
     /// What the producer did.
+    #[serde(rename = "a")]
     pub action: UserAction,
     /// The value the producer set instead (for `modify`).
+    #[serde(rename = "mv")]
     pub modified_value: Option<f64>,
 }
 
@@ -234,8 +251,10 @@ pub struct UserActionRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     /// The event measured.
+    #[serde(rename = "e")]
     pub event: EventId,
     /// z-score of the gap after the fix.
+    #[serde(rename = "ga")]
     pub gap_after: f64,
 }
 
@@ -243,6 +262,7 @@ pub struct Outcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionMark {
     /// The collector-local session number.
+    #[serde(rename = "s")]
     pub session: u32,
 }
 
@@ -256,8 +276,10 @@ pub enum BounceEvidence {
     /// offline render (the VST3 case of SPEC §7).
     Likely {
         /// Audio time processed per wall-clock time during the stretch (e.g. 8.0).
+        #[serde(rename = "rt")]
         realtime_factor: f32,
         /// Length of the stretch of audio, in milliseconds.
+        #[serde(rename = "ms")]
         audio_ms: u32,
     },
 }
@@ -266,8 +288,10 @@ pub enum BounceEvidence {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bounce {
     /// The collector-local session number.
+    #[serde(rename = "s")]
     pub session: u32,
     /// Why the bounce is believed.
+    #[serde(rename = "ev")]
     pub evidence: BounceEvidence,
 }
 
@@ -380,9 +404,188 @@ struct Pending {
     gap_after: Option<f64>,
 }
 
-struct Slot {
-    event: Option<FeedbackEvent>,
-    pending: Pending,
+#[derive(Default)]
+struct Session {
+    start: SessionStart,
+    /// Indices of the session's events in `Folder::events`.
+    events: Vec<usize>,
+}
+
+/// FxHash-style hasher for the fold's integer keys (ids are random, so no flooding risk
+/// worth SipHash's cost).
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// The fold of [`fold`], fed one record at a time (so a reader can stream a merge into
+/// it without holding every record).
+#[derive(Default)]
+pub struct Folder {
+    report: FoldReport,
+    events: Vec<FeedbackEvent>,
+    by_id: IdMap<EventId, usize>,
+    by_text: HashMap<String, usize>,
+    pending: IdMap<EventId, Pending>,
+    sessions: IdMap<(u64, u32), Session>,
+    dropped: IdMap<u64, u64>,
+}
+
+impl Folder {
+    /// An empty fold.
+    pub fn new() -> Folder {
+        Folder::default()
+    }
+
+    /// Folds in the next record (records must come in merged order).
+    pub fn push(&mut self, entry: &LogEntry) {
+        self.report.records += 1;
+        if entry.record.is_collected() {
+            self.report.collected += 1;
+        }
+        match &entry.record {
+            Record::SessionStart(s) => {
+                self.sessions
+                    .entry((entry.collector, s.session))
+                    .or_default()
+                    .start = (**s).clone();
+            }
+            Record::FixApplied(f) => self.fix_applied(entry, f),
+            Record::UserAction(a) => match self.by_id.get(&a.event) {
+                Some(&i) => apply_action(&mut self.events[i], a.action, a.modified_value),
+                None => {
+                    self.pending.entry(a.event).or_default().action =
+                        Some((a.action, a.modified_value))
+                }
+            },
+            Record::Outcome(o) => match self.by_id.get(&o.event) {
+                Some(&i) => apply_outcome(&mut self.events[i], o.gap_after),
+                None => self.pending.entry(o.event).or_default().gap_after = Some(o.gap_after),
+            },
+            Record::SessionSaved(m) => {
+                self.mark_open(entry.collector, m.session, |e| e.session_saved_after = true)
+            }
+            Record::TrackBounced(b) => {
+                match b.evidence {
+                    BounceEvidence::Host => self.report.bounces_host += 1,
+                    BounceEvidence::Likely { .. } => self.report.bounces_likely += 1,
+                }
+                self.mark_open(entry.collector, b.session, |e| e.track_bounced_after = true);
+            }
+            Record::Dropped(d) => {
+                let total = self.dropped.entry(entry.collector).or_insert(0);
+                *total = (*total).max(d.total);
+            }
+            Record::Event(ev) => match self.by_text.get(&ev.event_id) {
+                Some(&i) => self.events[i] = (**ev).clone(),
+                None => {
+                    self.by_text.insert(ev.event_id.clone(), self.events.len());
+                    self.events.push((**ev).clone());
+                }
+            },
+            Record::Deactivated(_) | Record::SegmentEnd(_) => {}
+        }
+    }
+
+    fn fix_applied(&mut self, entry: &LogEntry, f: &FixApplied) {
+        let Some(fix_type) = FixType::from_id(f.fix_type) else {
+            self.report.unknown_fix_types += 1;
+            return;
+        };
+        if self.by_id.contains_key(&f.event) {
+            return; // the same event id twice: keep the first
+        }
+        let session = self
+            .sessions
+            .entry((entry.collector, f.session))
+            .or_default();
+        let ctx = &session.start;
+        let feature_name = match Feature::from_id(f.feature) {
+            Some(feat) => feat.name().to_string(),
+            None => format!("feature_{}", f.feature),
+        };
+        let mut event = FeedbackEvent {
+            event_id: f.event.to_string(),
+            timestamp: Timestamp::from_micros(entry.time_us),
+            fix_id: f.fix_id.as_str().to_string(),
+            fix_type,
+            feature_name,
+            track_path: ctx.track_path.clone(),
+            session_id: ctx.session_id.clone(),
+            profile_version: ctx.profile_version.clone(),
+            original_value: f.original_value,
+            target_value: f.target_value,
+            applied_value: f.applied_value,
+            user_action: None,
+            was_applied: true,
+            was_undone: false,
+            gap_before: f.gap_before,
+            gap_after: None,
+            improvement_ratio: None,
+            user_modified_value: None,
+            session_saved_after: false,
+            track_bounced_after: false,
+            notes: None,
+            ab: ctx.ab.clone(),
+        };
+        if let Some(p) = self.pending.remove(&f.event) {
+            if let Some((action, value)) = p.action {
+                apply_action(&mut event, action, value);
+            }
+            if let Some(gap_after) = p.gap_after {
+                apply_outcome(&mut event, gap_after);
+            }
+        }
+        let idx = self.events.len();
+        session.events.push(idx);
+        self.by_id.insert(f.event, idx);
+        self.events.push(event);
+    }
+
+    fn mark_open(&mut self, collector: u64, session: u32, mark: impl Fn(&mut FeedbackEvent)) {
+        let Some(s) = self.sessions.get(&(collector, session)) else {
+            return;
+        };
+        for &idx in &s.events {
+            let ev = &mut self.events[idx];
+            let open =
+                ev.was_applied && !ev.was_undone && ev.user_action != Some(UserAction::Reject);
+            if open {
+                mark(ev);
+            }
+        }
+    }
+
+    /// The events and the report.
+    pub fn finish(mut self) -> Fold {
+        self.report.dropped = self.dropped.values().sum();
+        self.report.orphans = self
+            .pending
+            .values()
+            .map(|p| u64::from(p.action.is_some()) + u64::from(p.gap_after.is_some()))
+            .sum();
+        Fold {
+            events: self.events,
+            report: self.report,
+        }
+    }
 }
 
 /// Folds records, already merged in (time, writer, sequence) order, into events.
@@ -402,156 +605,11 @@ struct Slot {
 /// - Actions and outcomes that arrive before their fix-applied record are kept and
 ///   applied when it arrives; those whose fix never appears are counted as orphans.
 pub fn fold<'a>(entries: impl IntoIterator<Item = &'a LogEntry>) -> Fold {
-    let mut report = FoldReport::default();
-    let mut slots: Vec<Slot> = Vec::new();
-    let mut by_id: HashMap<EventId, usize> = HashMap::new();
-    let mut by_text: HashMap<String, usize> = HashMap::new();
-    let mut sessions: HashMap<(u64, u32), SessionStart> = HashMap::new();
-    let mut session_events: HashMap<(u64, u32), Vec<usize>> = HashMap::new();
-    let mut dropped: HashMap<u64, u64> = HashMap::new();
-    let no_session = SessionStart::default();
-
-    let mut slot_for = |slots: &mut Vec<Slot>, id: EventId| -> usize {
-        *by_id.entry(id).or_insert_with(|| {
-            slots.push(Slot {
-                event: None,
-                pending: Pending::default(),
-            });
-            slots.len() - 1
-        })
-    };
-
-    for entry in entries {
-        report.records += 1;
-        if entry.record.is_collected() {
-            report.collected += 1;
-        }
-        match &entry.record {
-            Record::SessionStart(s) => {
-                sessions.insert((entry.collector, s.session), (**s).clone());
-            }
-            Record::FixApplied(f) => {
-                let Some(fix_type) = FixType::from_id(f.fix_type) else {
-                    report.unknown_fix_types += 1;
-                    continue;
-                };
-                let ctx = sessions
-                    .get(&(entry.collector, f.session))
-                    .unwrap_or(&no_session);
-                let feature_name = match Feature::from_id(f.feature) {
-                    Some(feat) => feat.name().to_string(),
-                    None => format!("feature_{}", f.feature),
-                };
-                let event = FeedbackEvent {
-                    event_id: f.event.to_string(),
-                    timestamp: Timestamp::from_micros(entry.time_us),
-                    fix_id: f.fix_id.as_str().to_string(),
-                    fix_type,
-                    feature_name,
-                    track_path: ctx.track_path.clone(),
-                    session_id: ctx.session_id.clone(),
-                    profile_version: ctx.profile_version.clone(),
-                    original_value: f.original_value,
-                    target_value: f.target_value,
-                    applied_value: f.applied_value,
-                    user_action: None,
-                    was_applied: true,
-                    was_undone: false,
-                    gap_before: f.gap_before,
-                    gap_after: None,
-                    improvement_ratio: None,
-                    user_modified_value: None,
-                    session_saved_after: false,
-                    track_bounced_after: false,
-                    notes: None,
-                    ab: ctx.ab.clone(),
-                };
-                let idx = slot_for(&mut slots, f.event);
-                let slot = &mut slots[idx];
-                if slot.event.is_none() {
-                    slot.event = Some(event);
-                    let pending = std::mem::take(&mut slot.pending);
-                    let ev = slot.event.as_mut().expect("just set");
-                    if let Some((action, value)) = pending.action {
-                        apply_action(ev, action, value);
-                    }
-                    if let Some(gap_after) = pending.gap_after {
-                        apply_outcome(ev, gap_after);
-                    }
-                    session_events
-                        .entry((entry.collector, f.session))
-                        .or_default()
-                        .push(idx);
-                }
-            }
-            Record::UserAction(a) => {
-                let idx = slot_for(&mut slots, a.event);
-                let slot = &mut slots[idx];
-                match &mut slot.event {
-                    Some(ev) => apply_action(ev, a.action, a.modified_value),
-                    None => slot.pending.action = Some((a.action, a.modified_value)),
-                }
-            }
-            Record::Outcome(o) => {
-                let idx = slot_for(&mut slots, o.event);
-                let slot = &mut slots[idx];
-                match &mut slot.event {
-                    Some(ev) => apply_outcome(ev, o.gap_after),
-                    None => slot.pending.gap_after = Some(o.gap_after),
-                }
-            }
-            Record::SessionSaved(m) => {
-                mark_open(
-                    &mut slots,
-                    &session_events,
-                    entry.collector,
-                    m.session,
-                    |e| e.session_saved_after = true,
-                );
-            }
-            Record::TrackBounced(b) => {
-                match b.evidence {
-                    BounceEvidence::Host => report.bounces_host += 1,
-                    BounceEvidence::Likely { .. } => report.bounces_likely += 1,
-                }
-                mark_open(
-                    &mut slots,
-                    &session_events,
-                    entry.collector,
-                    b.session,
-                    |e| e.track_bounced_after = true,
-                );
-            }
-            Record::Dropped(d) => {
-                let total = dropped.entry(entry.collector).or_insert(0);
-                *total = (*total).max(d.total);
-            }
-            Record::Event(ev) => match by_text.get(&ev.event_id) {
-                Some(&idx) => slots[idx].event = Some((**ev).clone()),
-                None => {
-                    by_text.insert(ev.event_id.clone(), slots.len());
-                    slots.push(Slot {
-                        event: Some((**ev).clone()),
-                        pending: Pending::default(),
-                    });
-                }
-            },
-            Record::Deactivated(_) | Record::SegmentEnd(_) => {}
-        }
+    let mut folder = Folder::new();
+    for e in entries {
+        folder.push(e);
     }
-
-    report.dropped = dropped.values().sum();
-    let mut events = Vec::with_capacity(slots.len());
-    for slot in slots {
-        match slot.event {
-            Some(ev) => events.push(ev),
-            None => {
-                report.orphans += u64::from(slot.pending.action.is_some())
-                    + u64::from(slot.pending.gap_after.is_some())
-            }
-        }
-    }
-    Fold { events, report }
+    folder.finish()
 }
 
 fn apply_action(ev: &mut FeedbackEvent, action: UserAction, value: Option<f64>) {
@@ -563,27 +621,6 @@ fn apply_action(ev: &mut FeedbackEvent, action: UserAction, value: Option<f64>) 
 fn apply_outcome(ev: &mut FeedbackEvent, gap_after: f64) {
     ev.gap_after = Some(gap_after);
     ev.improvement_ratio = Some(improvement_ratio(ev.gap_before, gap_after));
-}
-
-fn mark_open(
-    slots: &mut [Slot],
-    session_events: &HashMap<(u64, u32), Vec<usize>>,
-    collector: u64,
-    session: u32,
-    mark: impl Fn(&mut FeedbackEvent),
-) {
-    let Some(list) = session_events.get(&(collector, session)) else {
-        return;
-    };
-    for &idx in list {
-        if let Some(ev) = slots[idx].event.as_mut() {
-            let open =
-                ev.was_applied && !ev.was_undone && ev.user_action != Some(UserAction::Reject);
-            if open {
-                mark(ev);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

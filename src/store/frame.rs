@@ -125,21 +125,30 @@ impl SegmentHeader {
     }
 }
 
-/// The payload of a frame, as encoded (borrows the record).
+/// The payload of a frame, as encoded (borrows the record). The envelope's keys are one
+/// letter (`s`eq, `t`ime_us, `c`ollector, `r`ecord) because every record carries them.
 #[derive(Serialize)]
 struct EntryOut<'a> {
+    #[serde(rename = "s")]
     seq: u64,
+    #[serde(rename = "t")]
     time_us: i64,
+    #[serde(rename = "c")]
     collector: u64,
+    #[serde(rename = "r")]
     record: &'a Record,
 }
 
 /// The payload of a frame, as decoded.
 #[derive(Deserialize)]
 struct EntryIn {
+    #[serde(rename = "s")]
     seq: u64,
+    #[serde(rename = "t")]
     time_us: i64,
+    #[serde(rename = "c")]
     collector: u64,
+    #[serde(rename = "r")]
     record: Record,
 }
 

@@ -4,8 +4,10 @@
 use super::frame::{decode_payload, FrameScanner, Scanned, SegmentHeader, HEADER_LEN};
 use super::segment::{is_segment_name, lock_path, now_us, random_id, SegmentFile};
 use crate::error::{Error, ErrorKind, Result};
-use crate::feedback::records::{fold, FoldReport, LogEntry, Record};
+use crate::feedback::records::{FoldReport, Folder, LogEntry, Record};
 use crate::feedback::{jsonl, FeedbackEvent};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -163,9 +165,8 @@ pub struct Log {
     pub report: VerifyReport,
 }
 
-/// Reads one segment's bytes; never panics, whatever they are.
-pub fn read_segment_bytes(path: &Path, data: &[u8], entries: &mut Vec<LogEntry>) -> SegmentReport {
-    let mut report = SegmentReport {
+fn empty_report(path: &Path) -> SegmentReport {
+    SegmentReport {
         path: path.to_path_buf(),
         header: None,
         header_problem: None,
@@ -173,73 +174,95 @@ pub fn read_segment_bytes(path: &Path, data: &[u8], entries: &mut Vec<LogEntry>)
         sealed: false,
         locked: lock_path(path).exists(),
         problems: Vec::new(),
-    };
-    let header = match SegmentHeader::decode(data) {
-        Ok(h) => h,
+    }
+}
+
+/// The decoded records of one segment, in file order, reporting problems as it goes.
+struct SegmentStream<'a> {
+    writer: u64,
+    scanner: FrameScanner<'a>,
+}
+
+impl SegmentStream<'_> {
+    fn next(&mut self, report: &mut SegmentReport) -> Option<LogEntry> {
+        for s in self.scanner.by_ref() {
+            match s {
+                Scanned::Frame { offset, payload } => match decode_payload(self.writer, payload) {
+                    Ok(e) => {
+                        report.records += 1;
+                        report.sealed = matches!(e.record, Record::SegmentEnd(_));
+                        return Some(e);
+                    }
+                    Err(_) => report.problems.push(FrameProblem {
+                        kind: ProblemKind::Undecodable,
+                        offset,
+                        len_bytes: (super::frame::FRAME_OVERHEAD + payload.len()) as u64,
+                    }),
+                },
+                Scanned::Damaged { offset, len_bytes } => report.problems.push(FrameProblem {
+                    kind: ProblemKind::Damaged,
+                    offset,
+                    len_bytes,
+                }),
+                Scanned::TornTail { offset, len_bytes } => report.problems.push(FrameProblem {
+                    kind: ProblemKind::TornTail,
+                    offset,
+                    len_bytes,
+                }),
+            }
+        }
+        None
+    }
+}
+
+fn open_stream<'a>(data: &'a [u8], report: &mut SegmentReport) -> Option<SegmentStream<'a>> {
+    match SegmentHeader::decode(data) {
+        Ok(h) => {
+            report.header = Some(h);
+            Some(SegmentStream {
+                writer: h.writer,
+                scanner: FrameScanner::new(&data[HEADER_LEN..], HEADER_LEN as u64),
+            })
+        }
         Err(e) => {
             report.header_problem = Some(e.to_string());
-            return report;
+            None
         }
-    };
-    report.header = Some(header);
-    for s in FrameScanner::new(&data[HEADER_LEN..], HEADER_LEN as u64) {
-        match s {
-            Scanned::Frame { offset, payload } => match decode_payload(header.writer, payload) {
-                Ok(e) => {
-                    report.records += 1;
-                    report.sealed = matches!(e.record, Record::SegmentEnd(_));
-                    entries.push(e);
-                }
-                Err(_) => report.problems.push(FrameProblem {
-                    kind: ProblemKind::Undecodable,
-                    offset,
-                    len_bytes: (super::frame::FRAME_OVERHEAD + payload.len()) as u64,
-                }),
-            },
-            Scanned::Damaged { offset, len_bytes } => report.problems.push(FrameProblem {
-                kind: ProblemKind::Damaged,
-                offset,
-                len_bytes,
-            }),
-            Scanned::TornTail { offset, len_bytes } => report.problems.push(FrameProblem {
-                kind: ProblemKind::TornTail,
-                offset,
-                len_bytes,
-            }),
+    }
+}
+
+/// Reads one segment's bytes into `entries` (file order); never panics, whatever they are.
+pub fn read_segment_bytes(path: &Path, data: &[u8], entries: &mut Vec<LogEntry>) -> SegmentReport {
+    let mut report = empty_report(path);
+    if let Some(mut stream) = open_stream(data, &mut report) {
+        while let Some(e) = stream.next(&mut report) {
+            entries.push(e);
         }
     }
     report
 }
 
-/// Reads every segment of `dir` (read-only: nothing is repaired), merges the records of
-/// all writers by (time, writer, sequence) and reports damage per file and offset.
-///
-/// Fails only when the directory itself cannot be listed; unreadable files are reported
-/// in their [`SegmentReport`].
-pub fn read_log(dir: &Path) -> Result<Log> {
+/// Reads every segment of `dir` and hands each intact record to `sink` in merged
+/// (time, writer, sequence) order: a k-way merge of the segments, each already in order.
+fn merge_dir(dir: &Path, mut sink: impl FnMut(LogEntry)) -> Result<VerifyReport> {
     let listing = std::fs::read_dir(dir).map_err(|e| Error::io(dir, "list log directory", e))?;
     let mut paths: Vec<PathBuf> = listing.flatten().map(|e| e.path()).collect();
     paths.sort();
-    let mut entries = Vec::new();
     let mut report = VerifyReport {
         dir: dir.to_path_buf(),
         ..VerifyReport::default()
     };
+    let mut files: Vec<Vec<u8>> = Vec::new();
     for path in paths {
         if is_segment_name(&path) {
-            let seg = match std::fs::read(&path) {
-                Ok(data) => read_segment_bytes(&path, &data, &mut entries),
-                Err(e) => SegmentReport {
-                    path: path.clone(),
-                    header: None,
-                    header_problem: Some(format!("cannot read: {e}")),
-                    records: 0,
-                    sealed: false,
-                    locked: lock_path(&path).exists(),
-                    problems: Vec::new(),
-                },
-            };
-            report.records += seg.records;
+            let mut seg = empty_report(&path);
+            match std::fs::read(&path) {
+                Ok(data) => files.push(data),
+                Err(e) => {
+                    seg.header_problem = Some(format!("cannot read: {e}"));
+                    files.push(Vec::new());
+                }
+            }
             report.segments.push(seg);
         } else {
             let is_lock = path
@@ -251,18 +274,56 @@ pub fn read_log(dir: &Path) -> Result<Log> {
             }
         }
     }
-    // Each segment is already in order; a stable sort merges the runs cheaply.
-    entries.sort_by_key(|e| (e.time_us, e.writer, e.seq));
+    let mut streams: Vec<Option<SegmentStream<'_>>> = Vec::with_capacity(files.len());
+    for (data, seg) in files.iter().zip(report.segments.iter_mut()) {
+        streams.push(if seg.header_problem.is_some() {
+            None
+        } else {
+            open_stream(data, seg)
+        });
+    }
+    type Key = (i64, u64, u64);
+    let mut heads: Vec<Option<LogEntry>> = Vec::with_capacity(streams.len());
+    let mut heap: BinaryHeap<Reverse<(Key, usize)>> = BinaryHeap::new();
+    for (i, s) in streams.iter_mut().enumerate() {
+        let head = s.as_mut().and_then(|s| s.next(&mut report.segments[i]));
+        if let Some(e) = &head {
+            heap.push(Reverse(((e.time_us, e.writer, e.seq), i)));
+        }
+        heads.push(head);
+    }
+    while let Some(Reverse((_, i))) = heap.pop() {
+        let Some(entry) = heads[i].take() else {
+            continue;
+        };
+        let next = streams[i]
+            .as_mut()
+            .and_then(|s| s.next(&mut report.segments[i]));
+        if let Some(e) = &next {
+            heap.push(Reverse(((e.time_us, e.writer, e.seq), i)));
+        }
+        heads[i] = next;
+        sink(entry);
+    }
+    report.records = report.segments.iter().map(|s| s.records).sum();
+    Ok(report)
+}
+
+/// Reads every segment of `dir` (read-only: nothing is repaired), merges the records of
+/// all writers by (time, writer, sequence) and reports damage per file and offset.
+///
+/// Fails only when the directory itself cannot be listed; unreadable files are reported
+/// in their [`SegmentReport`].
+pub fn read_log(dir: &Path) -> Result<Log> {
+    let mut entries = Vec::new();
+    let report = merge_dir(dir, |e| entries.push(e))?;
     Ok(Log { entries, report })
 }
 
 /// Checks a log directory: segments, records, damaged and torn frames with file and
 /// offset, dropped-record counts. `Display` the result for people.
 pub fn verify(dir: &Path) -> Result<VerifyReport> {
-    let log = read_log(dir)?;
-    let mut report = log.report;
-    report.fold = fold(&log.entries).report;
-    Ok(report)
+    read_dir_events(dir).map(|l| l.report.unwrap_or_default())
 }
 
 /// The events of a log directory and the report of reading it.
@@ -276,9 +337,37 @@ pub struct LoadedEvents {
 
 /// Reads a log directory and folds it into events.
 pub fn read_dir_events(dir: &Path) -> Result<LoadedEvents> {
-    let log = read_log(dir)?;
-    let folded = fold(&log.entries);
-    let mut report = log.report;
+    // Two stages on two threads: read, check, decode and merge | fold.
+    const BATCH: usize = 4096;
+    let (tx, rx) = crossbeam_channel::bounded::<Vec<LogEntry>>(8);
+    let (merged, folded) = std::thread::scope(|s| {
+        let folding = s.spawn(move || {
+            let mut folder = Folder::new();
+            for batch in rx {
+                for e in &batch {
+                    folder.push(e);
+                }
+            }
+            folder.finish()
+        });
+        let mut batch = Vec::with_capacity(BATCH);
+        let merged = merge_dir(dir, |e| {
+            batch.push(e);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                let _ = tx.send(full);
+            }
+        });
+        let _ = tx.send(batch);
+        drop(tx);
+        let folded = folding.join();
+        (merged, folded)
+    });
+    let mut report = merged?;
+    let folded = folded.map_err(|_| {
+        Error::new(ErrorKind::Corrupt, "folding the log failed unexpectedly")
+            .with_origin(dir.display().to_string())
+    })?;
     report.fold = folded.report;
     Ok(LoadedEvents {
         events: folded.events,
