@@ -66,15 +66,33 @@
 //! | 0–3 | sync word `F1 0C 5E A7` |
 //! | 4–7 | payload length *n* (at most 16 MiB) |
 //! | 8–11 | masked CRC32C over bytes 4–7 and the payload |
-//! | 12–(12+*n*) | payload: MessagePack map `{seq, time_us, collector, record}` |
+//! | 12–(12+*n*) | payload: a MessagePack map, below |
 //!
-//! The mask is LevelDB's: `rotate_right(crc, 15) + 0xa282ead8`. `record` is a map with
-//! one key naming the kind (`session_start`, `fix_applied`, `user_action`, `outcome`,
-//! `session_saved`, `track_bounced`, `deactivated`, `dropped`, `event`, `segment_end`)
-//! and its fields by name (see [`crate::feedback::records`]), so fields and kinds can be
-//! added; a reader reports kinds it does not know as undecodable and goes on. `seq`
-//! counts frames of the segment from 1, `time_us` is when the writer took the record,
-//! `collector` the pushing collector's random id (0 for the writer's own records).
+//! The mask is LevelDB's: `rotate_right(crc, 15) + 0xa282ead8`. The payload is a map
+//! with named keys (`rmp_serde` struct-map encoding, never positional arrays), so fields
+//! and kinds can be added; keys are short because every record carries them:
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `s` | sequence number of the frame in its segment, from 1 |
+//! | `t` | when the writer took the record from the queue, µs since the Unix epoch |
+//! | `c` | the pushing collector's random id (0 for the writer's own records) |
+//! | `r` | the record: a one-entry map from its kind to its fields |
+//!
+//! | kind | fields |
+//! |---|---|
+//! | `session_start` | `s` session number, `track`, `sid` session id, `pv` profile version, `ab` {test id: `control`\|`treatment`} |
+//! | `fix_applied` | `e` event id `[collector, serial]`, `s` session, `fix` fix id, `ft` feature id, `ty` fix type id, `ov` original, `tv` target, `av` applied value, `gb` gap before |
+//! | `user_action` | `e`, `a` action (`accept`\|`reject`\|`undo`\|`modify`), `mv` modified value or nil |
+//! | `outcome` | `e`, `ga` gap after |
+//! | `session_saved`, `deactivated` | `s` |
+//! | `track_bounced` | `s`, `ev`: `host` or `{likely: {rt: realtime factor, ms: audio ms}}` |
+//! | `dropped` | `total`: records this collector dropped so far (cumulative) |
+//! | `event` | a complete imported event, with the field names of SPEC §3.1 |
+//! | `segment_end` | `records`: collector records in the segment, `recovered` |
+//!
+//! Feature and fix type ids are the catalogue's ([`crate::features::Feature::id`],
+//! `FixType as u32`). A reader reports kinds it does not know as undecodable and goes on.
 //!
 //! A writer that closes cleanly appends `segment_end` and removes its lock file. A
 //! segment whose lock file exists but is not locked belongs to a dead writer: the next

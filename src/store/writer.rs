@@ -244,7 +244,19 @@ struct Loop {
     records: u64,
 }
 
+/// Marks the writer stopped and wakes waiting flushes however `run` ends (a panic too).
+struct AliveGuard(Arc<State>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.alive.store(false, Ordering::Release);
+        let _p = lock(&self.0.progress);
+        self.0.cond.notify_all();
+    }
+}
+
 fn run(state: Arc<State>, seg: SegmentFile) {
+    let _alive = AliveGuard(Arc::clone(&state));
     let mut l = Loop {
         seg,
         channels: Vec::new(),
@@ -319,9 +331,7 @@ fn run(state: Arc<State>, seg: SegmentFile) {
     if pending.is_empty() && !unsynced {
         let _ = seg.seal(records);
     }
-    state.alive.store(false, Ordering::Release);
-    let _p = lock(&state.progress);
-    state.cond.notify_all();
+    drop(state);
 }
 
 impl Loop {
