@@ -421,3 +421,22 @@ fn many_collectors_in_one_process_share_one_writer_and_lose_nothing() {
     assert_eq!(counts.len(), 4000);
     assert!(counts.values().all(|&n| n == 1));
 }
+
+#[test]
+fn open_on_an_unusable_path_is_a_clear_error_naming_it() {
+    let dir = TempDir::new("unusable");
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let target = file.join("feedback");
+    let e = Collector::open(&target, &StoreOptions::default())
+        .err()
+        .expect("a directory cannot be created under a file");
+    assert_eq!(e.kind(), fixloop::ErrorKind::Io);
+    assert!(e.to_string().contains("plain-file"), "{e}");
+}
+
+#[test]
+fn collector_can_be_shared_between_the_audio_and_ui_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Collector>();
+}

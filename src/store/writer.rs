@@ -123,7 +123,11 @@ impl Writer {
             dir: dir.to_path_buf(),
             segment: segment.path().to_path_buf(),
             writer_id,
-            options: options.clone(),
+            options: StoreOptions {
+                // A zero poll interval would spin a core.
+                poll_interval: options.poll_interval.max(Duration::from_millis(1)),
+                ..options.clone()
+            },
             new_channels: Mutex::new(Vec::new()),
             requested: AtomicU64::new(0),
             progress: Mutex::new(Progress::default()),
