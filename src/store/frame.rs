@@ -178,6 +178,23 @@ pub fn encode_frame(buf: &mut Vec<u8>, seq: u64, time_us: i64, collector: u64, r
 
 /// Decodes a frame's payload into a log entry of `writer`.
 pub fn decode_payload(writer: u64, payload: &[u8]) -> Result<LogEntry, rmp_serde::decode::Error> {
+    if let Some((seq, time_us, collector, record)) = super::fast::decode(payload) {
+        return Ok(LogEntry {
+            time_us,
+            writer,
+            seq,
+            collector,
+            record,
+        });
+    }
+    decode_payload_serde(writer, payload)
+}
+
+/// [`decode_payload`] through serde only: the reference the fast path is tested against.
+pub(crate) fn decode_payload_serde(
+    writer: u64,
+    payload: &[u8],
+) -> Result<LogEntry, rmp_serde::decode::Error> {
     let e: EntryIn = rmp_serde::from_slice(payload)?;
     Ok(LogEntry {
         time_us: e.time_us,

@@ -114,6 +114,7 @@
 //! | intact frame of an unknown kind | reported as `Undecodable`, skipped |
 
 mod collector;
+mod fast;
 pub mod frame;
 mod reader;
 mod segment;
