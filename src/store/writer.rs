@@ -30,6 +30,10 @@ impl PollReceiver {
     fn try_recv(&self) -> std::result::Result<Record, TryRecvError> {
         self.0.try_recv()
     }
+
+    fn capacity(&self) -> usize {
+        self.0.capacity().unwrap_or(usize::MAX)
+    }
 }
 
 /// Counters shared between a collector and the writer.
@@ -348,7 +352,9 @@ impl Loop {
         let mut taken = 0;
         let mut saturated = false;
         for ch in &mut self.channels {
-            loop {
+            // At most one queue's worth per round: everything queued when the round
+            // started, and a flooding instance cannot keep the writer from the others.
+            for _ in 0..ch.rx.capacity() {
                 if self.pending.len() >= max {
                     saturated = true;
                     break;
