@@ -176,7 +176,7 @@ fn sigkill_at_random_moments_loses_nothing_flushed() {
         });
         // From before the writer starts (killing its recovery of the last trial's
         // segment) to well into the flush loop.
-        std::thread::sleep(Duration::from_millis(rng.below(80)));
+        std::thread::sleep(Duration::from_millis(5 + rng.below(120)));
         proc.kill().unwrap();
         proc.wait().unwrap();
         flushed_per_trial.push(reader.join().unwrap());
