@@ -40,7 +40,11 @@
 //!
 //! What it cannot do: a record still in a queue or in the writer's buffer when the
 //! process is killed is lost (flush first for what must survive); a full queue drops
-//! records rather than waiting.
+//! records rather than waiting. One corner of `crossbeam-channel` is not wait-free: when
+//! a queue is exactly full and the writer is in the middle of taking the very slot a push
+//! wants, the push spins on crossbeam's backoff (a few hundred nanoseconds; past its spin
+//! limit it would yield). Size queues so they do not run full: the default holds 4096
+//! records per instance, and the writer empties every queue at least every 20 ms.
 //!
 //! # On-disk format (version 1)
 //!
