@@ -143,9 +143,30 @@ impl EventId {
     }
 }
 
+impl EventId {
+    /// The text form in a stack buffer (the fold formats one per event; `fmt` is slow).
+    fn text(&self) -> [u8; 25] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut b = [b'-'; 25];
+        for i in 0..16 {
+            b[i] = HEX[((self.collector >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        for i in 0..8 {
+            b[17 + i] = HEX[((self.serial >> (28 - 4 * i)) & 0xf) as usize];
+        }
+        b
+    }
+
+    fn to_text_string(self) -> String {
+        let b = self.text();
+        String::from_utf8_lossy(&b).into_owned()
+    }
+}
+
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}-{:08x}", self.collector, self.serial)
+        let b = self.text();
+        f.write_str(std::str::from_utf8(&b).unwrap_or(""))
     }
 }
 
@@ -522,7 +543,7 @@ impl Folder {
             None => format!("feature_{}", f.feature),
         };
         let mut event = FeedbackEvent {
-            event_id: f.event.to_string(),
+            event_id: f.event.to_text_string(),
             timestamp: Timestamp::from_micros(entry.time_us),
             fix_id: f.fix_id.as_str().to_string(),
             fix_type,
