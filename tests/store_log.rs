@@ -26,7 +26,11 @@ fn fix_ids(dir: &Path) -> Vec<String> {
 
 /// Writes `n` fixes named `r0..r{n-1}` and closes the collector (sealed segment).
 fn write_log(dir: &Path, n: u64) {
-    let c = Collector::open(dir, &StoreOptions::default()).unwrap();
+    let opts = StoreOptions {
+        queue_capacity: n.max(16) as usize,
+        ..StoreOptions::default()
+    };
+    let c = Collector::open(dir, &opts).unwrap();
     for i in 0..n {
         c.fix_applied(&fix(&format!("r{i}"), i)).unwrap();
     }
@@ -439,4 +443,44 @@ fn open_on_an_unusable_path_is_a_clear_error_naming_it() {
 fn collector_can_be_shared_between_the_audio_and_ui_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Collector>();
+}
+
+/// The directory reader streams segments in 1 MiB chunks; the slice reader scans a
+/// whole file. Both must find the same records and the same problems, also when damage
+/// straddles a chunk boundary.
+#[test]
+fn chunked_reading_agrees_with_whole_file_scanning_across_chunk_boundaries() {
+    let dir = TempDir::new("chunks");
+    write_log(dir.path(), 40_000);
+    let seg = segments(dir.path())[0].clone();
+    let intact = std::fs::read(&seg).unwrap();
+    assert!(intact.len() > 3 << 20, "the log must span several chunks");
+    let mut damaged = intact.clone();
+    for at in [(1 << 20) - 5, (1 << 20) + 3, 2 << 20, (3 << 20) + 7] {
+        damaged[at] ^= 0x10;
+    }
+    // Zero a run of several frames just after the 2 MiB chunk boundary too.
+    for b in &mut damaged[(2 << 20) + 30..(2 << 20) + 300] {
+        *b = 0;
+    }
+    damaged.extend_from_slice(&intact[HEADER_LEN..HEADER_LEN + 30]);
+    for data in [&intact, &damaged] {
+        std::fs::write(&seg, data).unwrap();
+        let log = read_log(dir.path()).unwrap();
+        let mut whole = Vec::new();
+        let report = fixloop::store::read_segment_bytes(&seg, data, &mut whole);
+        assert_eq!(log.entries, whole);
+        assert_eq!(log.report.segments[0].problems, report.problems);
+        assert_eq!(log.report.segments[0].records, report.records);
+    }
+    let report = verify(dir.path()).unwrap();
+    // The two flips around 1 MiB hit one frame, the flip at 2 MiB joins the zeroed run.
+    assert_eq!(report.count(ProblemKind::Damaged), 3, "{report}");
+    assert_eq!(report.count(ProblemKind::TornTail), 1);
+    let ids = fix_ids(dir.path());
+    assert!(
+        ids.len() >= 40_000 - 10 && ids.len() < 40_000,
+        "{}",
+        ids.len()
+    );
 }

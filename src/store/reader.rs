@@ -24,6 +24,8 @@ pub enum ProblemKind {
     /// An intact frame (checksum good) whose payload this build cannot decode, e.g. a
     /// record kind from a newer version.
     Undecodable,
+    /// The file could not be read from this offset on (an I/O error).
+    ReadError,
 }
 
 /// One damaged, torn or undecodable stretch of a segment.
@@ -121,6 +123,7 @@ impl fmt::Display for VerifyReport {
                     ProblemKind::Damaged => "damaged frame(s) skipped",
                     ProblemKind::TornTail => "torn tail (interrupted write)",
                     ProblemKind::Undecodable => "undecodable record skipped",
+                    ProblemKind::ReadError => "read error: the rest of the file was not read",
                 };
                 writeln!(
                     f,
@@ -185,30 +188,9 @@ struct SegmentStream<'a> {
 
 impl SegmentStream<'_> {
     fn next(&mut self, report: &mut SegmentReport) -> Option<LogEntry> {
-        for s in self.scanner.by_ref() {
-            match s {
-                Scanned::Frame { offset, payload } => match decode_payload(self.writer, payload) {
-                    Ok(e) => {
-                        report.records += 1;
-                        report.sealed = matches!(e.record, Record::SegmentEnd(_));
-                        return Some(e);
-                    }
-                    Err(_) => report.problems.push(FrameProblem {
-                        kind: ProblemKind::Undecodable,
-                        offset,
-                        len_bytes: (super::frame::FRAME_OVERHEAD + payload.len()) as u64,
-                    }),
-                },
-                Scanned::Damaged { offset, len_bytes } => report.problems.push(FrameProblem {
-                    kind: ProblemKind::Damaged,
-                    offset,
-                    len_bytes,
-                }),
-                Scanned::TornTail { offset, len_bytes } => report.problems.push(FrameProblem {
-                    kind: ProblemKind::TornTail,
-                    offset,
-                    len_bytes,
-                }),
+        for step in self.scanner.by_ref() {
+            if let Some(e) = take_step(self.writer, step, report) {
+                return Some(e);
             }
         }
         None
@@ -226,6 +208,158 @@ fn open_stream<'a>(data: &'a [u8], report: &mut SegmentReport) -> Option<Segment
         }
         Err(e) => {
             report.header_problem = Some(e.to_string());
+            None
+        }
+    }
+}
+
+/// A segment read from its file in chunks, so reading a large log does not hold it all
+/// in memory. Intact frames stream; at the first sign of damage the rest of the file is
+/// read and scanned as a whole, exactly as [`FrameScanner`] does for a slice.
+struct FileStream {
+    writer: u64,
+    file: std::fs::File,
+    buf: Vec<u8>,
+    /// Index in `buf` of the next unread byte.
+    pos: usize,
+    /// File offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+}
+
+const CHUNK_BYTES: usize = 1 << 20;
+
+impl FileStream {
+    /// Opens `path` and checks its header; `None` (with the problem in `report`) when the
+    /// file holds no readable segment.
+    fn open(path: &Path, report: &mut SegmentReport) -> Option<FileStream> {
+        use std::io::Read;
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                report.header_problem = Some(format!("cannot read: {e}"));
+                return None;
+            }
+        };
+        let mut head = Vec::with_capacity(HEADER_LEN);
+        if let Err(e) = (&file).take(HEADER_LEN as u64).read_to_end(&mut head) {
+            report.header_problem = Some(format!("cannot read: {e}"));
+            return None;
+        }
+        match SegmentHeader::decode(&head) {
+            Ok(h) => {
+                report.header = Some(h);
+                Some(FileStream {
+                    writer: h.writer,
+                    file,
+                    buf: Vec::new(),
+                    pos: 0,
+                    base: HEADER_LEN as u64,
+                    eof: false,
+                })
+            }
+            Err(e) => {
+                report.header_problem = Some(e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Makes at least `need` unread bytes available, unless the file ends first.
+    fn fill(&mut self, need: usize, report: &mut SegmentReport) {
+        use std::io::Read;
+        if self.buf.len() - self.pos >= need || self.eof {
+            return;
+        }
+        self.buf.drain(..self.pos);
+        self.base += self.pos as u64;
+        self.pos = 0;
+        while self.buf.len() < need && !self.eof {
+            let want = (need - self.buf.len()).max(CHUNK_BYTES);
+            let start = self.buf.len();
+            match (&self.file).take(want as u64).read_to_end(&mut self.buf) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(_) => {
+                    self.buf.truncate(start);
+                    self.eof = true;
+                    report.problems.push(FrameProblem {
+                        kind: ProblemKind::ReadError,
+                        offset: self.base + start as u64,
+                        len_bytes: 0,
+                    });
+                }
+            }
+        }
+    }
+
+    fn next(&mut self, report: &mut SegmentReport) -> Option<LogEntry> {
+        loop {
+            self.fill(super::frame::FRAME_OVERHEAD, report);
+            let avail = &self.buf[self.pos..];
+            if avail.is_empty() {
+                return None;
+            }
+            if avail.len() >= super::frame::FRAME_OVERHEAD && avail[..4] == super::frame::SYNC {
+                let len = u32::from_le_bytes([avail[4], avail[5], avail[6], avail[7]]);
+                if len <= super::frame::MAX_PAYLOAD_BYTES {
+                    self.fill(super::frame::FRAME_OVERHEAD + len as usize, report);
+                }
+            }
+            let offset = self.base + self.pos as u64;
+            let step = FrameScanner::new(&self.buf[self.pos..], offset).next()?;
+            if !matches!(step, Scanned::Frame { .. }) && !self.eof {
+                // Damage: decide with the whole rest of the file, as a slice scan would.
+                self.fill(usize::MAX, report);
+                continue;
+            }
+            let used = match step {
+                Scanned::Frame { payload, .. } => super::frame::FRAME_OVERHEAD + payload.len(),
+                Scanned::Damaged { len_bytes, .. } | Scanned::TornTail { len_bytes, .. } => {
+                    len_bytes as usize
+                }
+            };
+            let entry = take_step(self.writer, step, report);
+            self.pos += used;
+            if entry.is_some() {
+                return entry;
+            }
+        }
+    }
+}
+
+/// Records one scanner step in `report`; the decoded entry for an intact frame.
+fn take_step(writer: u64, step: Scanned<'_>, report: &mut SegmentReport) -> Option<LogEntry> {
+    match step {
+        Scanned::Frame { offset, payload } => match decode_payload(writer, payload) {
+            Ok(e) => {
+                report.records += 1;
+                report.sealed = matches!(e.record, Record::SegmentEnd(_));
+                Some(e)
+            }
+            Err(_) => {
+                report.problems.push(FrameProblem {
+                    kind: ProblemKind::Undecodable,
+                    offset,
+                    len_bytes: (super::frame::FRAME_OVERHEAD + payload.len()) as u64,
+                });
+                None
+            }
+        },
+        Scanned::Damaged { offset, len_bytes } => {
+            report.problems.push(FrameProblem {
+                kind: ProblemKind::Damaged,
+                offset,
+                len_bytes,
+            });
+            None
+        }
+        Scanned::TornTail { offset, len_bytes } => {
+            report.problems.push(FrameProblem {
+                kind: ProblemKind::TornTail,
+                offset,
+                len_bytes,
+            });
             None
         }
     }
@@ -252,17 +386,11 @@ fn merge_dir(dir: &Path, mut sink: impl FnMut(LogEntry)) -> Result<VerifyReport>
         dir: dir.to_path_buf(),
         ..VerifyReport::default()
     };
-    let mut files: Vec<Vec<u8>> = Vec::new();
+    let mut streams: Vec<Option<FileStream>> = Vec::new();
     for path in paths {
         if is_segment_name(&path) {
             let mut seg = empty_report(&path);
-            match std::fs::read(&path) {
-                Ok(data) => files.push(data),
-                Err(e) => {
-                    seg.header_problem = Some(format!("cannot read: {e}"));
-                    files.push(Vec::new());
-                }
-            }
+            streams.push(FileStream::open(&path, &mut seg));
             report.segments.push(seg);
         } else {
             let is_lock = path
@@ -273,14 +401,6 @@ fn merge_dir(dir: &Path, mut sink: impl FnMut(LogEntry)) -> Result<VerifyReport>
                 report.foreign_files.push(path);
             }
         }
-    }
-    let mut streams: Vec<Option<SegmentStream<'_>>> = Vec::with_capacity(files.len());
-    for (data, seg) in files.iter().zip(report.segments.iter_mut()) {
-        streams.push(if seg.header_problem.is_some() {
-            None
-        } else {
-            open_stream(data, seg)
-        });
     }
     type Key = (i64, u64, u64);
     let mut heads: Vec<Option<LogEntry>> = Vec::with_capacity(streams.len());
