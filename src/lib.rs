@@ -19,6 +19,7 @@
 //! - [`gaps`]: z-scores, in-range flags and the 0–100 score.
 //! - [`fixes`]: the fix-generation policy and prescriptive fixes.
 //! - [`feedback`]: the seed's feedback event and its JSON-lines interchange.
+//! - [`store`]: the real-time collector, writer thread and crash-safe segment log.
 //!
 //! ## Real-time safety
 //!
@@ -46,5 +47,6 @@ pub mod learn;
 pub mod profile;
 pub mod rng;
 pub mod sim;
+pub mod store;
 
 pub use error::{Error, ErrorKind, Result};

@@ -2,5 +2,6 @@
 
 mod event;
 pub mod jsonl;
+pub mod records;
 
 pub use event::{improvement_ratio, Arm, FeedbackEvent, Timestamp, UserAction};

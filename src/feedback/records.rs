@@ -1,0 +1,878 @@
+//! Lifecycle records (SPEC §3.2) and the fold that turns a record stream into
+//! [`FeedbackEvent`]s.
+//!
+//! A fix's feedback arrives in steps, each its own record, each durable on its own:
+//! [`Record::FixApplied`] (which carries the [`EventId`]) → [`Record::UserAction`] →
+//! [`Record::Outcome`] → the implicit [`Record::SessionSaved`] / [`Record::TrackBounced`]
+//! marks. A crash between steps loses nothing already written; the fold leaves the
+//! missing parts null (`user_action`, `gap_after`, `improvement_ratio`) or false.
+//!
+//! Records pushed from the audio thread ([`FixApplied`], [`UserActionRecord`],
+//! [`Outcome`], [`SessionMark`], [`Bounce`]) are fixed-size `Copy` values: fix ids live
+//! inline in a [`FixId`], features and fix types are the catalogue's `u32` ids. Only
+//! [`SessionStart`] (created off the audio thread) and [`Record::Event`] (import) own
+//! heap data.
+
+use super::event::{improvement_ratio, Arm, FeedbackEvent, Timestamp, UserAction};
+use crate::features::{Feature, FixType};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeTuple, Serializer};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+/// How many bytes of UTF-8 a [`FixId`] holds inline.
+pub const FIX_ID_CAPACITY: usize = 47;
+
+/// A fix id stored inline (no heap), so it can travel through the real-time queue.
+///
+/// Holds up to [`FIX_ID_CAPACITY`] bytes of UTF-8.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FixId {
+    len: u8,
+    bytes: [u8; FIX_ID_CAPACITY],
+}
+
+/// A fix id was longer than [`FIX_ID_CAPACITY`] bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FixIdTooLong {
+    /// The length of the id that was refused, in bytes.
+    pub len_bytes: usize,
+}
+
+impl fmt::Display for FixIdTooLong {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "fix id is {} bytes long; at most {FIX_ID_CAPACITY} fit",
+            self.len_bytes
+        )
+    }
+}
+
+impl std::error::Error for FixIdTooLong {}
+
+impl FixId {
+    /// Copies `id` inline.
+    ///
+    /// # Real-time safety
+    /// Real-time safe: copies at most [`FIX_ID_CAPACITY`] bytes, never allocates.
+    pub fn new(id: &str) -> Result<FixId, FixIdTooLong> {
+        let src = id.as_bytes();
+        if src.len() > FIX_ID_CAPACITY {
+            return Err(FixIdTooLong {
+                len_bytes: src.len(),
+            });
+        }
+        let mut bytes = [0u8; FIX_ID_CAPACITY];
+        bytes[..src.len()].copy_from_slice(src);
+        Ok(FixId {
+            len: src.len() as u8,
+            bytes,
+        })
+    }
+
+    /// The id as text.
+    ///
+    /// # Real-time safety
+    /// Real-time safe.
+    pub fn as_str(&self) -> &str {
+        // Built only from a `&str` cut at its own length, so always valid UTF-8.
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for FixId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FixId({:?})", self.as_str())
+    }
+}
+
+impl fmt::Display for FixId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FixId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FixId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = FixId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a fix id of at most {FIX_ID_CAPACITY} bytes")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FixId, E> {
+                FixId::new(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The id of one feedback event: the random id of the collector that created it and
+/// that collector's serial number. Unique across processes without any coordination
+/// (64 random bits per collector, 2³² events per collector).
+///
+/// Written in events as `{collector:016x}-{serial:08x}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId {
+    /// The collector's random id.
+    pub collector: u64,
+    /// The collector's counter (from 1).
+    pub serial: u32,
+}
+
+impl EventId {
+    /// Parses the `{collector:016x}-{serial:08x}` form written by `Display`.
+    pub fn parse(text: &str) -> Option<EventId> {
+        let (c, s) = text.split_once('-')?;
+        if c.len() != 16 || s.len() != 8 {
+            return None;
+        }
+        Some(EventId {
+            collector: u64::from_str_radix(c, 16).ok()?,
+            serial: u32::from_str_radix(s, 16).ok()?,
+        })
+    }
+}
+
+impl EventId {
+    /// The text form in a stack buffer (the fold formats one per event; `fmt` is slow).
+    fn text(&self) -> [u8; 25] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut b = [b'-'; 25];
+        for i in 0..16 {
+            b[i] = HEX[((self.collector >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        for i in 0..8 {
+            b[17 + i] = HEX[((self.serial >> (28 - 4 * i)) & 0xf) as usize];
+        }
+        b
+    }
+
+    fn to_text_string(self) -> String {
+        let b = self.text();
+        String::from_utf8_lossy(&b).into_owned()
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.text();
+        f.write_str(std::str::from_utf8(&b).unwrap_or(""))
+    }
+}
+
+impl Serialize for EventId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&self.collector)?;
+        t.serialize_element(&self.serial)?;
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for EventId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = EventId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an event id [collector, serial]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<EventId, A::Error> {
+                let collector = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let serial = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+                Ok(EventId { collector, serial })
+            }
+        }
+        d.deserialize_tuple(2, V)
+    }
+}
+
+/// The context of a host session, recorded once when it starts (off the audio thread).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionStart {
+    /// The collector-local session number the later records refer to (from 1).
+    #[serde(rename = "s")]
+    pub session: u32,
+    /// The track (project or file) being worked on.
+    #[serde(rename = "track")]
+    pub track_path: String,
+    /// The host session id (unit of A/B assignment).
+    #[serde(rename = "sid")]
+    pub session_id: String,
+    /// The profile version gaps are measured against.
+    #[serde(rename = "pv")]
+    pub profile_version: String,
+    /// A/B assignments in force, test id → arm.
+    #[serde(default)]
+    #[serde(rename = "ab")]
+    pub ab: BTreeMap<String, Arm>,
+}
+
+/// A fix was applied: the start of one event.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FixApplied {
+    /// The new event's id.
+    #[serde(rename = "e")]
+    pub event: EventId,
+    /// The collector-local session it belongs to (0 before any session start).
+    #[serde(rename = "s")]
+    pub session: u32,
+    /// The proposed fix's id.
+    #[serde(rename = "fix")]
+    pub fix_id: FixId,
+    /// The catalogue id of the feature ([`Feature::id`]).
+    #[serde(rename = "ft")]
+    pub feature: u32,
+    /// The catalogue id of the fix type (`FixType as u32`).
+    #[serde(rename = "ty")]
+    pub fix_type: u32,
+    /// The feature's value before the fix.
+    #[serde(rename = "ov")]
+    pub original_value: f64,
+    /// The target the fix aimed at.
+    #[serde(rename = "tv")]
+    pub target_value: f64,
+    /// The feature value the applied fix aims for.
+    #[serde(rename = "av")]
+    pub applied_value: f64,
+    /// z-score of the gap before the fix.
+    #[serde(rename = "gb")]
+    pub gap_before: f64,
+}
+
+/// The producer's explicit action on an applied fix.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserActionRecord {
+    /// The event acted on.
+    #[serde(rename = "e")]
+    pub event: EventId,
+    /// What the producer did.
+    #[serde(rename = "a")]
+    pub action: UserAction,
+    /// The value the producer set instead (for `modify`).
+    #[serde(rename = "mv")]
+    pub modified_value: Option<f64>,
+}
+
+/// The gap measured on re-analysis after a fix.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The event measured.
+    #[serde(rename = "e")]
+    pub event: EventId,
+    /// z-score of the gap after the fix.
+    #[serde(rename = "ga")]
+    pub gap_after: f64,
+}
+
+/// A mark on a whole session (saved, deactivated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionMark {
+    /// The collector-local session number.
+    #[serde(rename = "s")]
+    pub session: u32,
+}
+
+/// What tells fixloop a bounce (offline render, export) happened.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BounceEvidence {
+    /// The host said so (CLAP offline render, an explicit API call from a C/C++ host).
+    Host,
+    /// A heuristic saw audio processed much faster than wall-clock time: a *likely*
+    /// offline render (the VST3 case of SPEC §7).
+    Likely {
+        /// Audio time processed per wall-clock time during the stretch (e.g. 8.0).
+        #[serde(rename = "rt")]
+        realtime_factor: f32,
+        /// Length of the stretch of audio, in milliseconds.
+        #[serde(rename = "ms")]
+        audio_ms: u32,
+    },
+}
+
+/// The track was bounced (exported).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bounce {
+    /// The collector-local session number.
+    #[serde(rename = "s")]
+    pub session: u32,
+    /// Why the bounce is believed.
+    #[serde(rename = "ev")]
+    pub evidence: BounceEvidence,
+}
+
+/// How many records a collector could not queue so far (cumulative; written by the
+/// writer thread whenever the count changes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dropped {
+    /// Records dropped by this collector since it was opened.
+    pub total: u64,
+}
+
+/// The last record of a segment closed cleanly or recovered after a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentEnd {
+    /// Collector records in the segment (not counting `dropped` and this one).
+    pub records: u64,
+    /// True when a later writer sealed the segment of a dead one.
+    pub recovered: bool,
+}
+
+/// One lifecycle record. New kinds may be added; a reader that does not know a kind
+/// reports it as undecodable and skips it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Record {
+    /// A host session started (strings; created off the audio thread).
+    SessionStart(Box<SessionStart>),
+    /// A fix was applied.
+    FixApplied(FixApplied),
+    /// The producer acted on a fix.
+    UserAction(UserActionRecord),
+    /// The gap after the fix was measured.
+    Outcome(Outcome),
+    /// The host saved the session.
+    SessionSaved(SessionMark),
+    /// The track was bounced.
+    TrackBounced(Bounce),
+    /// The plugin was deactivated.
+    Deactivated(SessionMark),
+    /// The collector's count of dropped records.
+    Dropped(Dropped),
+    /// A complete event, imported from JSON lines.
+    Event(Box<FeedbackEvent>),
+    /// The segment is sealed.
+    SegmentEnd(SegmentEnd),
+}
+
+impl Record {
+    /// Records after which the writer syncs at once (SPEC §3.3: bounce, save, deactivate).
+    pub fn wants_sync(&self) -> bool {
+        matches!(
+            self,
+            Record::SessionSaved(_) | Record::TrackBounced(_) | Record::Deactivated(_)
+        )
+    }
+
+    /// Whether a collector pushed this record (as opposed to the writer's bookkeeping).
+    pub fn is_collected(&self) -> bool {
+        !matches!(self, Record::Dropped(_) | Record::SegmentEnd(_))
+    }
+}
+
+/// A record as it sits in the merged log: when the writer took it, which writer and
+/// collector, and its sequence number within the writer's segment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEntry {
+    /// When the writer took the record from the queue, µs since the Unix epoch.
+    pub time_us: i64,
+    /// The writer (segment) id.
+    pub writer: u64,
+    /// Sequence number within the segment (from 1).
+    pub seq: u64,
+    /// The collector that pushed it (0 for the writer's own records).
+    pub collector: u64,
+    /// The record.
+    pub record: Record,
+}
+
+/// The events of a fold and what it noticed on the way.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Fold {
+    /// The events, in the order their first record appears.
+    pub events: Vec<FeedbackEvent>,
+    /// Counts.
+    pub report: FoldReport,
+}
+
+/// What a fold counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FoldReport {
+    /// Records read.
+    pub records: u64,
+    /// Records pushed by collectors (everything but `Dropped` and `SegmentEnd`).
+    pub collected: u64,
+    /// Records the collectors could not queue (sum over collectors of their last count).
+    pub dropped: u64,
+    /// User actions and outcomes whose fix-applied record is not in the log.
+    pub orphans: u64,
+    /// Fix-applied records with a fix type id this build does not know (skipped).
+    pub unknown_fix_types: u64,
+    /// Bounces the host reported.
+    pub bounces_host: u64,
+    /// Bounces a heuristic believed likely.
+    pub bounces_likely: u64,
+}
+
+#[derive(Default)]
+struct Pending {
+    action: Option<(UserAction, Option<f64>)>,
+    gap_after: Option<f64>,
+}
+
+#[derive(Default)]
+struct Session {
+    start: SessionStart,
+    /// Indices of the session's events in `Folder::events`.
+    events: Vec<usize>,
+}
+
+/// FxHash-style hasher for the fold's integer keys (ids are random, so no flooding risk
+/// worth SipHash's cost).
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// The fold of [`fold`], fed one record at a time (so a reader can stream a merge into
+/// it without holding every record).
+#[derive(Default)]
+pub struct Folder {
+    report: FoldReport,
+    events: Vec<FeedbackEvent>,
+    by_id: IdMap<EventId, usize>,
+    by_text: HashMap<String, usize>,
+    pending: IdMap<EventId, Pending>,
+    sessions: IdMap<(u64, u32), Session>,
+    dropped: IdMap<u64, u64>,
+}
+
+impl Folder {
+    /// An empty fold.
+    pub fn new() -> Folder {
+        Folder::default()
+    }
+
+    /// Folds in the next record (records must come in merged order).
+    pub fn push(&mut self, entry: &LogEntry) {
+        self.report.records += 1;
+        if entry.record.is_collected() {
+            self.report.collected += 1;
+        }
+        match &entry.record {
+            Record::SessionStart(s) => {
+                self.sessions
+                    .entry((entry.collector, s.session))
+                    .or_default()
+                    .start = (**s).clone();
+            }
+            Record::FixApplied(f) => self.fix_applied(entry, f),
+            Record::UserAction(a) => match self.by_id.get(&a.event) {
+                Some(&i) => apply_action(&mut self.events[i], a.action, a.modified_value),
+                None => {
+                    self.pending.entry(a.event).or_default().action =
+                        Some((a.action, a.modified_value))
+                }
+            },
+            Record::Outcome(o) => match self.by_id.get(&o.event) {
+                Some(&i) => apply_outcome(&mut self.events[i], o.gap_after),
+                None => self.pending.entry(o.event).or_default().gap_after = Some(o.gap_after),
+            },
+            Record::SessionSaved(m) => {
+                self.mark_open(entry.collector, m.session, |e| e.session_saved_after = true)
+            }
+            Record::TrackBounced(b) => {
+                match b.evidence {
+                    BounceEvidence::Host => self.report.bounces_host += 1,
+                    BounceEvidence::Likely { .. } => self.report.bounces_likely += 1,
+                }
+                self.mark_open(entry.collector, b.session, |e| e.track_bounced_after = true);
+            }
+            Record::Dropped(d) => {
+                let total = self.dropped.entry(entry.collector).or_insert(0);
+                *total = (*total).max(d.total);
+            }
+            Record::Event(ev) => match self.by_text.get(&ev.event_id) {
+                Some(&i) => self.events[i] = (**ev).clone(),
+                None => {
+                    self.by_text.insert(ev.event_id.clone(), self.events.len());
+                    self.events.push((**ev).clone());
+                }
+            },
+            Record::Deactivated(_) | Record::SegmentEnd(_) => {}
+        }
+    }
+
+    fn fix_applied(&mut self, entry: &LogEntry, f: &FixApplied) {
+        let Some(fix_type) = FixType::from_id(f.fix_type) else {
+            self.report.unknown_fix_types += 1;
+            return;
+        };
+        if self.by_id.contains_key(&f.event) {
+            return; // the same event id twice: keep the first
+        }
+        let session = self
+            .sessions
+            .entry((entry.collector, f.session))
+            .or_default();
+        let ctx = &session.start;
+        let feature_name = match Feature::from_id(f.feature) {
+            Some(feat) => feat.name().to_string(),
+            None => format!("feature_{}", f.feature),
+        };
+        let mut event = FeedbackEvent {
+            event_id: f.event.to_text_string(),
+            timestamp: Timestamp::from_micros(entry.time_us),
+            fix_id: f.fix_id.as_str().to_string(),
+            fix_type,
+            feature_name,
+            track_path: ctx.track_path.clone(),
+            session_id: ctx.session_id.clone(),
+            profile_version: ctx.profile_version.clone(),
+            original_value: f.original_value,
+            target_value: f.target_value,
+            applied_value: f.applied_value,
+            user_action: None,
+            was_applied: true,
+            was_undone: false,
+            gap_before: f.gap_before,
+            gap_after: None,
+            improvement_ratio: None,
+            user_modified_value: None,
+            session_saved_after: false,
+            track_bounced_after: false,
+            notes: None,
+            ab: ctx.ab.clone(),
+        };
+        if let Some(p) = self.pending.remove(&f.event) {
+            if let Some((action, value)) = p.action {
+                apply_action(&mut event, action, value);
+            }
+            if let Some(gap_after) = p.gap_after {
+                apply_outcome(&mut event, gap_after);
+            }
+        }
+        let idx = self.events.len();
+        session.events.push(idx);
+        self.by_id.insert(f.event, idx);
+        self.events.push(event);
+    }
+
+    fn mark_open(&mut self, collector: u64, session: u32, mark: impl Fn(&mut FeedbackEvent)) {
+        let Some(s) = self.sessions.get(&(collector, session)) else {
+            return;
+        };
+        for &idx in &s.events {
+            let ev = &mut self.events[idx];
+            let open =
+                ev.was_applied && !ev.was_undone && ev.user_action != Some(UserAction::Reject);
+            if open {
+                mark(ev);
+            }
+        }
+    }
+
+    /// The events and the report.
+    pub fn finish(mut self) -> Fold {
+        self.report.dropped = self.dropped.values().sum();
+        self.report.orphans = self
+            .pending
+            .values()
+            .map(|p| u64::from(p.action.is_some()) + u64::from(p.gap_after.is_some()))
+            .sum();
+        Fold {
+            events: self.events,
+            report: self.report,
+        }
+    }
+}
+
+/// Folds records, already merged in (time, writer, sequence) order, into events.
+///
+/// - `fix_applied` starts an event with the session's context (track, session id,
+///   profile version, A/B arms; empty strings when no session was started) and
+///   `was_applied = true`; the event's timestamp is the time the writer took the record.
+/// - `user_action` sets `user_action`, `user_modified_value`, and `was_undone` (true
+///   exactly when the last action is `undo`, as in the seed).
+/// - `outcome` sets `gap_after` and `improvement_ratio` by [`improvement_ratio`]
+///   (magnitudes, SPEC §3.2).
+/// - `session_saved` / `track_bounced` set `session_saved_after` / `track_bounced_after`
+///   on every event of that collector session that is still open: applied, not undone and
+///   not rejected. Both a host-reported and a *likely* bounce count.
+/// - An imported `event` is taken as it is; an event id imported again replaces the
+///   earlier one in place, so importing a file twice does not duplicate it.
+/// - Actions and outcomes that arrive before their fix-applied record are kept and
+///   applied when it arrives; those whose fix never appears are counted as orphans.
+pub fn fold<'a>(entries: impl IntoIterator<Item = &'a LogEntry>) -> Fold {
+    let mut folder = Folder::new();
+    for e in entries {
+        folder.push(e);
+    }
+    folder.finish()
+}
+
+fn apply_action(ev: &mut FeedbackEvent, action: UserAction, value: Option<f64>) {
+    ev.user_action = Some(action);
+    ev.was_undone = action == UserAction::Undo;
+    ev.user_modified_value = value;
+}
+
+fn apply_outcome(ev: &mut FeedbackEvent, gap_after: f64) {
+    ev.gap_after = Some(gap_after);
+    ev.improvement_ratio = Some(improvement_ratio(ev.gap_before, gap_after));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64, collector: u64, record: Record) -> LogEntry {
+        LogEntry {
+            time_us: 1_700_000_000_000_000 + seq as i64,
+            writer: 1,
+            seq,
+            collector,
+            record,
+        }
+    }
+
+    fn applied(serial: u32, session: u32, gap_before: f64) -> Record {
+        Record::FixApplied(FixApplied {
+            event: EventId {
+                collector: 7,
+                serial,
+            },
+            session,
+            fix_id: FixId::new(&format!("fix-{serial}")).unwrap(),
+            feature: Feature::BassLevel.id(),
+            fix_type: FixType::EqBandCut as u32,
+            original_value: -3.0,
+            target_value: -6.0,
+            applied_value: -4.5,
+            gap_before,
+        })
+    }
+
+    fn id(serial: u32) -> EventId {
+        EventId {
+            collector: 7,
+            serial,
+        }
+    }
+
+    #[test]
+    fn fix_id_is_inline_and_bounded() {
+        let f = FixId::new("fix_bass_level_001").unwrap();
+        assert_eq!(f.as_str(), "fix_bass_level_001");
+        let long = "x".repeat(FIX_ID_CAPACITY + 1);
+        assert_eq!(
+            FixId::new(&long),
+            Err(FixIdTooLong {
+                len_bytes: FIX_ID_CAPACITY + 1
+            })
+        );
+        assert!(FixId::new(&"y".repeat(FIX_ID_CAPACITY)).is_ok());
+    }
+
+    #[test]
+    fn event_id_text_round_trips() {
+        let e = EventId {
+            collector: 0xdead_beef_0000_0001,
+            serial: 42,
+        };
+        assert_eq!(e.to_string(), "deadbeef00000001-0000002a");
+        assert_eq!(EventId::parse(&e.to_string()), Some(e));
+        assert_eq!(EventId::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn full_lifecycle_folds_to_one_event() {
+        let session = Record::SessionStart(Box::new(SessionStart {
+            session: 1,
+            track_path: "/music/track.als".into(),
+            session_id: "s1".into(),
+            profile_version: "trance_v1".into(),
+            ab: BTreeMap::from([("amount".to_string(), Arm::Treatment)]),
+        }));
+        let log = [
+            entry(1, 7, session),
+            entry(2, 7, applied(1, 1, 2.0)),
+            entry(
+                3,
+                7,
+                Record::UserAction(UserActionRecord {
+                    event: id(1),
+                    action: UserAction::Modify,
+                    modified_value: Some(-5.0),
+                }),
+            ),
+            entry(
+                4,
+                7,
+                Record::Outcome(Outcome {
+                    event: id(1),
+                    gap_after: -1.0,
+                }),
+            ),
+            entry(5, 7, Record::SessionSaved(SessionMark { session: 1 })),
+            entry(
+                6,
+                7,
+                Record::TrackBounced(Bounce {
+                    session: 1,
+                    evidence: BounceEvidence::Likely {
+                        realtime_factor: 8.0,
+                        audio_ms: 30_000,
+                    },
+                }),
+            ),
+        ];
+        let fold = fold(&log);
+        assert_eq!(fold.events.len(), 1);
+        let e = &fold.events[0];
+        assert_eq!(e.event_id, "0000000000000007-00000001");
+        assert_eq!(e.fix_id, "fix-1");
+        assert_eq!(e.feature_name, "bass_level");
+        assert_eq!(e.fix_type, FixType::EqBandCut);
+        assert_eq!(e.track_path, "/music/track.als");
+        assert_eq!(e.session_id, "s1");
+        assert_eq!(e.profile_version, "trance_v1");
+        assert_eq!(e.ab.get("amount"), Some(&Arm::Treatment));
+        assert_eq!(e.user_action, Some(UserAction::Modify));
+        assert_eq!(e.user_modified_value, Some(-5.0));
+        assert_eq!(e.gap_after, Some(-1.0));
+        // Magnitudes (SPEC §3.2): (|2| − |−1|) / |2| = 0.5, not the seed's 1.5.
+        assert_eq!(e.improvement_ratio, Some(0.5));
+        assert!(e.session_saved_after && e.track_bounced_after);
+        assert_eq!(fold.report.bounces_likely, 1);
+        assert_eq!(fold.report.collected, 6);
+    }
+
+    #[test]
+    fn missing_parts_stay_null() {
+        let fold = fold(&[entry(1, 7, applied(1, 0, 1.0))]);
+        let e = &fold.events[0];
+        assert_eq!(e.user_action, None);
+        assert_eq!(e.gap_after, None);
+        assert_eq!(e.improvement_ratio, None);
+        assert!(e.was_applied && !e.was_undone);
+        assert!(!e.session_saved_after && !e.track_bounced_after);
+        assert_eq!(e.session_id, "");
+    }
+
+    #[test]
+    fn save_marks_only_open_fixes_of_that_session() {
+        let undo = Record::UserAction(UserActionRecord {
+            event: id(2),
+            action: UserAction::Undo,
+            modified_value: None,
+        });
+        let reject = Record::UserAction(UserActionRecord {
+            event: id(3),
+            action: UserAction::Reject,
+            modified_value: None,
+        });
+        let log = [
+            entry(1, 7, applied(1, 1, 1.0)),
+            entry(2, 7, applied(2, 1, 1.0)),
+            entry(3, 7, applied(3, 1, 1.0)),
+            entry(4, 7, undo),
+            entry(5, 7, reject),
+            // Another collector's session 1 is a different session.
+            entry(6, 8, Record::SessionSaved(SessionMark { session: 1 })),
+            entry(7, 7, Record::SessionSaved(SessionMark { session: 2 })),
+            entry(8, 7, Record::SessionSaved(SessionMark { session: 1 })),
+            entry(9, 7, applied(4, 1, 1.0)),
+        ];
+        let f = fold(&log);
+        let saved: Vec<bool> = f.events.iter().map(|e| e.session_saved_after).collect();
+        assert_eq!(saved, [true, false, false, false]);
+        assert!(f.events[1].was_undone);
+    }
+
+    #[test]
+    fn early_actions_wait_for_their_fix_and_orphans_are_counted() {
+        let log = [
+            entry(
+                1,
+                7,
+                Record::Outcome(Outcome {
+                    event: id(1),
+                    gap_after: 0.0,
+                }),
+            ),
+            entry(2, 7, applied(1, 0, 4.0)),
+            entry(
+                3,
+                7,
+                Record::Outcome(Outcome {
+                    event: id(99),
+                    gap_after: 0.0,
+                }),
+            ),
+            entry(4, 7, Record::Dropped(Dropped { total: 3 })),
+            entry(5, 7, Record::Dropped(Dropped { total: 5 })),
+            entry(6, 9, Record::Dropped(Dropped { total: 2 })),
+        ];
+        let f = fold(&log);
+        assert_eq!(f.events.len(), 1);
+        assert_eq!(f.events[0].improvement_ratio, Some(1.0));
+        assert_eq!(f.report.orphans, 1);
+        // Cumulative counts: the last of collector 7 (5) plus collector 9's (2).
+        assert_eq!(f.report.dropped, 7);
+    }
+
+    #[test]
+    fn unknown_fix_type_is_skipped_and_counted() {
+        let mut r = applied(1, 0, 1.0);
+        if let Record::FixApplied(f) = &mut r {
+            f.fix_type = 999;
+        }
+        let f = fold(&[entry(1, 7, r)]);
+        assert!(f.events.is_empty());
+        assert_eq!(f.report.unknown_fix_types, 1);
+    }
+
+    #[test]
+    fn records_round_trip_through_messagepack() {
+        let recs = [
+            applied(5, 2, -1.25),
+            Record::TrackBounced(Bounce {
+                session: 3,
+                evidence: BounceEvidence::Host,
+            }),
+            Record::UserAction(UserActionRecord {
+                event: id(5),
+                action: UserAction::Accept,
+                modified_value: None,
+            }),
+        ];
+        for r in recs {
+            let bytes = rmp_serde::to_vec_named(&r).unwrap();
+            let back: Record = rmp_serde::from_slice(&bytes).unwrap();
+            assert_eq!(back, r);
+        }
+    }
+}

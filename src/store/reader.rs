@@ -1,0 +1,603 @@
+//! Reading a log directory: recovery of what is intact, reports of what is not, the
+//! merge of every writer's segment, and JSON-lines import and export.
+
+use super::frame::{decode_payload, FrameScanner, Scanned, SegmentHeader, HEADER_LEN};
+use super::segment::{is_segment_name, lock_path, now_us, random_id, SegmentFile};
+use crate::error::{Error, ErrorKind, Result};
+use crate::feedback::records::{FoldReport, Folder, LogEntry, Record};
+use crate::feedback::{jsonl, FeedbackEvent};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What is wrong with a stretch of a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// Bytes in the middle that are not an intact frame (checksum mismatch, bad sync
+    /// word or length); skipped, and reading resumed at the next intact frame.
+    Damaged,
+    /// Bytes at the end that are not an intact frame: an interrupted write (or one in
+    /// progress, if the segment's writer is alive). Nothing after them was lost.
+    TornTail,
+    /// An intact frame (checksum good) whose payload this build cannot decode, e.g. a
+    /// record kind from a newer version.
+    Undecodable,
+    /// The file could not be read from this offset on (an I/O error).
+    ReadError,
+}
+
+/// One damaged, torn or undecodable stretch of a segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameProblem {
+    /// What is wrong.
+    pub kind: ProblemKind,
+    /// Byte offset in the file.
+    pub offset: u64,
+    /// Length in bytes.
+    pub len_bytes: u64,
+}
+
+/// What the reader found in one segment file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentReport {
+    /// The file.
+    pub path: PathBuf,
+    /// The header, when it is intact.
+    pub header: Option<SegmentHeader>,
+    /// Why the header was refused (the file then contributes no records).
+    pub header_problem: Option<String>,
+    /// Intact records read (collector records, dropped counts and end marks).
+    pub records: u64,
+    /// Whether the segment ends with its end mark (closed cleanly or recovered).
+    pub sealed: bool,
+    /// Whether its lock file exists (writer running, or died and not yet recovered).
+    pub locked: bool,
+    /// Damaged, torn and undecodable stretches, in file order.
+    pub problems: Vec<FrameProblem>,
+}
+
+/// The result of reading a log directory: per-segment findings and totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Every segment-named file, in name order.
+    pub segments: Vec<SegmentReport>,
+    /// Files in the directory that are neither segments nor their lock files (ignored).
+    pub foreign_files: Vec<PathBuf>,
+    /// Intact records in all segments.
+    pub records: u64,
+    /// What folding them found (collector records, dropped counts, orphans).
+    pub fold: FoldReport,
+}
+
+impl VerifyReport {
+    /// Whether no segment has a bad header or a damaged, torn or undecodable stretch.
+    pub fn is_clean(&self) -> bool {
+        self.segments
+            .iter()
+            .all(|s| s.header_problem.is_none() && s.problems.is_empty())
+    }
+
+    /// Count of problems of `kind` over all segments.
+    pub fn count(&self, kind: ProblemKind) -> usize {
+        self.segments
+            .iter()
+            .flat_map(|s| &s.problems)
+            .filter(|p| p.kind == kind)
+            .count()
+    }
+}
+
+impl fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Feedback log {}", self.dir.display())?;
+        writeln!(
+            f,
+            "  {} segment(s), {} record(s) ({} collected, {} dropped by full queues)",
+            self.segments.len(),
+            self.records,
+            self.fold.collected,
+            self.fold.dropped
+        )?;
+        for s in &self.segments {
+            let name = s
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let state = match (&s.header_problem, s.sealed, s.locked) {
+                (Some(_), _, _) => "unreadable",
+                (None, true, _) => "sealed",
+                (None, false, true) => "open (writer running, or died and not yet recovered)",
+                (None, false, false) => "unsealed",
+            };
+            writeln!(f, "  {name}: {} record(s), {state}", s.records)?;
+            if let Some(h) = &s.header_problem {
+                writeln!(f, "    ✗ {}: offset 0: {h}", s.path.display())?;
+            }
+            for p in &s.problems {
+                let what = match p.kind {
+                    ProblemKind::Damaged => "damaged frame(s) skipped",
+                    ProblemKind::TornTail => "torn tail (interrupted write)",
+                    ProblemKind::Undecodable => "undecodable record skipped",
+                    ProblemKind::ReadError => "read error: the rest of the file was not read",
+                };
+                writeln!(
+                    f,
+                    "    ✗ {}: offset {}: {} bytes: {what}",
+                    s.path.display(),
+                    p.offset,
+                    p.len_bytes
+                )?;
+            }
+        }
+        for p in &self.foreign_files {
+            writeln!(f, "  ignored (not a segment): {}", p.display())?;
+        }
+        if self.fold.orphans > 0 {
+            writeln!(
+                f,
+                "  {} action(s)/outcome(s) refer to fixes not in the log",
+                self.fold.orphans
+            )?;
+        }
+        if self.is_clean() {
+            write!(f, "✓ no damaged or torn frames")
+        } else {
+            write!(
+                f,
+                "⚠ {} damaged, {} torn, {} undecodable stretch(es), {} unreadable segment(s); every intact record was read",
+                self.count(ProblemKind::Damaged),
+                self.count(ProblemKind::TornTail),
+                self.count(ProblemKind::Undecodable),
+                self.segments.iter().filter(|s| s.header_problem.is_some()).count()
+            )
+        }
+    }
+}
+
+/// Every intact record of a log directory, merged, and the report of reading it.
+#[derive(Clone, Debug, Default)]
+pub struct Log {
+    /// Records ordered by (time, writer, sequence).
+    pub entries: Vec<LogEntry>,
+    /// What was found on the way.
+    pub report: VerifyReport,
+}
+
+fn empty_report(path: &Path) -> SegmentReport {
+    SegmentReport {
+        path: path.to_path_buf(),
+        header: None,
+        header_problem: None,
+        records: 0,
+        sealed: false,
+        locked: lock_path(path).exists(),
+        problems: Vec::new(),
+    }
+}
+
+/// The decoded records of one segment, in file order, reporting problems as it goes.
+struct SegmentStream<'a> {
+    writer: u64,
+    scanner: FrameScanner<'a>,
+}
+
+impl SegmentStream<'_> {
+    fn next(&mut self, report: &mut SegmentReport) -> Option<LogEntry> {
+        for step in self.scanner.by_ref() {
+            if let Some(e) = take_step(self.writer, step, report) {
+                return Some(e);
+            }
+        }
+        None
+    }
+}
+
+fn open_stream<'a>(data: &'a [u8], report: &mut SegmentReport) -> Option<SegmentStream<'a>> {
+    match SegmentHeader::decode(data) {
+        Ok(h) => {
+            report.header = Some(h);
+            Some(SegmentStream {
+                writer: h.writer,
+                scanner: FrameScanner::new(&data[HEADER_LEN..], HEADER_LEN as u64),
+            })
+        }
+        Err(e) => {
+            report.header_problem = Some(e.to_string());
+            None
+        }
+    }
+}
+
+/// A segment read from its file in chunks, so reading a large log does not hold it all
+/// in memory. Intact frames stream; at the first sign of damage the rest of the file is
+/// read and scanned as a whole, exactly as [`FrameScanner`] does for a slice.
+struct FileStream {
+    writer: u64,
+    file: std::fs::File,
+    buf: Vec<u8>,
+    /// Index in `buf` of the next unread byte.
+    pos: usize,
+    /// File offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+}
+
+const CHUNK_BYTES: usize = 1 << 20;
+
+impl FileStream {
+    /// Opens `path` and checks its header; `None` (with the problem in `report`) when the
+    /// file holds no readable segment.
+    fn open(path: &Path, report: &mut SegmentReport) -> Option<FileStream> {
+        use std::io::Read;
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                report.header_problem = Some(format!("cannot read: {e}"));
+                return None;
+            }
+        };
+        let mut head = Vec::with_capacity(HEADER_LEN);
+        if let Err(e) = (&file).take(HEADER_LEN as u64).read_to_end(&mut head) {
+            report.header_problem = Some(format!("cannot read: {e}"));
+            return None;
+        }
+        match SegmentHeader::decode(&head) {
+            Ok(h) => {
+                report.header = Some(h);
+                Some(FileStream {
+                    writer: h.writer,
+                    file,
+                    buf: Vec::new(),
+                    pos: 0,
+                    base: HEADER_LEN as u64,
+                    eof: false,
+                })
+            }
+            Err(e) => {
+                report.header_problem = Some(e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Makes at least `need` unread bytes available, unless the file ends first.
+    fn fill(&mut self, need: usize, report: &mut SegmentReport) {
+        use std::io::Read;
+        if self.buf.len() - self.pos >= need || self.eof {
+            return;
+        }
+        self.buf.drain(..self.pos);
+        self.base += self.pos as u64;
+        self.pos = 0;
+        while self.buf.len() < need && !self.eof {
+            let want = (need - self.buf.len()).max(CHUNK_BYTES);
+            let start = self.buf.len();
+            match (&self.file).take(want as u64).read_to_end(&mut self.buf) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(_) => {
+                    self.buf.truncate(start);
+                    self.eof = true;
+                    report.problems.push(FrameProblem {
+                        kind: ProblemKind::ReadError,
+                        offset: self.base + start as u64,
+                        len_bytes: 0,
+                    });
+                }
+            }
+        }
+    }
+
+    fn next(&mut self, report: &mut SegmentReport) -> Option<LogEntry> {
+        loop {
+            self.fill(super::frame::FRAME_OVERHEAD, report);
+            let avail = &self.buf[self.pos..];
+            if avail.is_empty() {
+                return None;
+            }
+            if avail.len() >= super::frame::FRAME_OVERHEAD && avail[..4] == super::frame::SYNC {
+                let len = u32::from_le_bytes([avail[4], avail[5], avail[6], avail[7]]);
+                if len <= super::frame::MAX_PAYLOAD_BYTES {
+                    self.fill(super::frame::FRAME_OVERHEAD + len as usize, report);
+                }
+            }
+            let offset = self.base + self.pos as u64;
+            let step = FrameScanner::new(&self.buf[self.pos..], offset).next()?;
+            if !matches!(step, Scanned::Frame { .. }) && !self.eof {
+                // Damage: decide with the whole rest of the file, as a slice scan would.
+                self.fill(usize::MAX, report);
+                continue;
+            }
+            let used = match step {
+                Scanned::Frame { payload, .. } => super::frame::FRAME_OVERHEAD + payload.len(),
+                Scanned::Damaged { len_bytes, .. } | Scanned::TornTail { len_bytes, .. } => {
+                    len_bytes as usize
+                }
+            };
+            let entry = take_step(self.writer, step, report);
+            self.pos += used;
+            if entry.is_some() {
+                return entry;
+            }
+        }
+    }
+}
+
+/// Records one scanner step in `report`; the decoded entry for an intact frame.
+fn take_step(writer: u64, step: Scanned<'_>, report: &mut SegmentReport) -> Option<LogEntry> {
+    match step {
+        Scanned::Frame { offset, payload } => match decode_payload(writer, payload) {
+            Ok(e) => {
+                report.records += 1;
+                report.sealed = matches!(e.record, Record::SegmentEnd(_));
+                Some(e)
+            }
+            Err(_) => {
+                report.problems.push(FrameProblem {
+                    kind: ProblemKind::Undecodable,
+                    offset,
+                    len_bytes: (super::frame::FRAME_OVERHEAD + payload.len()) as u64,
+                });
+                None
+            }
+        },
+        Scanned::Damaged { offset, len_bytes } => {
+            report.problems.push(FrameProblem {
+                kind: ProblemKind::Damaged,
+                offset,
+                len_bytes,
+            });
+            None
+        }
+        Scanned::TornTail { offset, len_bytes } => {
+            report.problems.push(FrameProblem {
+                kind: ProblemKind::TornTail,
+                offset,
+                len_bytes,
+            });
+            None
+        }
+    }
+}
+
+/// Reads one segment's bytes into `entries` (file order); never panics, whatever they are.
+pub fn read_segment_bytes(path: &Path, data: &[u8], entries: &mut Vec<LogEntry>) -> SegmentReport {
+    let mut report = empty_report(path);
+    if let Some(mut stream) = open_stream(data, &mut report) {
+        while let Some(e) = stream.next(&mut report) {
+            entries.push(e);
+        }
+    }
+    report
+}
+
+/// Reads every segment of `dir` and hands each intact record to `sink` in merged
+/// (time, writer, sequence) order: a k-way merge of the segments, each already in order.
+fn merge_dir(dir: &Path, mut sink: impl FnMut(LogEntry)) -> Result<VerifyReport> {
+    let listing = std::fs::read_dir(dir).map_err(|e| Error::io(dir, "list log directory", e))?;
+    let mut paths: Vec<PathBuf> = listing.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    let mut report = VerifyReport {
+        dir: dir.to_path_buf(),
+        ..VerifyReport::default()
+    };
+    let mut streams: Vec<Option<FileStream>> = Vec::new();
+    for path in paths {
+        if is_segment_name(&path) {
+            let mut seg = empty_report(&path);
+            streams.push(FileStream::open(&path, &mut seg));
+            report.segments.push(seg);
+        } else {
+            let is_lock = path
+                .to_str()
+                .and_then(|p| p.strip_suffix(super::segment::LOCK_SUFFIX))
+                .is_some_and(|seg| is_segment_name(Path::new(seg)));
+            if !is_lock {
+                report.foreign_files.push(path);
+            }
+        }
+    }
+    type Key = (i64, u64, u64);
+    let mut heads: Vec<Option<LogEntry>> = Vec::with_capacity(streams.len());
+    let mut heap: BinaryHeap<Reverse<(Key, usize)>> = BinaryHeap::new();
+    for (i, s) in streams.iter_mut().enumerate() {
+        let head = s.as_mut().and_then(|s| s.next(&mut report.segments[i]));
+        if let Some(e) = &head {
+            heap.push(Reverse(((e.time_us, e.writer, e.seq), i)));
+        }
+        heads.push(head);
+    }
+    while let Some(Reverse((_, i))) = heap.pop() {
+        let Some(entry) = heads[i].take() else {
+            continue;
+        };
+        let next = streams[i]
+            .as_mut()
+            .and_then(|s| s.next(&mut report.segments[i]));
+        if let Some(e) = &next {
+            heap.push(Reverse(((e.time_us, e.writer, e.seq), i)));
+        }
+        heads[i] = next;
+        sink(entry);
+    }
+    report.records = report.segments.iter().map(|s| s.records).sum();
+    Ok(report)
+}
+
+/// Reads every segment of `dir` (read-only: nothing is repaired), merges the records of
+/// all writers by (time, writer, sequence) and reports damage per file and offset.
+///
+/// Fails only when the directory itself cannot be listed; unreadable files are reported
+/// in their [`SegmentReport`].
+pub fn read_log(dir: &Path) -> Result<Log> {
+    let mut entries = Vec::new();
+    let report = merge_dir(dir, |e| entries.push(e))?;
+    Ok(Log { entries, report })
+}
+
+/// Checks a log directory: segments, records, damaged and torn frames with file and
+/// offset, dropped-record counts. `Display` the result for people.
+pub fn verify(dir: &Path) -> Result<VerifyReport> {
+    read_dir_events(dir).map(|l| l.report.unwrap_or_default())
+}
+
+/// The events of a log directory and the report of reading it.
+#[derive(Clone, Debug, Default)]
+pub struct LoadedEvents {
+    /// The folded events.
+    pub events: Vec<FeedbackEvent>,
+    /// The reading report (`None` for a JSON-lines file).
+    pub report: Option<VerifyReport>,
+}
+
+/// Reads a log directory and folds it into events.
+pub fn read_dir_events(dir: &Path) -> Result<LoadedEvents> {
+    // Two stages on two threads: read, check, decode and merge | fold.
+    const BATCH: usize = 4096;
+    let (tx, rx) = crossbeam_channel::bounded::<Vec<LogEntry>>(8);
+    let (merged, folded) = std::thread::scope(|s| {
+        let folding = s.spawn(move || {
+            let mut folder = Folder::new();
+            for batch in rx {
+                for e in &batch {
+                    folder.push(e);
+                }
+            }
+            folder.finish()
+        });
+        let mut batch = Vec::with_capacity(BATCH);
+        let merged = merge_dir(dir, |e| {
+            batch.push(e);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                let _ = tx.send(full);
+            }
+        });
+        let _ = tx.send(batch);
+        drop(tx);
+        let folded = folding.join();
+        (merged, folded)
+    });
+    let mut report = merged?;
+    let folded = folded.map_err(|_| {
+        Error::new(ErrorKind::Corrupt, "folding the log failed unexpectedly")
+            .with_origin(dir.display().to_string())
+    })?;
+    report.fold = folded.report;
+    Ok(LoadedEvents {
+        events: folded.events,
+        report: Some(report),
+    })
+}
+
+/// Reads the events at `path`, which is either a log directory or a JSON-lines file in
+/// the interchange format of SPEC §3.1 (`--feedback PATH`).
+pub fn load_events(path: &Path) -> Result<LoadedEvents> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        let kind = if e.kind() == std::io::ErrorKind::NotFound {
+            ErrorKind::NotFound
+        } else {
+            ErrorKind::Io
+        };
+        Error::new(kind, format!("cannot read feedback: {e}"))
+            .with_origin(path.display().to_string())
+            .with_source(e)
+    })?;
+    if meta.is_dir() {
+        read_dir_events(path)
+    } else {
+        Ok(LoadedEvents {
+            events: jsonl::read_file(path)?,
+            report: None,
+        })
+    }
+}
+
+/// [`load_events`] without the report.
+pub fn read_events(path: &Path) -> Result<Vec<FeedbackEvent>> {
+    load_events(path).map(|l| l.events)
+}
+
+/// What an import wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Events imported.
+    pub events: usize,
+    /// The new segment holding them.
+    pub segment: PathBuf,
+}
+
+/// Imports the events of a JSON-lines file into log directory `dir` as one new sealed
+/// segment of complete-event records. They fold back to the same events, in file
+/// order; re-importing an event id replaces the earlier copy rather than duplicating it.
+pub fn import_jsonl(jsonl_path: &Path, dir: &Path) -> Result<ImportReport> {
+    let events = jsonl::read_file(jsonl_path)?;
+    import_events(&events, dir)
+}
+
+/// Writes `events` into `dir` as one new sealed segment (see [`import_jsonl`]).
+pub fn import_events(events: &[FeedbackEvent], dir: &Path) -> Result<ImportReport> {
+    for (i, e) in events.iter().enumerate() {
+        e.validate()
+            .map_err(|err| err.context(format!("event {} ({})", i + 1, e.event_id)))?;
+    }
+    let mut seg = SegmentFile::create(dir, random_id())?;
+    let path = seg.path().to_path_buf();
+    let mut buf = Vec::new();
+    let time_us = now_us();
+    for e in events {
+        let seq = seg.take_seq();
+        super::frame::encode_frame(
+            &mut buf,
+            seq,
+            time_us,
+            0,
+            &Record::Event(Box::new(e.clone())),
+        );
+        if buf.len() >= 1 << 20 {
+            seg.append(&buf).map_err(|e| Error::io(&path, "write", e))?;
+            buf.clear();
+        }
+    }
+    seg.append(&buf).map_err(|e| Error::io(&path, "write", e))?;
+    seg.sync().map_err(|e| Error::io(&path, "sync", e))?;
+    seg.seal(events.len() as u64)
+        .map_err(|e| Error::io(&path, "seal", e))?;
+    Ok(ImportReport {
+        events: events.len(),
+        segment: path,
+    })
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug)]
+pub struct ExportReport {
+    /// Events written.
+    pub events: usize,
+    /// The reading report of the log.
+    pub report: VerifyReport,
+}
+
+/// Exports the events of log directory `dir` as JSON lines to `out`.
+pub fn export_jsonl(dir: &Path, out: impl Write) -> Result<ExportReport> {
+    let loaded = read_dir_events(dir)?;
+    jsonl::write(out, &loaded.events).map_err(|e| {
+        Error::new(ErrorKind::Io, format!("cannot write export: {e}")).with_source(e)
+    })?;
+    Ok(ExportReport {
+        events: loaded.events.len(),
+        report: loaded.report.unwrap_or_default(),
+    })
+}
+
+/// Exports the events of log directory `dir` to the JSON-lines file `path`.
+pub fn export_jsonl_file(dir: &Path, path: &Path) -> Result<ExportReport> {
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, "create", e))?;
+    export_jsonl(dir, std::io::BufWriter::new(file))
+        .map_err(|e| e.with_origin(path.display().to_string()))
+}
