@@ -1,9 +1,15 @@
-//! The `fixloop` command-line tool: parses flags, calls the library, prints.
-//! Errors print as one line naming what and where, and exit with status 1.
+//! The `fixloop` command-line tool: parses flags, calls the library, prints. One file per
+//! subcommand; no logic of its own. Errors print as one line naming what and where, and
+//! exit with status 1.
 
+mod ab;
 mod analyze;
+mod feedback;
+mod refine;
+mod summary;
 
 use clap::{Parser, Subcommand};
+use fixloop::home::Home;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -22,18 +28,46 @@ struct Cli {
 enum Command {
     /// Features of a track; with a profile also gaps, score and fixes.
     Analyze(analyze::Args),
+    /// The feedback summary: accept, undo and improvement rates by fix type and feature.
+    Summary(summary::Args),
+    /// Refine a profile from feedback; writes a new profile, never the input.
+    Refine(refine::Args),
+    /// A/B tests of fix-generation strategies.
+    #[command(subcommand)]
+    Ab(ab::Command),
+    /// Import a JSON-lines feedback file into the log.
+    Import(feedback::ImportArgs),
+    /// Export the log as JSON lines.
+    Export(feedback::ExportArgs),
+    /// Check a log: damaged or torn frames, dropped-record counts.
+    Verify(feedback::VerifyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Analyze(args) => analyze::run(&args),
-    };
+    let result = Home::resolve(cli.home.as_deref()).and_then(|home| match &cli.command {
+        Command::Analyze(args) => analyze::run(args).map(|()| true),
+        Command::Summary(args) => summary::run(&home, args).map(|()| true),
+        Command::Refine(args) => refine::run(&home, args).map(|()| true),
+        Command::Ab(command) => ab::run(&home, command).map(|()| true),
+        Command::Import(args) => feedback::import(&home, args).map(|()| true),
+        Command::Export(args) => feedback::export(&home, args).map(|()| true),
+        Command::Verify(args) => feedback::verify(&home, args),
+    });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("fixloop: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints `value` as pretty JSON on standard output.
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("fixloop: cannot encode JSON: {e}"),
     }
 }

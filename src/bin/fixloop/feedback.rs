@@ -1,0 +1,92 @@
+//! Feedback commands: `verify`, `import`, `export`, and the `--feedback PATH` loader every
+//! reading command shares.
+
+use fixloop::feedback::FeedbackEvent;
+use fixloop::home::Home;
+use fixloop::store;
+use fixloop::Result;
+use std::path::{Path, PathBuf};
+
+/// Reads the events at `--feedback PATH` (a log directory or a `.jsonl` file), else the
+/// home's log. Damaged frames are reported on stderr; they never stop the analysis.
+pub fn load(home: &Home, feedback: Option<&Path>) -> Result<Vec<FeedbackEvent>> {
+    let path = feedback.map_or_else(|| home.feedback_dir(), Path::to_path_buf);
+    let loaded = store::load_events(&path)?;
+    if let Some(report) = loaded.report.as_ref().filter(|r| !r.is_clean()) {
+        eprintln!(
+            "fixloop: warning: {}: the log has problems (run `fixloop verify`):",
+            path.display()
+        );
+        for line in report.to_string().lines().filter(|l| !l.trim().is_empty()) {
+            eprintln!("  {line}");
+        }
+    }
+    Ok(loaded.events)
+}
+
+/// Arguments of `verify`.
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The log directory (default: the home's `feedback/`).
+    #[arg(long, value_name = "DIR")]
+    feedback: Option<PathBuf>,
+}
+
+/// `verify`: exit status 1 when the log has damaged or torn frames.
+pub fn verify(home: &Home, args: &VerifyArgs) -> Result<bool> {
+    let dir = args.feedback.clone().unwrap_or_else(|| home.feedback_dir());
+    let report = store::verify(&dir)?;
+    let clean = report.is_clean();
+    let report = report.to_string();
+    print!("{report}");
+    if !report.ends_with('\n') {
+        println!();
+    }
+    Ok(clean)
+}
+
+/// Arguments of `import`.
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// A JSON-lines file in the interchange format.
+    file: PathBuf,
+}
+
+/// `import FILE.jsonl` into the home's log.
+pub fn import(home: &Home, args: &ImportArgs) -> Result<()> {
+    let report = store::import_jsonl(&args.file, &home.feedback_dir())?;
+    println!(
+        "Imported {} events from {} into {}",
+        report.events,
+        args.file.display(),
+        report.segment.display()
+    );
+    Ok(())
+}
+
+/// Arguments of `export`.
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// Write here instead of standard output.
+    #[arg(long, value_name = "FILE.jsonl")]
+    output: Option<PathBuf>,
+    /// The log directory (default: the home's `feedback/`).
+    #[arg(long, value_name = "DIR")]
+    feedback: Option<PathBuf>,
+}
+
+/// `export [--output FILE.jsonl]`.
+pub fn export(home: &Home, args: &ExportArgs) -> Result<()> {
+    let dir = args.feedback.clone().unwrap_or_else(|| home.feedback_dir());
+    match &args.output {
+        Some(path) => {
+            let report = store::export_jsonl_file(&dir, path)?;
+            eprintln!("Exported {} events to {}", report.events, path.display());
+        }
+        None => {
+            let stdout = std::io::stdout();
+            store::export_jsonl(&dir, stdout.lock())?;
+        }
+    }
+    Ok(())
+}

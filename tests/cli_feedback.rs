@@ -1,0 +1,242 @@
+//! The feedback commands end to end: import → verify → export is the identity, `--feedback`
+//! reads a log directory or a `.jsonl` file alike, summary/refine/ab print the SPEC §5 JSON
+//! fields, and bad input gives one clear line and a non-zero exit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SEED: &str = "tests/data/seed_feedback.jsonl";
+const PROFILE: &str = "examples/data/trance_profile.json";
+
+fn home(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fixloop-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn fixloop(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fixloop"))
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
+#[test]
+fn import_verify_export_round_trip() {
+    let h = home("roundtrip");
+    ok(&fixloop(&h, &["import", SEED]));
+    let verify = ok(&fixloop(&h, &["verify"]));
+    assert!(verify.contains("no damaged or torn frames"), "{verify}");
+    let exported = ok(&fixloop(&h, &["export"]));
+    let original = fixloop::feedback::jsonl::read_file(Path::new(SEED)).unwrap();
+    let again = fixloop::feedback::jsonl::read(exported.as_bytes(), "export").unwrap();
+    assert_eq!(original, again);
+    // The log and the .jsonl file give the same summary.
+    let from_log = json(&fixloop(&h, &["summary", "--json"]));
+    let from_file = json(&fixloop(&h, &["summary", "--json", "--feedback", SEED]));
+    assert_eq!(from_log, from_file);
+    std::fs::remove_dir_all(&h).unwrap();
+}
+
+#[test]
+fn summary_json_has_spec_fields() {
+    let h = home("summary");
+    let s = json(&fixloop(&h, &["summary", "--json", "--feedback", SEED]));
+    for key in [
+        "total",
+        "accept_rate",
+        "undo_rate",
+        "avg_improvement",
+        "by_fix_type",
+        "by_feature",
+        "recommendations",
+    ] {
+        assert!(s.get(key).is_some(), "summary lacks {key}");
+    }
+    assert_eq!(s["total"], 4);
+    // One accept in four events (hand count of the fixture).
+    assert_eq!(s["accept_rate"], 0.25);
+    let cut = &s["by_fix_type"]["eq_band_cut"];
+    for key in [
+        "samples",
+        "accept_rate",
+        "avg_improvement",
+        "undo_rate",
+        "effectiveness",
+    ] {
+        assert!(cut.get(key).is_some(), "by_fix_type lacks {key}");
+    }
+    // 0.4·1 + 0.4·0.79 + 0.2·1 = 0.916 (SPEC §4.1 on the fixture's one eq_band_cut event).
+    assert!((cut["effectiveness"].as_f64().unwrap() - 0.916).abs() < 1e-12);
+    let bass = &s["by_feature"]["bass_level"];
+    for key in ["samples", "score", "factor"] {
+        assert!(bass.get(key).is_some(), "by_feature lacks {key}");
+    }
+    let human = ok(&fixloop(&h, &["summary", "--feedback", SEED]));
+    assert!(
+        human.contains("Feedback Summary") && human.contains("By Fix Type:"),
+        "{human}"
+    );
+}
+
+#[test]
+fn refine_writes_a_new_profile_and_never_the_input() {
+    let h = home("refine");
+    std::fs::create_dir_all(&h).unwrap();
+    let out = h.join("refined.json");
+    let out_s = out.to_str().unwrap();
+    let r = json(&fixloop(
+        &h,
+        &[
+            "refine",
+            "--profile",
+            PROFILE,
+            "--feedback",
+            SEED,
+            "--output",
+            out_s,
+            "--min-events",
+            "1",
+            "--json",
+        ],
+    ));
+    assert!(r["version"]
+        .as_str()
+        .unwrap()
+        .starts_with("trance_v1_refined_"));
+    let adjustments = r["adjustments"].as_array().unwrap();
+    let bass = adjustments
+        .iter()
+        .find(|a| a["feature"] == "bass_level")
+        .unwrap();
+    for key in [
+        "feature",
+        "events",
+        "factor",
+        "decision",
+        "old_range",
+        "new_range",
+        "reason",
+    ] {
+        assert!(bass.get(key).is_some(), "adjustment lacks {key}");
+    }
+    assert_eq!(bass["decision"], "narrow");
+    assert!(r["confidence"]["eq_band_cut"].get("alpha").is_some());
+    let refined = fixloop::profile::Profile::load(&out).unwrap();
+    assert_eq!(refined.version, r["version"].as_str().unwrap());
+    // Dry run writes nothing; the input is refused as output.
+    let dry = h.join("dry.json");
+    ok(&fixloop(
+        &h,
+        &[
+            "refine",
+            "--profile",
+            PROFILE,
+            "--feedback",
+            SEED,
+            "--output",
+            dry.to_str().unwrap(),
+            "--dry-run",
+        ],
+    ));
+    assert!(!dry.exists());
+    let same = fixloop(
+        &h,
+        &[
+            "refine",
+            "--profile",
+            PROFILE,
+            "--feedback",
+            SEED,
+            "--output",
+            PROFILE,
+        ],
+    );
+    assert!(!same.status.success());
+    assert!(String::from_utf8_lossy(&same.stderr).contains("never overwrites its input"));
+    std::fs::remove_dir_all(&h).unwrap();
+}
+
+#[test]
+fn ab_create_list_status_and_errors() {
+    let h = home("ab");
+    ok(&fixloop(
+        &h,
+        &["ab", "create", "examples/data/abtest_targeting.json"],
+    ));
+    let again = fixloop(&h, &["ab", "create", "examples/data/abtest_targeting.json"]);
+    assert!(!again.status.success(), "an existing id is refused");
+    assert!(ok(&fixloop(&h, &["ab", "list"])).contains("targeting_strategy_001"));
+    let s = json(&fixloop(
+        &h,
+        &[
+            "ab",
+            "status",
+            "--test",
+            "targeting_strategy_001",
+            "--feedback",
+            SEED,
+            "--json",
+        ],
+    ));
+    for key in [
+        "test_id",
+        "status",
+        "control",
+        "treatment",
+        "lift",
+        "diff",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "p_value_pooled",
+        "cohens_d",
+        "srm_p_value",
+        "sessions",
+        "anytime",
+        "recommendation",
+        "reason",
+    ] {
+        assert!(s.get(key).is_some(), "ab status lacks {key}");
+    }
+    assert_eq!(s["recommendation"], "keep_running");
+    let unknown = fixloop(&h, &["ab", "status", "--test", "nope"]);
+    assert!(!unknown.status.success());
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no A/B test \"nope\""), "{err}");
+    std::fs::remove_dir_all(&h).unwrap();
+}
+
+#[test]
+fn bad_feedback_inputs_are_clear_errors() {
+    let h = home("bad");
+    let empty = fixloop(&h, &["summary"]);
+    assert!(
+        !empty.status.success(),
+        "an empty or missing log is an error"
+    );
+    let err = String::from_utf8_lossy(&empty.stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let missing = fixloop(&h, &["summary", "--feedback", "/nonexistent/fb.jsonl"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/fb.jsonl"));
+    let bad_since = fixloop(&h, &["summary", "--feedback", SEED, "--since", "yesterday"]);
+    assert!(!bad_since.status.success());
+    assert!(String::from_utf8_lossy(&bad_since.stderr).contains("yesterday"));
+}
