@@ -236,6 +236,71 @@ typedef uint32_t fixloop_setting_kind;
 #endif // __cplusplus
 
 /**
+ * User actions (values of `uint32_t action` arguments).
+ */
+enum fixloop_user_action
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Kept the fix.
+   */
+  FIXLOOP_ACTION_ACCEPT = 0,
+  /**
+   * Skipped it.
+   */
+  FIXLOOP_ACTION_REJECT = 1,
+  /**
+   * Applied it and reversed it.
+   */
+  FIXLOOP_ACTION_UNDO = 2,
+  /**
+   * Applied it with another value (`modified_value`).
+   */
+  FIXLOOP_ACTION_MODIFY = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum fixloop_user_action fixloop_user_action;
+#else
+typedef uint32_t fixloop_user_action;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A/B arms (values of `uint32_t` arm arguments and results).
+ */
+enum fixloop_arm
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The control configuration.
+   */
+  FIXLOOP_ARM_CONTROL = 0,
+  /**
+   * The treatment configuration.
+   */
+  FIXLOOP_ARM_TREATMENT = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum fixloop_arm fixloop_arm;
+#else
+typedef uint32_t fixloop_arm;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * An opaque feedback collector (one per plugin instance or host session). Open with
+ * [`fixloop_collector_open`], close with [`fixloop_collector_close`]. Its functions may be
+ * called from several threads at once (the record functions from the audio thread).
+ */
+typedef struct fixloop_collector fixloop_collector;
+
+/**
  * An opaque list of proposed fixes, created by [`fixloop_propose_fixes`], released with
  * [`fixloop_fix_list_free`].
  */
@@ -247,6 +312,105 @@ typedef struct fixloop_fix_list fixloop_fix_list;
  * read from several threads at once.
  */
 typedef struct fixloop_profile fixloop_profile;
+
+/**
+ * One proposed fix. `fix_id` is borrowed from the list and valid until the list is freed.
+ */
+typedef struct fixloop_fix {
+  /**
+   * Stable id of the proposal (NUL-terminated, owned by the list).
+   */
+  const char *fix_id;
+  /**
+   * A `fixloop_fix_type` value.
+   */
+  uint32_t action_type;
+  /**
+   * Feature id the fix addresses.
+   */
+  uint32_t gap_feature;
+  /**
+   * Current value.
+   */
+  double current_value;
+  /**
+   * Target value.
+   */
+  double target_value;
+  /**
+   * The value applying the fix aims for.
+   */
+  double new_value;
+  /**
+   * Confidence, 0–1.
+   */
+  double confidence;
+  /**
+   * The source gap's z-score.
+   */
+  double z_score;
+  /**
+   * A `fixloop_setting_kind` value.
+   */
+  uint32_t setting_kind;
+  /**
+   * The setting's main value (see `fixloop_setting_kind`).
+   */
+  double setting_value;
+  /**
+   * Band lower edge, Hz (EQ band only, else 0).
+   */
+  double band_low_hz;
+  /**
+   * Band upper edge, Hz (EQ band only, else 0).
+   */
+  double band_high_hz;
+  /**
+   * Tilt pivot, Hz (EQ tilt only, else 0).
+   */
+  double pivot_hz;
+} fixloop_fix;
+
+/**
+ * The id of an applied fix's event, returned by [`fixloop_collector_fix_applied`] and passed
+ * to the later lifecycle calls. Plain data; copy it freely.
+ */
+typedef struct fixloop_event_id {
+  /**
+   * The collector's random id.
+   */
+  uint64_t collector;
+  /**
+   * The event's serial number within the collector.
+   */
+  uint32_t serial;
+} fixloop_event_id;
+
+/**
+ * A collector's counters. Once flushed, `pushed = durable + dropped`.
+ */
+typedef struct fixloop_collector_stats {
+  /**
+   * Records handed to the queue, including those dropped because it was full.
+   */
+  uint64_t pushed;
+  /**
+   * Records dropped because the queue was full (the count is persisted in the log).
+   */
+  uint64_t dropped;
+  /**
+   * Records written and synced to disk.
+   */
+  uint64_t durable;
+  /**
+   * Write or sync errors the writer has met (records stay buffered meanwhile).
+   */
+  uint64_t write_errors;
+  /**
+   * Whether the writer's last write or sync failed (message via a failing flush).
+   */
+  bool failing;
+} fixloop_collector_stats;
 
 /**
  * The fix-generation policy.
@@ -335,64 +499,6 @@ typedef struct fixloop_gap {
    */
   double weight;
 } fixloop_gap;
-
-/**
- * One proposed fix. `fix_id` is borrowed from the list and valid until the list is freed.
- */
-typedef struct fixloop_fix {
-  /**
-   * Stable id of the proposal (NUL-terminated, owned by the list).
-   */
-  const char *fix_id;
-  /**
-   * A `fixloop_fix_type` value.
-   */
-  uint32_t action_type;
-  /**
-   * Feature id the fix addresses.
-   */
-  uint32_t gap_feature;
-  /**
-   * Current value.
-   */
-  double current_value;
-  /**
-   * Target value.
-   */
-  double target_value;
-  /**
-   * The value applying the fix aims for.
-   */
-  double new_value;
-  /**
-   * Confidence, 0–1.
-   */
-  double confidence;
-  /**
-   * The source gap's z-score.
-   */
-  double z_score;
-  /**
-   * A `fixloop_setting_kind` value.
-   */
-  uint32_t setting_kind;
-  /**
-   * The setting's main value (see `fixloop_setting_kind`).
-   */
-  double setting_value;
-  /**
-   * Band lower edge, Hz (EQ band only, else 0).
-   */
-  double band_low_hz;
-  /**
-   * Band upper edge, Hz (EQ band only, else 0).
-   */
-  double band_high_hz;
-  /**
-   * Tilt pivot, Hz (EQ tilt only, else 0).
-   */
-  double pivot_hz;
-} fixloop_fix;
 
 /**
  * One feature's statistics, as stored in the profile.
@@ -508,6 +614,105 @@ const char *fixloop_feature_name(uint32_t feature_id);
 fixloop_status fixloop_feature_from_name(const char *name, uint32_t *out_id);
 
 /**
+ * Opens a collector on the log directory `feedback_dir` (NUL-terminated; NULL = the
+ * default home's `feedback/`: `FIXLOOP_HOME`, else the platform data directory). The
+ * directory is created if missing; the process's writer thread is started or joined.
+ *
+ * The caller owns `*out` and releases it with [`fixloop_collector_close`].
+ * Any non-real-time thread; not real-time safe.
+ */
+fixloop_status fixloop_collector_open(const char *feedback_dir, struct fixloop_collector **out);
+
+/**
+ * Starts a host session: later records carry `track_path`, `session_id` and
+ * `profile_version` (NUL-terminated; none may be NULL) and the A/B assignments
+ * `ab_test_ids[i]` → `ab_arms[i]` (`fixloop_arm`) for `i < ab_count` (both NULL when 0).
+ *
+ * Borrows everything. Any non-real-time thread; not real-time safe (allocates, and may
+ * wait up to 1 s for room in the queue).
+ */
+fixloop_status fixloop_collector_start_session(const struct fixloop_collector *collector,
+                                               const char *track_path,
+                                               const char *session_id,
+                                               const char *profile_version,
+                                               const char *const *ab_test_ids,
+                                               const uint32_t *ab_arms,
+                                               size_t ab_count);
+
+/**
+ * Records that `fix` (as returned by [`fixloop_fix_list_get`], or filled by the host: its
+ * `fix_id` is NUL-terminated UTF-8 of at most 47 bytes) was applied, and writes the new
+ * event's id to `*out_event`.
+ *
+ * Borrows `fix`. Any thread. **Real-time safe**: no allocation, lock, syscall or wait; sets
+ * no last-error message. `FIXLOOP_ERR_QUEUE_FULL` when the queue is full (the record is
+ * counted as dropped; `*out_event` is not written).
+ */
+fixloop_status fixloop_collector_fix_applied(const struct fixloop_collector *collector,
+                                             const struct fixloop_fix *fix,
+                                             struct fixloop_event_id *out_event);
+
+/**
+ * Records the producer's `action` (`fixloop_user_action`) on `event`; `modified_value` is
+ * used only for `FIXLOOP_ACTION_MODIFY` (pass NaN otherwise).
+ *
+ * Any thread. **Real-time safe**; sets no last-error message.
+ */
+fixloop_status fixloop_collector_user_action(const struct fixloop_collector *collector,
+                                             struct fixloop_event_id event,
+                                             uint32_t action,
+                                             double modified_value);
+
+/**
+ * Records the gap (z-score) measured on re-analysis after the fix of `event`.
+ *
+ * Any thread. **Real-time safe**; sets no last-error message.
+ */
+fixloop_status fixloop_collector_outcome(const struct fixloop_collector *collector,
+                                         struct fixloop_event_id event,
+                                         double gap_after);
+
+/**
+ * Records that the host saved the session (marks every open fix of the session).
+ *
+ * Any thread. **Real-time safe**; sets no last-error message.
+ */
+fixloop_status fixloop_collector_session_saved(const struct fixloop_collector *collector);
+
+/**
+ * Records that the host bounced (exported) the track — the host knows, so the evidence is
+ * "host".
+ *
+ * Any thread. **Real-time safe**; sets no last-error message.
+ */
+fixloop_status fixloop_collector_track_bounced(const struct fixloop_collector *collector);
+
+/**
+ * Waits until everything recorded before the call is on disk (fsync). Fails with the
+ * writer's error (disk full, permission denied) when it cannot write; the records stay
+ * buffered and are written once the disk recovers.
+ *
+ * Any non-real-time thread; not real-time safe (blocks).
+ */
+fixloop_status fixloop_collector_flush(const struct fixloop_collector *collector);
+
+/**
+ * Writes the collector's counters to `*out`.
+ *
+ * Any non-real-time thread; not real-time safe.
+ */
+fixloop_status fixloop_collector_get_stats(const struct fixloop_collector *collector,
+                                           struct fixloop_collector_stats *out);
+
+/**
+ * Flushes and releases a collector. NULL is ignored. Returns the flush's status (the
+ * handle is released either way); closing twice is undefined.
+ *
+ * Any non-real-time thread, once no other thread uses the collector; blocks.
+ */
+fixloop_status fixloop_collector_close(struct fixloop_collector *collector);
+
+/**
  * Writes the default policy (conservative, amount 1, min confidence 0.5) to `*out`.
  *
  * Any thread; real-time safe.
@@ -577,6 +782,58 @@ fixloop_status fixloop_fix_list_describe(const struct fixloop_fix_list *list,
  * Any thread; not real-time safe.
  */
 void fixloop_fix_list_free(struct fixloop_fix_list *list);
+
+/**
+ * The feedback summary (SPEC §5 `summary --json` fields) of the events at `feedback`
+ * (log directory or `.jsonl` file; NULL = the default home's log), restricted to `since`
+ * (`"30d"`, `"2026-10-01"`…; NULL = all time), as a JSON string in `*out_json`.
+ *
+ * The caller owns `*out_json` and releases it with [`fixloop_string_free`].
+ * Any non-real-time thread; not real-time safe.
+ */
+fixloop_status fixloop_summary_json(const char *feedback, const char *since, char **out_json);
+
+/**
+ * Refines `profile` from the events at `feedback` (NULL = the default home's log) with the
+ * default guard rails and `min_events` (0 = the default, 20). Writes the new profile to
+ * `*out_profile` and, when `out_report_json` is not NULL, the report (SPEC §5 `refine
+ * --json` fields) to `*out_report_json`. `profile` is not modified.
+ *
+ * The caller owns `*out_profile` ([`fixloop_profile_free`]) and `*out_report_json`
+ * ([`fixloop_string_free`]). Any non-real-time thread; not real-time safe.
+ */
+fixloop_status fixloop_refine_profile(const struct fixloop_profile *profile,
+                                      const char *feedback,
+                                      uint64_t min_events,
+                                      struct fixloop_profile **out_profile,
+                                      char **out_report_json);
+
+/**
+ * The status of A/B test `test` (an id in `abtests_dir`, or a path to a test file;
+ * `abtests_dir` NULL = the default home's `abtests/`) from the events at `feedback`
+ * (NULL = the default home's log), as JSON (SPEC §5 `ab status --json` fields) in
+ * `*out_json`. `FIXLOOP_ERR_NOT_FOUND` for an unknown test id.
+ *
+ * The caller owns `*out_json` ([`fixloop_string_free`]). Any non-real-time thread; not
+ * real-time safe.
+ */
+fixloop_status fixloop_ab_status_json(const char *test,
+                                      const char *abtests_dir,
+                                      const char *feedback,
+                                      char **out_json);
+
+/**
+ * The arm (`fixloop_arm`) of session `session_id` in test `test_id` with treatment share
+ * `assignment_ratio` (0–1), written to `*out_arm`. Deterministic: the same answer in every
+ * process and version (FNV-1a 64 of `test_id`, a zero byte and `session_id`, through
+ * SplitMix64's finaliser, compared with the ratio).
+ *
+ * Any thread; not real-time safe (may set the last error).
+ */
+fixloop_status fixloop_ab_assign(const char *test_id,
+                                 const char *session_id,
+                                 double assignment_ratio,
+                                 uint32_t *out_arm);
 
 /**
  * Loads and validates the profile at `path` (NUL-terminated UTF-8) into `*out`.

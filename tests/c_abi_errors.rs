@@ -357,3 +357,186 @@ fn scoring_and_fixes_refuse_bad_values_and_enums() {
         fixloop_profile_free(profile);
     }
 }
+
+#[test]
+fn collector_and_learning_functions_refuse_bad_input() {
+    let tmp = std::env::temp_dir().join(format!("fixloop-c-errors-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let file = tmp.join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let c = |s: &str| CString::new(s).unwrap();
+    // SAFETY: every pointer is valid or deliberately NULL / bad.
+    unsafe {
+        let mut collector = null_mut();
+        // A log "directory" that is a file cannot be opened.
+        let bad_dir = c(file.join("feedback").to_str().unwrap());
+        assert_eq!(
+            fixloop_collector_open(bad_dir.as_ptr(), &mut collector),
+            FIXLOOP_ERR_IO
+        );
+        assert!(last_error().contains("not-a-dir"), "{}", last_error());
+        assert!(collector.is_null());
+        assert_eq!(
+            fixloop_collector_open(null(), null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+
+        let dir = c(tmp.join("feedback").to_str().unwrap());
+        assert_eq!(
+            fixloop_collector_open(dir.as_ptr(), &mut collector),
+            FIXLOOP_OK
+        );
+        let (track, session, version) = (c("t.wav"), c("s1"), c("v1"));
+        let ids = [c("test_a")];
+        let id_ptrs = [ids[0].as_ptr()];
+        let bad_arm = [7u32];
+        assert_eq!(
+            fixloop_collector_start_session(
+                collector,
+                track.as_ptr(),
+                session.as_ptr(),
+                version.as_ptr(),
+                id_ptrs.as_ptr(),
+                bad_arm.as_ptr(),
+                1
+            ),
+            FIXLOOP_ERR_INVALID_ENUM
+        );
+        assert!(last_error().contains("ab_arms[0] is 7"));
+        assert_eq!(
+            fixloop_collector_start_session(
+                collector,
+                null(),
+                session.as_ptr(),
+                version.as_ptr(),
+                null(),
+                null(),
+                0
+            ),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_collector_start_session(
+                collector,
+                track.as_ptr(),
+                session.as_ptr(),
+                version.as_ptr(),
+                null(),
+                null(),
+                3
+            ),
+            FIXLOOP_ERR_NULL_ARGUMENT,
+            "a dangling count with NULL arrays"
+        );
+        let good_arm = [1u32];
+        assert_eq!(
+            fixloop_collector_start_session(
+                collector,
+                track.as_ptr(),
+                session.as_ptr(),
+                version.as_ptr(),
+                id_ptrs.as_ptr(),
+                good_arm.as_ptr(),
+                1
+            ),
+            FIXLOOP_OK
+        );
+        let long_id = c(&"x".repeat(200));
+        let mut fix: fixloop_fix = std::mem::zeroed();
+        fix.fix_id = long_id.as_ptr();
+        let mut event = fixloop_event_id::default();
+        assert_eq!(
+            fixloop_collector_fix_applied(collector, &fix, &mut event),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        fix.fix_id = null();
+        assert_eq!(
+            fixloop_collector_fix_applied(collector, &fix, &mut event),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        let short = c("f1");
+        fix.fix_id = short.as_ptr();
+        fix.gap_feature = 99;
+        assert_eq!(
+            fixloop_collector_fix_applied(collector, &fix, &mut event),
+            FIXLOOP_ERR_INVALID_ENUM
+        );
+        fix.gap_feature = 0;
+        fix.current_value = f64::NAN;
+        assert_eq!(
+            fixloop_collector_fix_applied(collector, &fix, &mut event),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(fixloop_collector_flush(null()), FIXLOOP_ERR_NULL_ARGUMENT);
+        let mut stats = fixloop_collector_stats::default();
+        assert_eq!(
+            fixloop_collector_get_stats(collector, null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_collector_get_stats(collector, &mut stats),
+            FIXLOOP_OK
+        );
+        assert_eq!(fixloop_collector_close(collector), FIXLOOP_OK);
+        assert_eq!(fixloop_collector_close(null_mut()), FIXLOOP_OK);
+
+        // Learning: missing feedback, unknown test, bad ratio, NULL handles.
+        let mut json = null_mut();
+        let missing = c("/nonexistent/feedback.jsonl");
+        assert_eq!(
+            fixloop_summary_json(missing.as_ptr(), null(), &mut json),
+            FIXLOOP_ERR_NOT_FOUND
+        );
+        assert!(last_error().contains("/nonexistent/feedback.jsonl"));
+        let bad_since = c("yesterday");
+        assert_eq!(
+            fixloop_summary_json(dir.as_ptr(), bad_since.as_ptr(), &mut json),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        assert!(json.is_null());
+        // The session above holds no fix events: an empty log is a clear error.
+        let s = fixloop_summary_json(dir.as_ptr(), null(), &mut json);
+        assert_ne!(s, FIXLOOP_OK);
+        assert!(!last_error().is_empty());
+        let abtests = c(tmp.join("abtests").to_str().unwrap());
+        let nope = c("nope");
+        assert_eq!(
+            fixloop_ab_status_json(nope.as_ptr(), abtests.as_ptr(), dir.as_ptr(), &mut json),
+            FIXLOOP_ERR_NOT_FOUND
+        );
+        let mut arm = 9u32;
+        assert_eq!(
+            fixloop_ab_assign(nope.as_ptr(), session.as_ptr(), 1.5, &mut arm),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(arm, 9, "out-parameter untouched on failure");
+        assert_eq!(
+            fixloop_ab_assign(nope.as_ptr(), session.as_ptr(), 1.0, &mut arm),
+            FIXLOOP_OK
+        );
+        assert_eq!(arm, fixloop_arm::FIXLOOP_ARM_TREATMENT as u32);
+        assert_eq!(
+            fixloop_ab_assign(nope.as_ptr(), session.as_ptr(), 0.0, &mut arm),
+            FIXLOOP_OK
+        );
+        assert_eq!(arm, fixloop_arm::FIXLOOP_ARM_CONTROL as u32);
+        let mut refined = null_mut();
+        assert_eq!(
+            fixloop_refine_profile(null(), dir.as_ptr(), 0, &mut refined, null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        let profile = load();
+        let seed = c(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/seed_feedback.jsonl"
+        ));
+        assert_eq!(
+            fixloop_refine_profile(profile, seed.as_ptr(), 1, &mut refined, null_mut()),
+            FIXLOOP_OK
+        );
+        fixloop_profile_free(refined);
+        fixloop_profile_free(profile);
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

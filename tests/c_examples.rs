@@ -1,7 +1,8 @@
 //! The C and C++ examples build against `include/fixloop.h` and the static library with
-//! `-Wall -Wextra -Werror` (C11, C++17), run, and print what the library computes; then
+//! `-Wall -Wextra -Werror` (C11, C++17), run — load the profile, score a track, record a fix
+//! lifecycle, flush, read the summary, refine — and print what the library computes; then
 //! once more under AddressSanitizer (which includes LeakSanitizer on Linux), with no error
-//! or leak.
+//! or leak. The log they write is then read back by the library.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,7 +26,8 @@ fn static_lib() -> PathBuf {
 fn build(source: &str, compiler: &str, std: &str, sanitize: bool) -> PathBuf {
     let out_dir = std::env::temp_dir().join(format!("fixloop-examples-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).unwrap();
-    let stem = Path::new(source).file_stem().unwrap().to_string_lossy();
+    // examples/c/host.c → examples_c_host_c: the C and C++ hosts share a stem.
+    let stem = source.replace(['/', '.'], "_");
     let exe = out_dir.join(format!("{stem}{}", if sanitize { "-asan" } else { "" }));
     let mut cmd = Command::new(compiler);
     cmd.arg(format!("-std={std}"))
@@ -51,14 +53,28 @@ fn build(source: &str, compiler: &str, std: &str, sanitize: bool) -> PathBuf {
 }
 
 fn run(exe: &Path) -> String {
+    let feedback = std::env::temp_dir().join(format!(
+        "fixloop-examples-fb-{}-{}",
+        std::process::id(),
+        exe.file_name().unwrap().to_string_lossy()
+    ));
+    let _ = std::fs::remove_dir_all(&feedback);
     let out = Command::new(exe)
         .arg(root().join("examples/data/trance_profile.json"))
+        .arg(&feedback)
         .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{} failed:\n{stderr}", exe.display());
     assert!(!stderr.contains("Sanitizer"), "{stderr}");
+    // What the example recorded is in the log, folded into one event.
+    let events = fixloop::store::read_events(&feedback).unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert!(e.was_applied && e.gap_after.is_some());
+    assert!(e.session_saved_after || e.track_bounced_after);
+    std::fs::remove_dir_all(&feedback).unwrap();
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -80,6 +96,16 @@ fn check_c_output(text: &str) {
     assert!(text.contains(&want), "want {want:?} in\n{text}");
     assert!(text.contains("gap low_end_width z=+4.49"), "{text}");
     assert!(text.contains("fix low_end_width.width_adjust."), "{text}");
+    // Session start, fix applied, action, outcome, session saved: all durable, none dropped.
+    assert!(
+        text.contains("collector pushed=5 durable=5 dropped=0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("summary {\"since\":null,\"total\":1,\"accept_rate\":1.0"),
+        "{text}"
+    );
+    assert!(text.contains("refined trance_v1_refined_"), "{text}");
     assert!(text.ends_with("ok\n"), "{text}");
 }
 
@@ -87,6 +113,12 @@ fn check_cpp_output(text: &str) {
     assert!(text.contains("profile trance_v1\n"), "{text}");
     assert!(text.contains("score "), "{text}");
     assert!(text.contains("fix bass_level: Cut 60–250 Hz by"), "{text}");
+    assert!(text.contains("collector pushed=5 durable=5"), "{text}");
+    assert!(
+        text.contains("summary {\"since\":null,\"total\":1,\"accept_rate\":0."),
+        "{text}"
+    );
+    assert!(text.contains("refined trance_v1_refined_"), "{text}");
     assert!(
         text.contains("expected error: fixloop_profile_load: i/o error: /nonexistent/profile.json: cannot read"),
         "{text}"
@@ -96,7 +128,7 @@ fn check_cpp_output(text: &str) {
 
 #[test]
 fn c_example_builds_and_runs() {
-    check_c_output(&run(&build("examples/c/score_track.c", "cc", "c11", false)));
+    check_c_output(&run(&build("examples/c/host.c", "cc", "c11", false)));
 }
 
 #[test]
@@ -106,6 +138,6 @@ fn cpp_example_builds_and_runs() {
 
 #[test]
 fn examples_are_clean_under_address_sanitizer() {
-    check_c_output(&run(&build("examples/c/score_track.c", "cc", "c11", true)));
+    check_c_output(&run(&build("examples/c/host.c", "cc", "c11", true)));
     check_cpp_output(&run(&build("examples/cpp/host.cpp", "c++", "c++17", true)));
 }

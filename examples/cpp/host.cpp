@@ -1,7 +1,10 @@
 // A C++17 host over the fixloop C API: RAII wrappers own the handles, errors become
 // exceptions carrying fixloop_last_error().
 //
-// Usage: host PROFILE.json
+// Loads a profile, scores a track, proposes fixes, records a fix lifecycle through a
+// Collector (applied, modified, outcome, bounce), flushes, reads the summary, refines.
+//
+// Usage: host PROFILE.json FEEDBACK_DIR
 // Build: c++ -std=c++17 -Iinclude examples/cpp/host.cpp target/release/libfixloop.a -lpthread -ldl -lm
 #include <cstdio>
 #include <memory>
@@ -72,6 +75,56 @@ class FixList {
     std::unique_ptr<fixloop_fix_list, FixListDeleter> list_;
 };
 
+// Owns a string the library returned (`char **out`).
+struct StringDeleter {
+    void operator()(char *s) const { fixloop_string_free(s); }
+};
+using OwnedString = std::unique_ptr<char, StringDeleter>;
+
+class Collector {
+  public:
+    explicit Collector(const std::string &dir) {
+        fixloop_collector *c = nullptr;
+        check("fixloop_collector_open", fixloop_collector_open(dir.c_str(), &c));
+        handle_.reset(c);
+    }
+    void start_session(const std::string &track, const std::string &session,
+                       const std::string &profile_version) {
+        check("fixloop_collector_start_session",
+              fixloop_collector_start_session(handle_.get(), track.c_str(), session.c_str(),
+                                              profile_version.c_str(), nullptr, nullptr, 0));
+    }
+    // Real-time safe: may be called from the audio thread.
+    fixloop_event_id fix_applied(const fixloop_fix &fix) {
+        fixloop_event_id id;
+        check("fixloop_collector_fix_applied",
+              fixloop_collector_fix_applied(handle_.get(), &fix, &id));
+        return id;
+    }
+    void modified(fixloop_event_id id, double value) {
+        check("fixloop_collector_user_action",
+              fixloop_collector_user_action(handle_.get(), id, FIXLOOP_ACTION_MODIFY, value));
+    }
+    void outcome(fixloop_event_id id, double gap_after) {
+        check("fixloop_collector_outcome", fixloop_collector_outcome(handle_.get(), id, gap_after));
+    }
+    void bounced() {
+        check("fixloop_collector_track_bounced", fixloop_collector_track_bounced(handle_.get()));
+    }
+    void flush() { check("fixloop_collector_flush", fixloop_collector_flush(handle_.get())); }
+    fixloop_collector_stats stats() const {
+        fixloop_collector_stats s;
+        check("fixloop_collector_get_stats", fixloop_collector_get_stats(handle_.get(), &s));
+        return s;
+    }
+
+  private:
+    struct Closer {
+        void operator()(fixloop_collector *c) const { fixloop_collector_close(c); }
+    };
+    std::unique_ptr<fixloop_collector, Closer> handle_;
+};
+
 class Profile {
   public:
     static Profile load(const std::string &path) {
@@ -99,6 +152,12 @@ class Profile {
         return FixList(list);
     }
     const fixloop_profile *get() const { return handle_.get(); }
+    Profile refine(const std::string &feedback, uint64_t min_events) const {
+        fixloop_profile *p = nullptr;
+        check("fixloop_refine_profile",
+              fixloop_refine_profile(handle_.get(), feedback.c_str(), min_events, &p, nullptr));
+        return Profile(p);
+    }
 
   private:
     explicit Profile(fixloop_profile *p) : handle_(p) {}
@@ -114,8 +173,8 @@ inline uint32_t feature(const char *name) {
 }  // namespace fixloop
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: %s PROFILE.json\n", argv[0]);
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: %s PROFILE.json FEEDBACK_DIR\n", argv[0]);
         return 2;
     }
     try {
@@ -137,6 +196,26 @@ int main(int argc, char **argv) {
             std::printf("fix %s: %s\n", fixloop_feature_name(fix.gap_feature),
                         fixes.describe(i).c_str());
         }
+        {
+            fixloop::Collector collector(argv[2]);
+            collector.start_session("wip.wav", "session-cpp-1", profile.version());
+            auto fix = fixes.at(0);
+            auto event = collector.fix_applied(fix);
+            collector.modified(event, (fix.current_value + fix.new_value) / 2);
+            collector.outcome(event, fix.z_score / 2);
+            collector.bounced();
+            collector.flush();
+            auto stats = collector.stats();
+            std::printf("collector pushed=%llu durable=%llu\n",
+                        static_cast<unsigned long long>(stats.pushed),
+                        static_cast<unsigned long long>(stats.durable));
+        }  // closed (and flushed) here
+        char *raw = nullptr;
+        fixloop::check("fixloop_summary_json", fixloop_summary_json(argv[2], nullptr, &raw));
+        fixloop::OwnedString summary(raw);
+        std::printf("summary %.40s\n", summary.get());
+        auto refined = profile.refine(argv[2], 1);
+        std::printf("refined %s\n", refined.version().c_str());
         // Errors surface as exceptions with the library's message.
         try {
             fixloop::Profile::load("/nonexistent/profile.json");

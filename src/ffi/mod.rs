@@ -21,10 +21,14 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+mod collector;
 mod fixes;
+mod learn;
 mod profile;
 
+pub use collector::*;
 pub use fixes::*;
+pub use learn::*;
 pub use profile::*;
 
 use crate::error::{Error, ErrorKind};

@@ -1,9 +1,11 @@
-/* Scores a work-in-progress track against the example trance profile through the C API
- * and prints the gaps and the proposed fixes.
+/* A C host of the fixloop API: loads a profile, scores a work-in-progress track, proposes
+ * fixes, records one fix's lifecycle in a feedback log (applied, accepted, outcome,
+ * session saved), flushes, reads the feedback summary and refines the profile.
  *
- * Usage: score_track PROFILE.json
- * Build: cc -std=c11 -Iinclude examples/c/score_track.c target/release/libfixloop.a -lpthread -ldl -lm
+ * Usage: host PROFILE.json FEEDBACK_DIR
+ * Build: cc -std=c11 -Iinclude examples/c/host.c target/release/libfixloop.a -lpthread -ldl -lm
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +35,8 @@ static const struct {
 };
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PROFILE.json\n", argv[0]);
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s PROFILE.json FEEDBACK_DIR\n", argv[0]);
         return 2;
     }
     if (fixloop_abi_version() != FIXLOOP_ABI_VERSION) {
@@ -90,6 +92,56 @@ int main(int argc, char **argv) {
                fixloop_feature_name(fix.gap_feature), fix.current_value, fix.new_value,
                fix.confidence, text);
     }
+
+    /* Record the lifecycle of the most confident fix. */
+    fixloop_collector *collector = NULL;
+    s = fixloop_collector_open(argv[2], &collector);
+    if (s != FIXLOOP_OK) return fail("fixloop_collector_open", s);
+    const char *tests[] = {"targeting_strategy_001"};
+    uint32_t arm = 0;
+    s = fixloop_ab_assign(tests[0], "session-c-1", 0.5, &arm);
+    if (s != FIXLOOP_OK) return fail("fixloop_ab_assign", s);
+    s = fixloop_collector_start_session(collector, "wip_anthem_v3.wav", "session-c-1", version,
+                                        tests, &arm, 1);
+    if (s != FIXLOOP_OK) return fail("fixloop_collector_start_session", s);
+    fixloop_fix first;
+    fixloop_fix_list_get(fixes, 0, &first);
+    fixloop_event_id event;
+    /* The record functions are real-time safe: an audio thread may call them. */
+    s = fixloop_collector_fix_applied(collector, &first, &event);
+    if (s != FIXLOOP_OK) return fail("fixloop_collector_fix_applied", s);
+    s = fixloop_collector_user_action(collector, event, FIXLOOP_ACTION_ACCEPT, NAN);
+    if (s != FIXLOOP_OK) return fail("fixloop_collector_user_action", s);
+    s = fixloop_collector_outcome(collector, event, first.z_score * 0.25);
+    if (s != FIXLOOP_OK) return fail("fixloop_collector_outcome", s);
+    s = fixloop_collector_session_saved(collector);
+    if (s != FIXLOOP_OK) return fail("fixloop_collector_session_saved", s);
+    s = fixloop_collector_flush(collector);
+    if (s != FIXLOOP_OK) return fail("fixloop_collector_flush", s);
+    fixloop_collector_stats stats;
+    fixloop_collector_get_stats(collector, &stats);
+    printf("collector pushed=%llu durable=%llu dropped=%llu\n", (unsigned long long)stats.pushed,
+           (unsigned long long)stats.durable, (unsigned long long)stats.dropped);
+    s = fixloop_collector_close(collector);
+    if (s != FIXLOOP_OK) return fail("fixloop_collector_close", s);
+
+    /* Read the summary back, as JSON. */
+    char *summary = NULL;
+    s = fixloop_summary_json(argv[2], NULL, &summary);
+    if (s != FIXLOOP_OK) return fail("fixloop_summary_json", s);
+    printf("summary %.60s\n", summary);
+    fixloop_string_free(summary);
+
+    /* Refine the profile from that feedback (one event suffices for the example). */
+    fixloop_profile *refined = NULL;
+    char *report = NULL;
+    s = fixloop_refine_profile(profile, argv[2], 1, &refined, &report);
+    if (s != FIXLOOP_OK) return fail("fixloop_refine_profile", s);
+    char refined_version[128];
+    fixloop_profile_version(refined, refined_version, sizeof refined_version, NULL);
+    printf("refined %s\n", refined_version);
+    fixloop_string_free(report);
+    fixloop_profile_free(refined);
 
     fixloop_fix_list_free(fixes);
     fixloop_profile_free(profile);
