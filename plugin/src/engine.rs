@@ -172,6 +172,8 @@ pub enum Control {
         host_api: HostApi,
         /// The frame counter at activation.
         frames_at_activate: u64,
+        /// When the host activated the plugin (the background thread may see the message later).
+        activated_at: Instant,
     },
     /// The host deactivated the plugin; the sender is told when everything is recorded and flushed.
     Deactivate(Option<SyncSender<()>>),
@@ -290,6 +292,7 @@ impl Engine {
                 offline,
                 host_api,
                 frames_at_activate,
+                activated_at,
             } => {
                 // Whatever the old ring still holds was heard before this activation.
                 self.drain();
@@ -306,10 +309,17 @@ impl Engine {
                 let frames_now = self.counters.frames_processed.load(Ordering::Acquire);
                 self.saves.arm(self.host.save_count());
                 self.pace = RenderPace::new(self.config.render_pace, rate);
-                self.pace_enabled = !offline
+                self.pace
+                    .start(frames_at_activate.min(frames_now), activated_at.min(now));
+                // CLAP: the render extension's mode reaches `activate()` and is trusted.
+                // VST3: nice-plug hands `activate()` the mode of the *previous*
+                // `setupProcessing` call, so a stale mode could mark ordinary playback after an
+                // export as a bounce; the mode is ignored and the pace heuristic decides.
+                let told_offline = offline && host_api != HostApi::Vst3;
+                self.pace_enabled = !told_offline
                     && (host_api == HostApi::Vst3
                         || (host_api == HostApi::Clap && self.config.pace_heuristic_for_clap));
-                self.offline_since = offline.then_some(frames_at_activate.min(frames_now));
+                self.offline_since = told_offline.then_some(frames_at_activate.min(frames_now));
                 if !self.session_started {
                     self.session_started = true;
                     self.hub.sink.session_started(&SessionStart {
@@ -325,6 +335,12 @@ impl Engine {
                 self.step(now);
                 self.compute();
                 self.publish();
+                if self.pace_enabled {
+                    let frames = self.counters.frames_processed.load(Ordering::Acquire);
+                    if let Some(evidence) = self.pace.finish(frames, now) {
+                        self.record_likely_bounce(evidence);
+                    }
+                }
                 self.pace.restart();
                 self.hub.sink.flush();
                 if let Some(done) = done {
@@ -533,13 +549,17 @@ impl Engine {
             return;
         }
         if let Some(evidence) = self.pace.observe(frames, now) {
-            self.hub.sink.track_bounced(&TrackBounced {
-                session_id: self.hub.session_id,
-                likely: true,
-                evidence: BounceEvidence::FasterThanRealTime(evidence),
-            });
-            self.hub.sink.flush();
+            self.record_likely_bounce(evidence);
         }
+    }
+
+    fn record_likely_bounce(&self, evidence: crate::host_signals::PaceEvidence) {
+        self.hub.sink.track_bounced(&TrackBounced {
+            session_id: self.hub.session_id,
+            likely: true,
+            evidence: BounceEvidence::FasterThanRealTime(evidence),
+        });
+        self.hub.sink.flush();
     }
 
     /// The features heard since the last change (for tests and diagnostics).

@@ -180,6 +180,14 @@ impl RenderPace {
         }
     }
 
+    /// Starts observing from `frames_total` at `at` (the activation), so audio processed
+    /// before the first regular observation is part of the first interval.
+    pub fn start(&mut self, frames_total: u64, at: Instant) {
+        self.restart();
+        self.last = Some((frames_total, at));
+        self.stretch_start = Some((frames_total, at));
+    }
+
     /// Forgets the current stretch (on activation and deactivation).
     pub fn restart(&mut self) {
         self.stretch_start = None;
@@ -190,6 +198,22 @@ impl RenderPace {
     /// Feeds the total frames processed so far, observed at `now`. Returns the evidence the
     /// first time the current stretch qualifies as a likely offline render.
     pub fn observe(&mut self, frames_total: u64, now: Instant) -> Option<PaceEvidence> {
+        self.observe_with_gap(frames_total, now, self.config.min_observation_gap)
+    }
+
+    /// The last observation of a run (at deactivation): like [`observe`](Self::observe), but
+    /// an interval shorter than `min_observation_gap` still counts, so a render that ends
+    /// right before the host deactivates the plugin is not lost.
+    pub fn finish(&mut self, frames_total: u64, now: Instant) -> Option<PaceEvidence> {
+        self.observe_with_gap(frames_total, now, Duration::from_nanos(1))
+    }
+
+    fn observe_with_gap(
+        &mut self,
+        frames_total: u64,
+        now: Instant,
+        min_gap: Duration,
+    ) -> Option<PaceEvidence> {
         let Some((last_frames, last_t)) = self.last else {
             self.last = Some((frames_total, now));
             self.stretch_start = Some((frames_total, now));
@@ -198,10 +222,10 @@ impl RenderPace {
         if frames_total < last_frames {
             // A counter that went back: a new plugin run; start over.
             self.restart();
-            return self.observe(frames_total, now);
+            return self.observe_with_gap(frames_total, now, min_gap);
         }
         let dt = now.saturating_duration_since(last_t);
-        if dt < self.config.min_observation_gap {
+        if dt < min_gap {
             return None;
         }
         let audio = (frames_total - last_frames) as f64 / self.sample_rate_hz;
@@ -307,6 +331,26 @@ mod tests {
         let frames = frames + 4800 * 60;
         assert!(pace.observe(frames, t2).is_none());
         assert_eq!(feed(&mut pace, t2, frames, 4800, ms(10), 120).len(), 1);
+    }
+
+    #[test]
+    fn a_render_ending_right_before_deactivation_is_seen_at_finish() {
+        let mut pace = RenderPace::new(RenderPaceConfig::default(), SR);
+        let t0 = Instant::now();
+        pace.observe(0, t0);
+        // 20 s of audio in 4 ms: shorter than the observation gap, so `observe` waits…
+        let t1 = t0 + Duration::from_millis(4);
+        assert_eq!(pace.observe(960_000, t1), None);
+        // …and the deactivation's last look sees it.
+        let e = pace.finish(960_000, t1).unwrap();
+        assert!(
+            (e.audio_seconds - 20.0).abs() < 1e-9 && e.speed_ratio > 4000.0,
+            "{e:?}"
+        );
+        // Real-time audio ending at deactivation is still not a render.
+        let mut pace = RenderPace::new(RenderPaceConfig::default(), SR);
+        pace.observe(0, t0);
+        assert_eq!(pace.finish(480_000, t0 + Duration::from_secs(10)), None);
     }
 
     #[test]

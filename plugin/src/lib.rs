@@ -33,6 +33,7 @@
 
 pub mod actions;
 pub mod analysis;
+pub mod audio;
 pub mod dsp;
 pub mod engine;
 pub mod feedback;
@@ -40,8 +41,8 @@ pub mod host_signals;
 pub mod params;
 
 use actions::{Actions, HostView};
-use dsp::FixStage;
-use engine::{AudioCounters, Control, Engine, EngineConfig, Frame, Hub, Worker};
+use audio::AudioPath;
+use engine::{AudioCounters, Control, Engine, EngineConfig, Hub, Worker};
 use feedback::{FeedbackSink, HostApi};
 use nice_plug::prelude::*;
 use params::FixloopParams;
@@ -58,8 +59,7 @@ const DEACTIVATE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The plugin.
 pub struct FixloopPlugin {
     params: Arc<FixloopParams>,
-    stage: FixStage,
-    producer: Option<rtrb::Producer<Frame>>,
+    audio: AudioPath,
     counters: Arc<AudioCounters>,
     hub: Arc<Hub>,
     worker: Option<Worker>,
@@ -76,11 +76,11 @@ impl FixloopPlugin {
     /// A plugin recording into `sink` with `config` (the default plugin uses
     /// [`feedback::default_sink`] and the default configuration).
     pub fn with_sink(sink: Arc<dyn FeedbackSink>, config: EngineConfig) -> FixloopPlugin {
+        let counters = Arc::new(AudioCounters::default());
         FixloopPlugin {
             params: Arc::new(FixloopParams::default()),
-            stage: FixStage::new(48_000.0),
-            producer: None,
-            counters: Arc::new(AudioCounters::default()),
+            audio: AudioPath::new(48_000.0, counters.clone()),
+            counters,
             hub: Arc::new(Hub::new(sink)),
             worker: None,
             config,
@@ -100,29 +100,6 @@ impl FixloopPlugin {
     /// The parameters.
     pub fn fixloop_params(&self) -> &Arc<FixloopParams> {
         &self.params
-    }
-
-    /// Copies the processed block into the ring; frames that do not fit are counted.
-    ///
-    /// # Real-time safety
-    ///
-    /// Wait-free: one `rtrb` chunk write and relaxed atomic adds.
-    fn publish(&mut self, left: &[f32], right: &[f32]) {
-        let frames = left.len().min(right.len());
-        if let Some(producer) = self.producer.as_mut() {
-            let n = producer.slots().min(frames);
-            if let Ok(chunk) = producer.write_chunk_uninit(n) {
-                chunk.fill_from_iter(left.iter().zip(right).map(|(&l, &r)| [l, r]));
-            }
-            if n < frames {
-                self.counters
-                    .frames_dropped
-                    .fetch_add((frames - n) as u64, Ordering::Relaxed);
-            }
-        }
-        self.counters
-            .frames_processed
-            .fetch_add(frames as u64, Ordering::Release);
     }
 }
 
@@ -155,12 +132,11 @@ impl Plugin for FixloopPlugin {
     ) -> bool {
         let sample_rate_hz = f64::from(buffer_config.sample_rate);
         let max_block_frames = buffer_config.max_buffer_size.max(1) as usize;
-        self.stage.set_sample_rate(sample_rate_hz);
-        self.stage.snap_to(self.params.fix_settings());
         let capacity =
             ((sample_rate_hz.max(8_000.0) * RING_SECONDS) as usize).max(4 * max_block_frames);
         let (producer, consumer) = rtrb::RingBuffer::new(capacity);
-        self.producer = Some(producer);
+        self.audio
+            .prepare(sample_rate_hz, self.params.fix_settings(), producer);
         if self.worker.is_none() {
             let engine = Engine::new(
                 self.config,
@@ -188,13 +164,14 @@ impl Plugin for FixloopPlugin {
                 offline: buffer_config.process_mode == ProcessMode::Offline,
                 host_api,
                 frames_at_activate: self.counters.frames_processed.load(Ordering::Acquire),
+                activated_at: std::time::Instant::now(),
             });
         }
         true
     }
 
     fn reset(&mut self) {
-        self.stage.reset();
+        self.audio.reset();
     }
 
     fn process(
@@ -209,15 +186,11 @@ impl Plugin for FixloopPlugin {
         let settings = self.params.fix_settings();
         let channels = buffer.as_slice();
         match channels {
-            [left, right, ..] => {
-                self.stage.process(left, right, settings);
-                let (l, r) = (&**left, &**right);
-                self.publish(l, r);
-            }
+            [left, right, ..] => self.audio.process(left, right, settings),
             [mono] => {
                 // Not a layout this plugin offers, but never index out of bounds.
                 let m: &[f32] = mono;
-                self.publish(m, m);
+                self.audio.publish(m, m);
             }
             [] => {}
         }

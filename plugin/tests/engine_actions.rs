@@ -98,6 +98,7 @@ impl Rig {
                 offline,
                 host_api: api,
                 frames_at_activate,
+                activated_at: self.at(ms),
             },
             self.at(ms),
         );
@@ -453,6 +454,30 @@ fn vst3_fast_render_is_a_likely_bounce_real_time_is_not() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn vst3_offline_mode_at_activate_is_not_trusted_but_a_fast_render_is_seen_at_deactivate() {
+    let mut rig = Rig::new(config());
+    // nice-plug's VST3 wrapper may hand `activate()` a stale offline mode.
+    rig.activate(true, HostApi::Vst3, 0);
+    rig.play(4800, 0.1);
+    rig.engine.step(rig.at(20));
+    rig.play(4800, 0.1);
+    rig.engine.step(rig.at(40));
+    assert!(!rig
+        .records()
+        .iter()
+        .any(|r| matches!(r, Record::TrackBounced { .. })));
+    // A 12 s render that ends 5 ms before the host deactivates.
+    rig.play(SR as usize * 12, 0.1);
+    rig.engine.handle(Control::Deactivate(None), rig.at(45));
+    let bounces: Vec<_> = rig
+        .records()
+        .into_iter()
+        .filter(|r| matches!(r, Record::TrackBounced { likely: true, .. }))
+        .collect();
+    assert_eq!(bounces.len(), 1, "{bounces:?}");
 }
 
 #[test]
