@@ -174,6 +174,8 @@ pub enum Control {
         frames_at_activate: u64,
         /// When the host activated the plugin (the background thread may see the message later).
         activated_at: Instant,
+        /// The state-serialisation counter at activation: serialisations up to here are not saves.
+        saves_at_activate: u64,
     },
     /// The host deactivated the plugin; the sender is told when everything is recorded and flushed.
     Deactivate(Option<SyncSender<()>>),
@@ -293,6 +295,7 @@ impl Engine {
                 host_api,
                 frames_at_activate,
                 activated_at,
+                saves_at_activate,
             } => {
                 // Whatever the old ring still holds was heard before this activation.
                 self.drain();
@@ -307,7 +310,7 @@ impl Engine {
                 self.source.prepare(rate, max_block_frames.max(1));
                 self.reset_window();
                 let frames_now = self.counters.frames_processed.load(Ordering::Acquire);
-                self.saves.arm(self.host.save_count());
+                self.saves.arm(saves_at_activate);
                 self.pace = RenderPace::new(self.config.render_pace, rate);
                 self.pace
                     .start(frames_at_activate.min(frames_now), activated_at.min(now));

@@ -165,6 +165,7 @@ impl Plugin for FixloopPlugin {
                 host_api,
                 frames_at_activate: self.counters.frames_processed.load(Ordering::Acquire),
                 activated_at: std::time::Instant::now(),
+                saves_at_activate: self.params.save_probe.count(),
             });
         }
         true

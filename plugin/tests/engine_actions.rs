@@ -21,6 +21,7 @@ const SR: f64 = 48_000.0;
 struct MockHost {
     values: Mutex<HashMap<FixParam, f64>>,
     saves: AtomicU64,
+    profile: Mutex<(u64, Option<String>)>,
 }
 
 impl HostView for MockHost {
@@ -32,7 +33,7 @@ impl HostView for MockHost {
         self.saves.load(Ordering::SeqCst)
     }
     fn profile_selection(&self) -> (u64, Option<String>) {
-        (0, None)
+        self.profile.lock().clone()
     }
 }
 
@@ -99,6 +100,7 @@ impl Rig {
                 host_api: api,
                 frames_at_activate,
                 activated_at: self.at(ms),
+                saves_at_activate: self.host.save_count(),
             },
             self.at(ms),
         );
@@ -508,4 +510,45 @@ fn bundled_profile_is_valid() {
     let rig = Rig::new(config());
     assert_eq!(rig.engine.profile().version, "trance_v1");
     assert!(rig.hub.analysis().profile_error.is_none());
+}
+
+#[test]
+fn profile_swaps_on_the_background_thread_and_a_bad_one_falls_back() {
+    let mut rig = Rig::new(config());
+    rig.activate(false, HostApi::Clap, 0);
+    rig.play(SR as usize, 0.1);
+    rig.engine.step(rig.at(1000));
+    assert_eq!(rig.hub.analysis().profile_version, "trance_v1");
+
+    // A profile file of its own: the bundled one renamed.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mine.json");
+    let mut profile = fixloop_plugin::engine::bundled_profile();
+    profile.name = "mine".into();
+    profile.version = "mine_v3".into();
+    profile.save(&path).unwrap();
+    *rig.host.profile.lock() = (1, Some(path.display().to_string()));
+    rig.engine.step(rig.at(1020));
+    let a = rig.hub.analysis();
+    assert_eq!(
+        (a.profile_name.as_str(), a.profile_version.as_str()),
+        ("mine", "mine_v3")
+    );
+    assert!(a.profile_error.is_none());
+    assert!(
+        a.score().is_some(),
+        "gaps recomputed against the new profile"
+    );
+
+    // A missing file: the bundled profile, and the error for the editor to show.
+    *rig.host.profile.lock() = (2, Some(dir.path().join("gone.json").display().to_string()));
+    rig.engine.step(rig.at(1040));
+    let a = rig.hub.analysis();
+    assert_eq!(a.profile_version, "trance_v1");
+    assert!(
+        a.profile_error
+            .as_deref()
+            .is_some_and(|e| e.contains("gone.json")),
+        "{a:?}"
+    );
 }
