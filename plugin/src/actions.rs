@@ -91,6 +91,8 @@ pub enum ActionError {
     UnknownFix(String),
     /// No applied, still open fix has this id.
     NotApplied(String),
+    /// The fix is already applied (and not undone).
+    AlreadyApplied(String),
     /// The modified value is not a finite number.
     BadValue,
 }
@@ -100,6 +102,7 @@ impl fmt::Display for ActionError {
         match self {
             ActionError::UnknownFix(id) => write!(f, "no proposed fix has id {id:?}"),
             ActionError::NotApplied(id) => write!(f, "fix {id:?} is not applied"),
+            ActionError::AlreadyApplied(id) => write!(f, "fix {id:?} is already applied"),
             ActionError::BadValue => f.write_str("the value is not a finite number"),
         }
     }
@@ -239,7 +242,12 @@ impl Actions {
 
     /// Applies the proposed fix `fix_id`: moves its parameter (if the plugin can apply it)
     /// and records "fix applied". Returns the event id.
+    /// Until the next re-analysis the proposal stays in [`analysis`](Self::analysis); applying
+    /// it again is refused.
     pub fn apply(&self, fix_id: &str, writer: &dyn ParamWriter) -> Result<EventId, ActionError> {
+        if self.find_open(fix_id).is_some() {
+            return Err(ActionError::AlreadyApplied(fix_id.to_owned()));
+        }
         let fix = self.proposed(fix_id)?;
         Ok(self.open(&fix, None, Some(writer)))
     }

@@ -165,6 +165,10 @@ fn apply_moves_the_parameter_records_and_outcome_follows_reanalysis() {
     let event = actions.apply(&fix.fix_id, rig.host.as_ref()).unwrap();
     // The parameter moved by the fix's gain.
     assert!((rig.host.param(FixParam::OutputGain) - gain_db).abs() < 1e-9);
+    assert_eq!(
+        actions.apply(&fix.fix_id, rig.host.as_ref()),
+        Err(ActionError::AlreadyApplied(fix.fix_id.clone()))
+    );
     let applied = rig.records();
     match applied.last().unwrap() {
         Record::FixApplied {

@@ -7,7 +7,7 @@
 //! nice-plug passes `activate()` the previous call's mode, so the plugin ignores it on VST3.
 //!
 //! The bundle is laid out as `cargo xtask bundle` lays it out on Linux
-//! (`fixloop.vst3/Contents/x86_64-linux/fixloop.so`) from the cdylib the test builds.
+//! (`fixloop-plugin.vst3/Contents/x86_64-linux/fixloop-plugin.so`) from the cdylib the test builds.
 //!
 //! Needs `python3` with `pedalboard` and `numpy` (`python3 -m pip install pedalboard`).
 //! Without them the test says so on stderr and passes, unless `FIXLOOP_REQUIRE_PEDALBOARD=1`
@@ -65,14 +65,14 @@ fn vst3_bundle(dir: &Path) -> PathBuf {
         .status()
         .expect("cargo runs");
     assert!(status.success());
-    let bundle = dir.join("fixloop.vst3");
+    let bundle = dir.join("fixloop-plugin.vst3");
     let arch_dir = bundle
         .join("Contents")
         .join(format!("{}-linux", std::env::consts::ARCH));
     std::fs::create_dir_all(&arch_dir).unwrap();
     std::fs::copy(
         target.join("libfixloop_plugin.so"),
-        arch_dir.join("fixloop.so"),
+        arch_dir.join("fixloop-plugin.so"),
     )
     .unwrap();
     bundle
