@@ -171,10 +171,21 @@ impl Plugin for FixloopPlugin {
         true
     }
 
+    /// Clears the fix stage's filter state.
+    ///
+    /// # Real-time safety
+    ///
+    /// Called on the audio thread by CLAP hosts; allocation-, lock- and syscall-free.
     fn reset(&mut self) {
         self.audio.reset();
     }
 
+    /// Applies the fix stage and hands the block to the background thread.
+    ///
+    /// # Real-time safety
+    ///
+    /// Atomic parameter loads, the fix stage and a wait-free ring write: no allocation
+    /// (asserted in debug builds by `assert_process_allocs`), no lock, no syscall.
     fn process(
         &mut self,
         buffer: &mut Buffer,
@@ -198,6 +209,8 @@ impl Plugin for FixloopPlugin {
         ProcessStatus::Normal
     }
 
+    /// Waits (at most 2 s, off the audio thread) until the background thread has analysed
+    /// what is left in the ring, recorded what it implies and flushed the sink.
     fn deactivate(&mut self) {
         if let Some(worker) = &self.worker {
             worker.deactivate(DEACTIVATE_TIMEOUT);
