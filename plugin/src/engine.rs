@@ -1,0 +1,656 @@
+//! The background side of the plugin: drains the audio ring, analyses, compares with the
+//! profile, proposes fixes, watches applied fixes and the host's signals, and records
+//! feedback. [`Engine`] is a plain struct driven by [`Engine::handle`] and
+//! [`Engine::step`] so tests run it without threads; [`Worker`] runs it on a thread.
+//!
+//! Nothing here runs on the audio thread. The audio thread's only links to it are the
+//! ring (wait-free SPSC) and the [`AudioCounters`] atomics.
+
+use crate::actions::{FixParam, HostView};
+use crate::analysis::FeatureSource;
+use crate::feedback::{
+    BounceEvidence, EventId, FeedbackSink, HostApi, Outcome, SessionId, SessionStart, StateSaved,
+    TrackBounced, UserActionRecord,
+};
+use crate::host_signals::{RenderPace, RenderPaceConfig, SaveDebounce};
+use arc_swap::ArcSwap;
+use fixloop::features::{Feature, FeatureVector};
+use fixloop::feedback::UserAction;
+use fixloop::fixes::{propose, Fix, Policy};
+use fixloop::gaps::{compare, GapReport};
+use fixloop::profile::Profile;
+use parking_lot::Mutex;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The profile bundled with the plugin, used when none is chosen or the chosen one fails.
+pub const BUNDLED_PROFILE: &str = include_str!("../../examples/data/trance_profile.json");
+
+/// One stereo frame as it travels through the ring.
+pub type Frame = [f32; 2];
+
+/// Counters the audio thread publishes (relaxed stores of running totals).
+#[derive(Debug, Default)]
+pub struct AudioCounters {
+    /// Frames processed since the plugin was created.
+    pub frames_processed: AtomicU64,
+    /// Frames the ring could not take (the background thread fell behind).
+    pub frames_dropped: AtomicU64,
+}
+
+/// What the editor reads: the latest analysis, gaps, score and fixes.
+#[derive(Clone, Debug, Default)]
+pub struct Analysis {
+    /// Features of the audio heard since the last change of the fix stage.
+    pub features: FeatureVector,
+    /// Gaps and score against the profile (`None` before any audio).
+    pub report: Option<GapReport>,
+    /// Proposed fixes, most confident first.
+    pub fixes: Vec<Fix>,
+    /// Audio analysed since the last change, seconds.
+    pub analysed_seconds: f64,
+    /// Name of the profile in use.
+    pub profile_name: String,
+    /// Version of the profile in use.
+    pub profile_version: String,
+    /// Why the chosen profile could not be loaded (the bundled one is used instead).
+    pub profile_error: Option<String>,
+    /// Non-finite input samples replaced by silence before analysis, in total.
+    pub non_finite_samples: u64,
+    /// Frames the audio thread could not hand over, in total.
+    pub dropped_frames: u64,
+}
+
+impl Analysis {
+    /// The 0–100 score, if any feature could be scored.
+    pub fn score(&self) -> Option<f64> {
+        self.report.as_ref().and_then(|r| r.score)
+    }
+}
+
+/// A fix the producer applied, tracked until it is closed.
+#[derive(Clone, Debug)]
+pub struct AppliedFix {
+    /// The event opened for it.
+    pub event_id: EventId,
+    /// The fix as proposed.
+    pub fix: Fix,
+    /// The parameter it moved, with the values before and after (`None`: applied outside the plugin).
+    pub param: Option<ParamMove>,
+    /// Window resets requested up to the application; the outcome waits for the window after it.
+    pub window_reset: u64,
+    /// Whether it was undone (by the action API or the host putting the parameter back).
+    pub undone: bool,
+    /// Whether its outcome was recorded.
+    pub outcome_recorded: bool,
+}
+
+/// A parameter moved by a fix.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ParamMove {
+    /// The parameter.
+    pub param: FixParam,
+    /// Its value before.
+    pub previous: f64,
+    /// Its value after.
+    pub applied: f64,
+}
+
+impl ParamMove {
+    /// The setting in effect after the move, in the fix's unit: the gain change in dB, or
+    /// the width ratio (after clamping to the parameter's range).
+    pub fn setting(&self) -> f64 {
+        match self.param {
+            FixParam::Width if self.previous > 0.0 => self.applied / self.previous,
+            FixParam::Width => self.applied,
+            _ => self.applied - self.previous,
+        }
+    }
+}
+
+/// What the plugin, the background thread and the action API share.
+pub struct Hub {
+    /// Where records go.
+    pub sink: Arc<dyn FeedbackSink>,
+    /// This instance's session.
+    pub session_id: SessionId,
+    snapshot: ArcSwap<Analysis>,
+    pub(crate) applied: Mutex<Vec<AppliedFix>>,
+    window_resets: AtomicU64,
+}
+
+impl Hub {
+    /// A hub for a new session recording into `sink`.
+    pub fn new(sink: Arc<dyn FeedbackSink>) -> Hub {
+        Hub {
+            sink,
+            session_id: SessionId::generate(),
+            snapshot: ArcSwap::from_pointee(Analysis::default()),
+            applied: Mutex::new(Vec::new()),
+            window_resets: AtomicU64::new(0),
+        }
+    }
+
+    /// The latest analysis. Lock-free; cheap enough for every editor frame.
+    pub fn analysis(&self) -> Arc<Analysis> {
+        self.snapshot.load_full()
+    }
+
+    /// Applied fixes still tracked (a copy).
+    pub fn applied_fixes(&self) -> Vec<AppliedFix> {
+        self.applied.lock().clone()
+    }
+
+    /// Asks the background thread to restart the re-analysis window (the fix stage changed).
+    /// Returns the new reset count.
+    pub(crate) fn request_window_reset(&self) -> u64 {
+        self.window_resets.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    fn publish(&self, analysis: Analysis) {
+        self.snapshot.store(Arc::new(analysis));
+    }
+}
+
+/// Messages from the plugin's lifecycle calls to the background thread.
+pub enum Control {
+    /// The host activated the plugin.
+    Activate {
+        /// The new ring's consumer.
+        consumer: rtrb::Consumer<Frame>,
+        /// Sample rate, Hz.
+        sample_rate_hz: f64,
+        /// Largest block.
+        max_block_frames: usize,
+        /// Whether the host activated in offline (render) mode.
+        offline: bool,
+        /// Plugin API.
+        host_api: HostApi,
+        /// The frame counter at activation.
+        frames_at_activate: u64,
+        /// When the host activated the plugin (the background thread may see the message later).
+        activated_at: Instant,
+        /// The state-serialisation counter at activation: serialisations up to here are not saves.
+        saves_at_activate: u64,
+    },
+    /// The host deactivated the plugin; the sender is told when everything is recorded and flushed.
+    Deactivate(Option<SyncSender<()>>),
+}
+
+/// Tunables of the background side.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineConfig {
+    /// Audio analysed after a fix before its outcome is recorded, seconds.
+    pub outcome_after_seconds: f64,
+    /// Audio between two re-computations of gaps and fixes, seconds.
+    pub recompute_every_seconds: f64,
+    /// The fix-generation policy.
+    pub policy: Policy,
+    /// Thresholds of the faster-than-real-time heuristic.
+    pub render_pace: RenderPaceConfig,
+    /// Gap between two state saves.
+    pub save_burst_gap: Duration,
+    /// Whether the heuristic runs for CLAP hosts too (by default VST3 only: CLAP hosts say
+    /// when they render offline).
+    pub pace_heuristic_for_clap: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            outcome_after_seconds: 5.0,
+            recompute_every_seconds: 0.25,
+            policy: Policy::default(),
+            render_pace: RenderPaceConfig::default(),
+            save_burst_gap: SaveDebounce::DEFAULT_BURST_GAP,
+            pace_heuristic_for_clap: false,
+        }
+    }
+}
+
+/// The background analysis and feedback engine of one plugin instance.
+pub struct Engine {
+    config: EngineConfig,
+    hub: Arc<Hub>,
+    counters: Arc<AudioCounters>,
+    host: Arc<dyn HostView>,
+    source: Box<dyn FeatureSource>,
+    consumer: Option<rtrb::Consumer<Frame>>,
+    scratch_left: Vec<f32>,
+    scratch_right: Vec<f32>,
+    sample_rate_hz: f64,
+    profile: Arc<Profile>,
+    profile_generation: Option<u64>,
+    profile_error: Option<String>,
+    session_started: bool,
+    host_api: HostApi,
+    window_frames: u64,
+    frames_since_compute: u64,
+    window_reset_seen: u64,
+    non_finite: u64,
+    saves: SaveDebounce,
+    pace: RenderPace,
+    pace_enabled: bool,
+    offline_since: Option<u64>,
+    last: Analysis,
+}
+
+impl Engine {
+    /// An engine for the plugin whose host-side state is `host`.
+    pub fn new(
+        config: EngineConfig,
+        hub: Arc<Hub>,
+        counters: Arc<AudioCounters>,
+        host: Arc<dyn HostView>,
+        source: Box<dyn FeatureSource>,
+    ) -> Engine {
+        let bundled = Arc::new(bundled_profile());
+        let mut engine = Engine {
+            config,
+            hub,
+            counters,
+            host,
+            source,
+            consumer: None,
+            scratch_left: Vec::new(),
+            scratch_right: Vec::new(),
+            sample_rate_hz: 48_000.0,
+            profile: bundled,
+            profile_generation: None,
+            profile_error: None,
+            session_started: false,
+            host_api: HostApi::Other,
+            window_frames: 0,
+            frames_since_compute: 0,
+            window_reset_seen: 0,
+            non_finite: 0,
+            saves: SaveDebounce::new(config.save_burst_gap),
+            pace: RenderPace::new(config.render_pace, 48_000.0),
+            pace_enabled: false,
+            offline_since: None,
+            last: Analysis::default(),
+        };
+        engine.refresh_profile();
+        engine.publish();
+        engine
+    }
+
+    /// The profile in use.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Handles one lifecycle message at `now`.
+    pub fn handle(&mut self, control: Control, now: Instant) {
+        match control {
+            Control::Activate {
+                consumer,
+                sample_rate_hz,
+                max_block_frames,
+                offline,
+                host_api,
+                frames_at_activate,
+                activated_at,
+                saves_at_activate,
+            } => {
+                // Whatever the old ring still holds was heard before this activation.
+                self.drain();
+                self.consumer = Some(consumer);
+                let rate = if sample_rate_hz.is_finite() && sample_rate_hz > 0.0 {
+                    sample_rate_hz
+                } else {
+                    48_000.0
+                };
+                self.sample_rate_hz = rate;
+                self.host_api = host_api;
+                self.source.prepare(rate, max_block_frames.max(1));
+                self.reset_window();
+                let frames_now = self.counters.frames_processed.load(Ordering::Acquire);
+                self.saves.arm(saves_at_activate);
+                self.pace = RenderPace::new(self.config.render_pace, rate);
+                self.pace
+                    .start(frames_at_activate.min(frames_now), activated_at.min(now));
+                // CLAP: the render extension's mode reaches `activate()` and is trusted.
+                // VST3: nice-plug hands `activate()` the mode of the *previous*
+                // `setupProcessing` call, so a stale mode could mark ordinary playback after an
+                // export as a bounce; the mode is ignored and the pace heuristic decides.
+                let told_offline = offline && host_api != HostApi::Vst3;
+                self.pace_enabled = !told_offline
+                    && (host_api == HostApi::Vst3
+                        || (host_api == HostApi::Clap && self.config.pace_heuristic_for_clap));
+                self.offline_since = told_offline.then_some(frames_at_activate.min(frames_now));
+                if !self.session_started {
+                    self.session_started = true;
+                    self.hub.sink.session_started(&SessionStart {
+                        session_id: self.hub.session_id,
+                        profile_version: &self.profile.version,
+                        host_api,
+                        sample_rate_hz: rate,
+                    });
+                }
+                self.step(now);
+            }
+            Control::Deactivate(done) => {
+                self.step(now);
+                self.compute();
+                self.publish();
+                if self.pace_enabled {
+                    let frames = self.counters.frames_processed.load(Ordering::Acquire);
+                    if let Some(evidence) = self.pace.finish(frames, now) {
+                        self.record_likely_bounce(evidence);
+                    }
+                }
+                self.pace.restart();
+                self.hub.sink.flush();
+                if let Some(done) = done {
+                    let _ = done.try_send(());
+                }
+            }
+        }
+    }
+
+    /// One round of background work at `now`: drain the ring, analyse, check applied fixes
+    /// and host signals, publish the analysis.
+    pub fn step(&mut self, now: Instant) {
+        self.refresh_profile();
+        let resets = self.hub.window_resets.load(Ordering::Acquire);
+        if resets != self.window_reset_seen {
+            // Audio already in the ring was produced before the change; drain it first.
+            self.drain();
+            self.window_reset_seen = resets;
+            self.reset_window();
+        }
+        self.drain();
+        self.watch_applied_params();
+        let due = self.frames_since_compute as f64
+            >= self.config.recompute_every_seconds * self.sample_rate_hz;
+        if due {
+            self.compute();
+        }
+        self.record_outcomes();
+        if due {
+            self.publish();
+        }
+        self.watch_saves(now);
+        self.watch_renders(now);
+    }
+
+    fn refresh_profile(&mut self) {
+        let (generation, path) = self.host.profile_selection();
+        if self.profile_generation == Some(generation) {
+            return;
+        }
+        self.profile_generation = Some(generation);
+        let (profile, error) = match path.as_deref().filter(|p| !p.is_empty()) {
+            None => (bundled_profile(), None),
+            Some(p) => match Profile::load(Path::new(p)) {
+                Ok(profile) => (profile, None),
+                Err(e) => (bundled_profile(), Some(format!("{e:#}"))),
+            },
+        };
+        self.profile = Arc::new(profile);
+        self.profile_error = error;
+        self.compute();
+        self.publish();
+    }
+
+    fn reset_window(&mut self) {
+        self.source.reset();
+        self.window_frames = 0;
+        self.frames_since_compute = 0;
+    }
+
+    /// Moves everything in the ring into the feature source, replacing non-finite samples
+    /// by silence so NaN never reaches the analysis or the records.
+    fn drain(&mut self) {
+        let Some(consumer) = self.consumer.as_mut() else {
+            return;
+        };
+        loop {
+            let n = consumer.slots().min(8192);
+            if n == 0 {
+                break;
+            }
+            let Ok(chunk) = consumer.read_chunk(n) else {
+                break;
+            };
+            self.scratch_left.clear();
+            self.scratch_right.clear();
+            let (a, b) = chunk.as_slices();
+            for &[l, r] in a.iter().chain(b) {
+                let l = if l.is_finite() { l } else { 0.0 };
+                let r = if r.is_finite() { r } else { 0.0 };
+                self.scratch_left.push(l);
+                self.scratch_right.push(r);
+            }
+            let bad = a
+                .iter()
+                .chain(b)
+                .map(|[l, r]| u64::from(!l.is_finite()) + u64::from(!r.is_finite()))
+                .sum::<u64>();
+            chunk.commit_all();
+            self.non_finite += bad;
+            self.source.process(&self.scratch_left, &self.scratch_right);
+            self.window_frames += n as u64;
+            self.frames_since_compute += n as u64;
+        }
+    }
+
+    fn compute(&mut self) {
+        self.frames_since_compute = 0;
+        let features = self.source.features();
+        let report = (self.window_frames > 0).then(|| compare(&self.profile, &features));
+        let fixes = report
+            .as_ref()
+            .and_then(|r| propose(&self.profile, r, &self.config.policy).ok())
+            .unwrap_or_default();
+        self.last = Analysis {
+            features,
+            report,
+            fixes,
+            analysed_seconds: self.window_frames as f64 / self.sample_rate_hz,
+            profile_name: self.profile.name.clone(),
+            profile_version: self.profile.version.clone(),
+            profile_error: self.profile_error.clone(),
+            non_finite_samples: self.non_finite,
+            dropped_frames: self.counters.frames_dropped.load(Ordering::Relaxed),
+        };
+    }
+
+    fn publish(&self) {
+        self.hub.publish(self.last.clone());
+    }
+
+    /// A host undo puts a parameter back: record it as `undo`.
+    fn watch_applied_params(&mut self) {
+        let mut undone = false;
+        {
+            let mut applied = self.hub.applied.lock();
+            for a in applied.iter_mut().filter(|a| !a.undone) {
+                let Some(m) = a.param else { continue };
+                let now = self.host.param(m.param);
+                let tolerance = crate::actions::PARAM_TOLERANCE;
+                if (m.applied - m.previous).abs() > tolerance
+                    && (now - m.previous).abs() <= tolerance
+                {
+                    a.undone = true;
+                    undone = true;
+                    self.hub.sink.user_action(&UserActionRecord {
+                        event_id: a.event_id,
+                        action: UserAction::Undo,
+                        modified_value: None,
+                    });
+                }
+            }
+        }
+        if undone {
+            self.hub.request_window_reset();
+        }
+    }
+
+    /// Outcomes of applied fixes once enough audio was heard after them.
+    fn record_outcomes(&mut self) {
+        let enough =
+            self.window_frames as f64 >= self.config.outcome_after_seconds * self.sample_rate_hz;
+        if !enough {
+            return;
+        }
+        let Some(report) = self.last.report.as_ref() else {
+            return;
+        };
+        let analysed_seconds = self.window_frames as f64 / self.sample_rate_hz;
+        let mut applied = self.hub.applied.lock();
+        for a in applied.iter_mut().filter(|a| {
+            !a.undone && !a.outcome_recorded && a.window_reset <= self.window_reset_seen
+        }) {
+            let Some(gap) = report.gap(a.fix.gap_feature) else {
+                continue;
+            };
+            if !gap.z.is_finite() {
+                continue;
+            }
+            a.outcome_recorded = true;
+            self.hub.sink.outcome(&Outcome {
+                event_id: a.event_id,
+                gap_after: gap.z,
+                analysed_seconds,
+            });
+        }
+    }
+
+    fn watch_saves(&mut self, now: Instant) {
+        if let Some(save) = self.saves.observe(self.host.save_count(), now) {
+            self.hub.sink.session_saved(&StateSaved {
+                session_id: self.hub.session_id,
+                serialisations: save.serialisations,
+            });
+            self.hub.sink.flush();
+        }
+    }
+
+    fn watch_renders(&mut self, now: Instant) {
+        let frames = self.counters.frames_processed.load(Ordering::Acquire);
+        if let Some(since) = self.offline_since {
+            if frames > since {
+                self.offline_since = None;
+                self.hub.sink.track_bounced(&TrackBounced {
+                    session_id: self.hub.session_id,
+                    likely: false,
+                    evidence: BounceEvidence::OfflineProcessMode {
+                        frames: frames - since,
+                    },
+                });
+                self.hub.sink.flush();
+            }
+            return;
+        }
+        if !self.pace_enabled {
+            return;
+        }
+        if let Some(evidence) = self.pace.observe(frames, now) {
+            self.record_likely_bounce(evidence);
+        }
+    }
+
+    fn record_likely_bounce(&self, evidence: crate::host_signals::PaceEvidence) {
+        self.hub.sink.track_bounced(&TrackBounced {
+            session_id: self.hub.session_id,
+            likely: true,
+            evidence: BounceEvidence::FasterThanRealTime(evidence),
+        });
+        self.hub.sink.flush();
+    }
+
+    /// The features heard since the last change (for tests and diagnostics).
+    pub fn features(&self) -> FeatureVector {
+        self.source.features()
+    }
+
+    /// The value of `feature` in the latest analysis.
+    pub fn value(&self, feature: Feature) -> Option<f64> {
+        self.last.features.value(feature)
+    }
+}
+
+/// Parses the bundled profile. It is checked by a test, so this cannot fail in a release;
+/// should it ever, an empty profile keeps the plugin running.
+pub fn bundled_profile() -> Profile {
+    Profile::from_json(BUNDLED_PROFILE, "bundled trance_profile.json")
+        .unwrap_or_else(|_| Profile::new("empty"))
+}
+
+/// The background thread running an [`Engine`]. It polls (never waits on anything the audio
+/// thread would have to signal), every `POLL` or when a lifecycle call unparks it.
+pub struct Worker {
+    controls: std::sync::mpsc::Sender<Control>,
+    thread: Option<JoinHandle<()>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Interval between two rounds of background work.
+const POLL: Duration = Duration::from_millis(20);
+
+impl Worker {
+    /// Starts the thread.
+    pub fn spawn(mut engine: Engine) -> std::io::Result<Worker> {
+        let (tx, rx) = std::sync::mpsc::channel::<Control>();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("fixloop-analysis".into())
+            .spawn(move || run(&mut engine, &rx, &stop_flag))?;
+        Ok(Worker {
+            controls: tx,
+            thread: Some(thread),
+            stop,
+        })
+    }
+
+    /// Sends a lifecycle message and wakes the thread. Not for the audio thread.
+    pub fn send(&self, control: Control) {
+        if self.controls.send(control).is_ok() {
+            if let Some(t) = &self.thread {
+                t.thread().unpark();
+            }
+        }
+    }
+
+    /// Sends `Deactivate` and waits (at most `timeout`) until it is recorded and flushed.
+    pub fn deactivate(&self, timeout: Duration) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.send(Control::Deactivate(Some(tx)));
+        let _ = rx.recv_timeout(timeout);
+    }
+}
+
+fn run(engine: &mut Engine, controls: &Receiver<Control>, stop: &std::sync::atomic::AtomicBool) {
+    loop {
+        loop {
+            match controls.try_recv() {
+                Ok(c) => engine.handle(c, Instant::now()),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        }
+        if stop.load(Ordering::Acquire) {
+            engine.hub.sink.flush();
+            return;
+        }
+        engine.step(Instant::now());
+        std::thread::park_timeout(POLL);
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}

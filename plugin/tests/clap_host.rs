@@ -1,0 +1,283 @@
+//! Loads the plugin's CLAP binary in a `clack-host` host and drives it as a DAW would:
+//! instantiate, save state before activation (as hosts do at instantiation), activate at
+//! 44.1 and 48 kHz with several block sizes (zero included), process synthetic audio, save
+//! and restore state, switch to offline rendering through the CLAP render extension
+//! (deactivate → `render.set(offline)` → activate), deactivate. Then the plugin's record
+//! file holds one session start, one state save (none for the save before activation) and
+//! one bounce, and the output equals the input bit for bit, since no fix is applied.
+//!
+//! The CLAP "bundle" on Linux is the cdylib itself with a `.clap` name; the test builds
+//! `libfixloop_plugin.so` with `cargo build`, copies it to `fixloop.clap` and loads that. Debug builds of the plugin enable nice-plug's `assert_process_allocs`, so an
+//! allocation in `process()` would abort this test.
+
+use clack_extensions::render::{PluginRender, RenderMode};
+use clack_extensions::state::PluginState;
+use clack_host::prelude::*;
+use fixloop_plugin::feedback::{BounceEvidence, HostApi, JsonlSink, Record};
+use std::ffi::CStr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+struct TestHost;
+
+struct Shared {
+    state: OnceLock<Option<PluginState>>,
+    render: OnceLock<Option<PluginRender>>,
+}
+
+impl<'a> SharedHandler<'a> for Shared {
+    fn initializing(&self, instance: InitializingPluginHandle<'a>) {
+        let _ = self.state.set(instance.get_extension());
+        let _ = self.render.set(instance.get_extension());
+    }
+    fn request_restart(&self) {}
+    fn request_process(&self) {}
+    fn request_callback(&self) {}
+}
+
+impl HostHandlers for TestHost {
+    type Shared<'a> = Shared;
+    type MainThread<'a> = ();
+    type AudioProcessor<'a> = ();
+}
+
+/// Builds the plugin's cdylib (cargo does not build a package's cdylib for its own
+/// integration tests) and returns its path in `target/<profile>/`.
+fn plugin_library() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build.args(["build", "--package", "fixloop-plugin", "--lib"]);
+    if dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    let status = build
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the plugin failed");
+    let name = format!(
+        "{}fixloop_plugin{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = dir.join(&name);
+    assert!(path.exists(), "{} not built", path.display());
+    path
+}
+
+/// Deterministic stereo test signal: a sine on the left, noise on the right, a NaN-free
+/// but full-scale-ish mix so any processing would show.
+fn signal(frames: usize, seed: u32) -> [Vec<f32>; 2] {
+    let mut s = seed;
+    let left = (0..frames)
+        .map(|i| 0.5 * (i as f32 * 0.031).sin())
+        .collect();
+    let right = (0..frames)
+        .map(|_| {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 8) as f32 / (1 << 24) as f32 - 0.5
+        })
+        .collect();
+    [left, right]
+}
+
+/// Activates at `sample_rate`, processes `blocks` (frame counts) of audio and checks the
+/// output equals the input; returns the processor stopped, ready to deactivate.
+fn run(
+    instance: &mut PluginInstance<TestHost>,
+    sample_rate: f64,
+    blocks: &[usize],
+    seed: u32,
+) -> StoppedPluginAudioProcessor<TestHost> {
+    let max = blocks.iter().copied().max().unwrap_or(0).max(1);
+    let config = PluginAudioConfiguration {
+        sample_rate,
+        min_frames_count: 1,
+        max_frames_count: max as u32,
+    };
+    let processor = instance.activate(|_, _| (), config).unwrap();
+    let mut processor = processor.start_processing().unwrap();
+    let mut input_ports = AudioPorts::with_capacity(2, 1);
+    let mut output_ports = AudioPorts::with_capacity(2, 1);
+    let events_in = EventBuffer::new();
+    let mut events_out = EventBuffer::new();
+    let mut steady = 0u64;
+    for (i, &frames) in blocks.iter().enumerate() {
+        let input = signal(frames, seed + i as u32);
+        let mut in_bufs = input.clone();
+        let mut out_bufs = [vec![0.0f32; frames], vec![0.0f32; frames]];
+        let inputs = input_ports.with_input_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_input_only(
+                in_bufs.iter_mut().map(InputChannel::variable),
+            ),
+        }]);
+        let mut outputs = output_ports.with_output_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_output_only(
+                out_bufs.iter_mut().map(|b| b.as_mut_slice()),
+            ),
+        }]);
+        processor
+            .process(
+                &inputs,
+                &mut outputs,
+                &InputEvents::from_buffer(&events_in),
+                &mut OutputEvents::from_buffer(&mut events_out),
+                Some(steady),
+                None,
+            )
+            .unwrap();
+        steady += frames as u64;
+        assert_eq!(
+            out_bufs, input,
+            "block {i} of {frames} frames at {sample_rate} Hz"
+        );
+    }
+    processor.stop_processing()
+}
+
+fn save(instance: &mut PluginInstance<TestHost>) -> Vec<u8> {
+    let state = instance
+        .access_shared_handler(|h| h.state.get().copied().flatten())
+        .expect("the plugin has the state extension");
+    let mut bytes = Vec::new();
+    state.save(&instance.plugin_handle(), &mut bytes).unwrap();
+    bytes
+}
+
+#[test]
+fn clap_host_lifecycle_records_session_save_and_bounce() {
+    let home = tempfile::tempdir().unwrap();
+    // Read by the plugin's record sink when the instance is created.
+    std::env::set_var("FIXLOOP_HOME", home.path());
+    let bundle_dir = tempfile::tempdir().unwrap();
+    let bundle = bundle_dir.path().join("fixloop.clap");
+    std::fs::copy(plugin_library(), &bundle).unwrap();
+
+    // SAFETY: loading the plugin library runs its initialisers; it is this crate's own build.
+    let entry = unsafe { PluginEntry::load(&bundle) }.unwrap();
+    let factory = entry.get_plugin_factory().unwrap();
+    let id: &CStr = c"org.fixloop.analyser";
+    assert!(factory
+        .plugin_descriptors()
+        .any(|d| d.id().is_some_and(|d| d == id)));
+    let host_info = HostInfo::new(
+        "fixloop test host",
+        "fixloop",
+        "https://example.invalid",
+        "1",
+    )
+    .unwrap();
+    let mut instance = PluginInstance::<TestHost>::new(
+        |_| Shared {
+            state: OnceLock::new(),
+            render: OnceLock::new(),
+        },
+        |_| (),
+        &entry,
+        id,
+        &host_info,
+    )
+    .unwrap();
+
+    // Hosts serialise at instantiation; these are not saves.
+    let early = save(&mut instance);
+    save(&mut instance);
+
+    // State load before activation.
+    {
+        let state = instance
+            .access_shared_handler(|h| h.state.get().copied().flatten())
+            .unwrap();
+        state
+            .load(&instance.plugin_handle(), &mut early.as_slice())
+            .unwrap();
+    }
+
+    let stopped = run(&mut instance, 44_100.0, &[64, 1, 511, 0, 1024, 256], 1);
+    instance.deactivate(stopped);
+    let stopped = run(&mut instance, 48_000.0, &[128, 1024, 0, 4096, 7], 100);
+
+    // A save while active, then a restore of it (not a save).
+    let saved = save(&mut instance);
+    {
+        let state = instance
+            .access_shared_handler(|h| h.state.get().copied().flatten())
+            .unwrap();
+        state
+            .load(&instance.plugin_handle(), &mut saved.as_slice())
+            .unwrap();
+    }
+    instance.deactivate(stopped);
+    // Re-activation without processing, and a reset cycle.
+    let stopped = run(&mut instance, 48_000.0, &[0], 200);
+    instance.deactivate(stopped);
+
+    // Offline render through the render extension: deactivated, switch, re-activate.
+    let render = instance
+        .access_shared_handler(|h| h.render.get().copied().flatten())
+        .expect("the plugin has the render extension");
+    render
+        .set(&instance.plugin_handle(), RenderMode::Offline)
+        .unwrap();
+    let stopped = run(&mut instance, 48_000.0, &[512, 512, 1024, 333], 300);
+    instance.deactivate(stopped);
+    render
+        .set(&instance.plugin_handle(), RenderMode::Realtime)
+        .unwrap();
+    drop(instance);
+    drop(entry);
+
+    let path = home.path().join(JsonlSink::FILE);
+    let records = JsonlSink::read(&path).unwrap();
+    let starts: Vec<_> = records
+        .iter()
+        .filter(|r| matches!(r, Record::SessionStarted { .. }))
+        .collect();
+    assert_eq!(starts.len(), 1, "{records:#?}");
+    assert!(matches!(
+        records.first(),
+        Some(Record::SessionStarted {
+            host_api: HostApi::Clap,
+            sample_rate_hz,
+            ..
+        }) if *sample_rate_hz == 44_100.0
+    ));
+    let saves: Vec<_> = records
+        .iter()
+        .filter(|r| matches!(r, Record::StateSaved { .. }))
+        .collect();
+    assert_eq!(saves.len(), 1, "{records:#?}");
+    let bounces: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::TrackBounced {
+                likely, evidence, ..
+            } => Some((*likely, *evidence)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        bounces,
+        vec![(
+            false,
+            BounceEvidence::OfflineProcessMode {
+                frames: 512 + 512 + 1024 + 333
+            }
+        )],
+        "{records:#?}"
+    );
+    // Every record names the same session.
+    let sessions: std::collections::HashSet<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::SessionStarted { session_id, .. }
+            | Record::StateSaved { session_id, .. }
+            | Record::TrackBounced { session_id, .. } => Some(*session_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sessions.len(), 1);
+}

@@ -1,0 +1,558 @@
+//! The background engine and the action API, driven without threads or a host: a mock
+//! host view stands for the parameters, the test pushes audio into the ring as the audio
+//! thread would, and instants are synthetic, so nothing depends on timing.
+
+use fixloop::features::Feature;
+use fixloop::fixes::FixSetting;
+use fixloop_plugin::actions::{ActionError, Actions, FixParam, HostView, ParamWriter};
+use fixloop_plugin::analysis::RunningSums;
+use fixloop_plugin::engine::{AudioCounters, Control, Engine, EngineConfig, Frame, Hub};
+use fixloop_plugin::feedback::{BounceEvidence, HostApi, MemorySink, Record};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SR: f64 = 48_000.0;
+
+/// Parameter values, save counter and profile choice as a host would hold them.
+#[derive(Default)]
+struct MockHost {
+    values: Mutex<HashMap<FixParam, f64>>,
+    saves: AtomicU64,
+    profile: Mutex<(u64, Option<String>)>,
+}
+
+impl HostView for MockHost {
+    fn param(&self, param: FixParam) -> f64 {
+        let default = if param == FixParam::Width { 1.0 } else { 0.0 };
+        *self.values.lock().get(&param).unwrap_or(&default)
+    }
+    fn save_count(&self) -> u64 {
+        self.saves.load(Ordering::SeqCst)
+    }
+    fn profile_selection(&self) -> (u64, Option<String>) {
+        self.profile.lock().clone()
+    }
+}
+
+impl ParamWriter for MockHost {
+    fn set(&self, param: FixParam, value: f64) {
+        self.values.lock().insert(param, value);
+    }
+}
+
+struct Rig {
+    host: Arc<MockHost>,
+    sink: Arc<MemorySink>,
+    hub: Arc<Hub>,
+    counters: Arc<AudioCounters>,
+    engine: Engine,
+    producer: Option<rtrb::Producer<Frame>>,
+    t0: Instant,
+    seed: u32,
+}
+
+impl Rig {
+    fn new(config: EngineConfig) -> Rig {
+        let host = Arc::new(MockHost::default());
+        let sink = Arc::new(MemorySink::new());
+        let hub = Arc::new(Hub::new(sink.clone()));
+        let counters = Arc::new(AudioCounters::default());
+        let engine = Engine::new(
+            config,
+            hub.clone(),
+            counters.clone(),
+            host.clone(),
+            Box::new(RunningSums::default()),
+        );
+        Rig {
+            host,
+            sink,
+            hub,
+            counters,
+            engine,
+            producer: None,
+            t0: Instant::now(),
+            seed: 1,
+        }
+    }
+
+    fn actions(&self) -> Actions {
+        Actions::new(self.hub.clone(), self.host.clone())
+    }
+
+    fn at(&self, ms: u64) -> Instant {
+        self.t0 + Duration::from_millis(ms)
+    }
+
+    fn activate(&mut self, offline: bool, api: HostApi, ms: u64) {
+        let (producer, consumer) = rtrb::RingBuffer::new(SR as usize * 4);
+        self.producer = Some(producer);
+        let frames_at_activate = self.counters.frames_processed.load(Ordering::SeqCst);
+        self.engine.handle(
+            Control::Activate {
+                consumer,
+                sample_rate_hz: SR,
+                max_block_frames: 1024,
+                offline,
+                host_api: api,
+                frames_at_activate,
+                activated_at: self.at(ms),
+                saves_at_activate: self.host.save_count(),
+            },
+            self.at(ms),
+        );
+    }
+
+    /// What the audio thread does: push `frames` of independent L/R noise at `amplitude`,
+    /// scaled by the gain and width the mock parameters hold, and publish the counter.
+    fn play(&mut self, frames: usize, amplitude: f32) {
+        let gain = 10f64.powf(self.host.param(FixParam::OutputGain) / 20.0) as f32;
+        let width = self.host.param(FixParam::Width) as f32;
+        let producer = self.producer.as_mut().unwrap();
+        for _ in 0..frames {
+            let mut next = || {
+                self.seed = self
+                    .seed
+                    .wrapping_mul(1_664_525)
+                    .wrapping_add(1_013_904_223);
+                ((self.seed >> 8) as f32 / (1 << 24) as f32 - 0.5) * 2.0 * amplitude
+            };
+            let (l, r) = (next(), next());
+            let (m, s) = (0.5 * (l + r), 0.5 * (l - r) * width);
+            let _ = producer.push([(m + s) * gain, (m - s) * gain]);
+        }
+        self.counters
+            .frames_processed
+            .fetch_add(frames as u64, Ordering::SeqCst);
+    }
+
+    fn records(&self) -> Vec<Record> {
+        self.sink.records()
+    }
+}
+
+fn config() -> EngineConfig {
+    EngineConfig {
+        outcome_after_seconds: 1.0,
+        ..EngineConfig::default()
+    }
+}
+
+#[test]
+fn apply_moves_the_parameter_records_and_outcome_follows_reanalysis() {
+    let mut rig = Rig::new(config());
+    rig.activate(false, HostApi::Clap, 0);
+    // Noise at about −22 LUFS: far below the trance profile's loudness, so a volume fix is proposed.
+    rig.play(SR as usize, 0.1);
+    rig.engine.step(rig.at(1000));
+    let analysis = rig.hub.analysis();
+    assert!(analysis.score().is_some());
+    let fix = analysis
+        .fixes
+        .iter()
+        .find(|f| f.gap_feature == Feature::Loudness)
+        .expect("a loudness fix")
+        .clone();
+    let FixSetting::Gain { gain_db } = fix.setting else {
+        panic!("{fix:?}")
+    };
+    assert!(gain_db > 0.0);
+
+    let actions = rig.actions();
+    let event = actions.apply(&fix.fix_id, rig.host.as_ref()).unwrap();
+    // The parameter moved by the fix's gain.
+    assert!((rig.host.param(FixParam::OutputGain) - gain_db).abs() < 1e-9);
+    assert_eq!(
+        actions.apply(&fix.fix_id, rig.host.as_ref()),
+        Err(ActionError::AlreadyApplied(fix.fix_id.clone()))
+    );
+    let applied = rig.records();
+    match applied.last().unwrap() {
+        Record::FixApplied {
+            event_id,
+            fix_id,
+            applied_value,
+            was_applied,
+            gap_before,
+            ..
+        } => {
+            assert_eq!(*event_id, event);
+            assert_eq!(fix_id, &fix.fix_id);
+            assert_eq!(*applied_value, Some(gain_db));
+            assert!(*was_applied);
+            assert_eq!(*gap_before, fix.z_score);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The engine restarts its window at the change, then hears the fixed audio.
+    rig.engine.step(rig.at(1020));
+    rig.play(SR as usize / 2, 0.1);
+    rig.engine.step(rig.at(1520));
+    assert!(
+        !rig.records()
+            .iter()
+            .any(|r| matches!(r, Record::Outcome { .. })),
+        "half a second is not enough audio for an outcome"
+    );
+    rig.play(SR as usize / 2 + 480, 0.1);
+    rig.engine.step(rig.at(2030));
+    let outcome = rig
+        .records()
+        .into_iter()
+        .find_map(|r| match r {
+            Record::Outcome {
+                event_id,
+                gap_after,
+                analysed_seconds,
+            } => Some((event_id, gap_after, analysed_seconds)),
+            _ => None,
+        })
+        .expect("an outcome after re-analysis");
+    assert_eq!(outcome.0, event);
+    assert!(
+        outcome.1.abs() < fix.z_score.abs(),
+        "{outcome:?} vs {}",
+        fix.z_score
+    );
+    assert!(outcome.2 >= 1.0);
+
+    // Accepting records the action on the same event.
+    assert_eq!(actions.accept(&fix.fix_id).unwrap(), event);
+    assert_eq!(
+        rig.records().last().unwrap(),
+        &Record::UserAction {
+            event_id: event,
+            action: "accept".into(),
+            modified_value: None
+        }
+    );
+    // One outcome per fix.
+    rig.play(SR as usize * 2, 0.1);
+    rig.engine.step(rig.at(4000));
+    let outcomes = rig
+        .records()
+        .iter()
+        .filter(|r| matches!(r, Record::Outcome { .. }))
+        .count();
+    assert_eq!(outcomes, 1);
+}
+
+#[test]
+fn host_putting_the_parameter_back_is_an_undo() {
+    let mut rig = Rig::new(config());
+    rig.activate(false, HostApi::Vst3, 0);
+    rig.play(SR as usize, 0.02);
+    rig.engine.step(rig.at(1000));
+    let analysis = rig.hub.analysis();
+    let fix = analysis
+        .fixes
+        .iter()
+        .find(|f| matches!(f.setting, FixSetting::Gain { .. }))
+        .unwrap()
+        .clone();
+    let actions = rig.actions();
+    let event = actions.apply(&fix.fix_id, rig.host.as_ref()).unwrap();
+    rig.engine.step(rig.at(1020));
+    assert!(!rig
+        .records()
+        .iter()
+        .any(|r| matches!(r, Record::UserAction { .. })));
+    // The host's undo restores the previous value.
+    rig.host.set(FixParam::OutputGain, 0.0);
+    rig.engine.step(rig.at(1040));
+    assert_eq!(
+        rig.records().last().unwrap(),
+        &Record::UserAction {
+            event_id: event,
+            action: "undo".into(),
+            modified_value: None
+        }
+    );
+    // Recorded once, and an undone fix gets no outcome.
+    rig.play(SR as usize * 2, 0.02);
+    rig.engine.step(rig.at(3000));
+    let tail: Vec<_> = rig
+        .records()
+        .into_iter()
+        .filter(|r| matches!(r, Record::UserAction { .. } | Record::Outcome { .. }))
+        .collect();
+    assert_eq!(tail.len(), 1, "{tail:?}");
+    assert_eq!(
+        actions.undo(&fix.fix_id, rig.host.as_ref()),
+        Err(ActionError::NotApplied(fix.fix_id.clone()))
+    );
+}
+
+#[test]
+fn undo_reject_and_modify_through_the_api() {
+    let mut rig = Rig::new(config());
+    rig.activate(false, HostApi::Clap, 0);
+    rig.play(SR as usize, 0.02);
+    rig.engine.step(rig.at(1000));
+    let fixes = rig.hub.analysis().fixes.clone();
+    assert!(fixes.len() >= 2, "{fixes:?}");
+    let actions = rig.actions();
+
+    // Modify: apply with the producer's own gain.
+    let gain_fix = fixes
+        .iter()
+        .find(|f| matches!(f.setting, FixSetting::Gain { .. }))
+        .unwrap();
+    let e1 = actions
+        .modify(&gain_fix.fix_id, 3.0, rig.host.as_ref())
+        .unwrap();
+    assert_eq!(rig.host.param(FixParam::OutputGain), 3.0);
+    // Undo through the API puts it back and records undo; the engine does not record it twice.
+    assert_eq!(
+        actions.undo(&gain_fix.fix_id, rig.host.as_ref()).unwrap(),
+        e1
+    );
+    assert_eq!(rig.host.param(FixParam::OutputGain), 0.0);
+    rig.engine.step(rig.at(1100));
+
+    // Reject a fix never applied: an unapplied event with `reject`.
+    let other = fixes.iter().find(|f| f.fix_id != gain_fix.fix_id).unwrap();
+    let e2 = actions.reject(&other.fix_id, rig.host.as_ref()).unwrap();
+    assert_ne!(e1, e2);
+
+    let actions_seen: Vec<(u64, String, Option<f64>)> = rig
+        .records()
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::UserAction {
+                event_id,
+                action,
+                modified_value,
+            } => Some((event_id.0, action, modified_value)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        actions_seen,
+        vec![
+            (e1.0, "modify".into(), Some(3.0)),
+            (e1.0, "undo".into(), None),
+            (e2.0, "reject".into(), None),
+        ]
+    );
+    let unapplied = rig.records().into_iter().any(|r| {
+        matches!(r, Record::FixApplied { event_id, was_applied: false, applied_value: None, .. } if event_id == e2)
+    });
+    assert!(unapplied);
+    assert_eq!(
+        actions.apply("nope", rig.host.as_ref()),
+        Err(ActionError::UnknownFix("nope".into()))
+    );
+    assert_eq!(
+        actions.modify(&other.fix_id, f64::NAN, rig.host.as_ref()),
+        Err(ActionError::BadValue)
+    );
+}
+
+#[test]
+fn session_start_saves_and_offline_bounce() {
+    let mut rig = Rig::new(config());
+    // Serialisations at instantiation, before the first activation, are not saves.
+    rig.host.saves.store(3, Ordering::SeqCst);
+    rig.engine.step(rig.at(0));
+    rig.activate(false, HostApi::Clap, 10);
+    rig.engine.step(rig.at(20));
+    assert!(matches!(
+        rig.records().as_slice(),
+        [Record::SessionStarted {
+            host_api: HostApi::Clap,
+            ..
+        }]
+    ));
+    // A save, then a burst within the debounce gap.
+    rig.host.saves.fetch_add(1, Ordering::SeqCst);
+    rig.engine.step(rig.at(5_000));
+    rig.host.saves.fetch_add(2, Ordering::SeqCst);
+    rig.engine.step(rig.at(5_500));
+    let saves = rig
+        .records()
+        .iter()
+        .filter(|r| matches!(r, Record::StateSaved { .. }))
+        .count();
+    assert_eq!(saves, 1);
+    // Fast real-time-mode audio on CLAP is not a bounce (CLAP hosts say when they render).
+    for i in 0..200 {
+        rig.play(4800, 0.1);
+        rig.engine.step(rig.at(6_000 + 10 * i));
+    }
+    assert!(!rig
+        .records()
+        .iter()
+        .any(|r| matches!(r, Record::TrackBounced { .. })));
+    // Re-activation in offline mode: no bounce until audio is processed.
+    rig.engine.handle(Control::Deactivate(None), rig.at(9_000));
+    let flushes = rig.sink.flushes();
+    assert!(flushes >= 2, "flushed on save and deactivate");
+    rig.activate(true, HostApi::Clap, 9_100);
+    rig.engine.step(rig.at(9_200));
+    assert!(!rig
+        .records()
+        .iter()
+        .any(|r| matches!(r, Record::TrackBounced { .. })));
+    rig.play(1024, 0.1);
+    rig.engine.step(rig.at(9_300));
+    rig.play(1024, 0.1);
+    rig.engine.step(rig.at(9_400));
+    let bounces: Vec<_> = rig
+        .records()
+        .into_iter()
+        .filter(|r| matches!(r, Record::TrackBounced { .. }))
+        .collect();
+    assert_eq!(bounces.len(), 1);
+    assert!(matches!(
+        bounces[0],
+        Record::TrackBounced {
+            likely: false,
+            evidence: BounceEvidence::OfflineProcessMode { frames: 1024 },
+            ..
+        }
+    ));
+    assert!(rig.sink.flushes() > flushes, "flushed on bounce");
+    // Only one session start across activations.
+    let starts = rig
+        .records()
+        .iter()
+        .filter(|r| matches!(r, Record::SessionStarted { .. }))
+        .count();
+    assert_eq!(starts, 1);
+}
+
+#[test]
+fn vst3_fast_render_is_a_likely_bounce_real_time_is_not() {
+    let mut rig = Rig::new(config());
+    rig.activate(false, HostApi::Vst3, 0);
+    // Real-time pace: 480 frames every 10 ms for 20 s.
+    for i in 1..=2000u64 {
+        rig.play(480, 0.1);
+        rig.engine.step(rig.at(10 * i));
+    }
+    assert!(!rig
+        .records()
+        .iter()
+        .any(|r| matches!(r, Record::TrackBounced { .. })));
+    // An export: 4800 frames every 10 ms (10× real time) for 12 s of audio.
+    for i in 1..=120u64 {
+        rig.play(4800, 0.1);
+        rig.engine.step(rig.at(20_000 + 10 * i));
+    }
+    let bounce = rig
+        .records()
+        .into_iter()
+        .find(|r| matches!(r, Record::TrackBounced { .. }))
+        .expect("a likely bounce");
+    match bounce {
+        Record::TrackBounced {
+            likely: true,
+            evidence: BounceEvidence::FasterThanRealTime(e),
+            ..
+        } => {
+            assert!((e.speed_ratio - 10.0).abs() < 0.01, "{e:?}");
+            assert!(e.audio_seconds >= 10.0, "{e:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn vst3_offline_mode_at_activate_is_not_trusted_but_a_fast_render_is_seen_at_deactivate() {
+    let mut rig = Rig::new(config());
+    // nice-plug's VST3 wrapper may hand `activate()` a stale offline mode.
+    rig.activate(true, HostApi::Vst3, 0);
+    rig.play(4800, 0.1);
+    rig.engine.step(rig.at(20));
+    rig.play(4800, 0.1);
+    rig.engine.step(rig.at(40));
+    assert!(!rig
+        .records()
+        .iter()
+        .any(|r| matches!(r, Record::TrackBounced { .. })));
+    // A 12 s render that ends 5 ms before the host deactivates.
+    rig.play(SR as usize * 12, 0.1);
+    rig.engine.handle(Control::Deactivate(None), rig.at(45));
+    let bounces: Vec<_> = rig
+        .records()
+        .into_iter()
+        .filter(|r| matches!(r, Record::TrackBounced { likely: true, .. }))
+        .collect();
+    assert_eq!(bounces.len(), 1, "{bounces:?}");
+}
+
+#[test]
+fn nan_audio_never_reaches_the_analysis() {
+    let mut rig = Rig::new(config());
+    rig.activate(false, HostApi::Clap, 0);
+    let producer = rig.producer.as_mut().unwrap();
+    for i in 0..48_000 {
+        let v = if i % 100 == 0 { f32::NAN } else { 0.05 };
+        let _ = producer.push([v, f32::INFINITY]);
+    }
+    rig.counters
+        .frames_processed
+        .fetch_add(48_000, Ordering::SeqCst);
+    rig.engine.step(rig.at(1000));
+    let a = rig.hub.analysis();
+    assert_eq!(a.non_finite_samples, 48_000 + 480);
+    for (_, v) in a.features.iter_values() {
+        assert!(v.is_finite());
+    }
+    for f in &a.fixes {
+        assert!(f.current_value.is_finite() && f.z_score.is_finite());
+    }
+}
+
+#[test]
+fn bundled_profile_is_valid() {
+    let rig = Rig::new(config());
+    assert_eq!(rig.engine.profile().version, "trance_v1");
+    assert!(rig.hub.analysis().profile_error.is_none());
+}
+
+#[test]
+fn profile_swaps_on_the_background_thread_and_a_bad_one_falls_back() {
+    let mut rig = Rig::new(config());
+    rig.activate(false, HostApi::Clap, 0);
+    rig.play(SR as usize, 0.1);
+    rig.engine.step(rig.at(1000));
+    assert_eq!(rig.hub.analysis().profile_version, "trance_v1");
+
+    // A profile file of its own: the bundled one renamed.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mine.json");
+    let mut profile = fixloop_plugin::engine::bundled_profile();
+    profile.name = "mine".into();
+    profile.version = "mine_v3".into();
+    profile.save(&path).unwrap();
+    *rig.host.profile.lock() = (1, Some(path.display().to_string()));
+    rig.engine.step(rig.at(1020));
+    let a = rig.hub.analysis();
+    assert_eq!(
+        (a.profile_name.as_str(), a.profile_version.as_str()),
+        ("mine", "mine_v3")
+    );
+    assert!(a.profile_error.is_none());
+    assert!(
+        a.score().is_some(),
+        "gaps recomputed against the new profile"
+    );
+
+    // A missing file: the bundled profile, and the error for the editor to show.
+    *rig.host.profile.lock() = (2, Some(dir.path().join("gone.json").display().to_string()));
+    rig.engine.step(rig.at(1040));
+    let a = rig.hub.analysis();
+    assert_eq!(a.profile_version, "trance_v1");
+    assert!(
+        a.profile_error
+            .as_deref()
+            .is_some_and(|e| e.contains("gone.json")),
+        "{a:?}"
+    );
+}
