@@ -282,7 +282,7 @@ fn read_fold(c: &mut Criterion) {
     let took = t.elapsed();
     let report = loaded.report.unwrap();
     println!(
-        "read+fold  {} records ({} dropped while building) → {} events in {:.1} ms",
+        "read+fold  {} records ({} full-queue pushes retried while building) → {} events in {:.1} ms",
         report.records,
         report.fold.dropped,
         loaded.events.len(),

@@ -456,16 +456,87 @@ impl std::hash::Hasher for IdHasher {
 
 type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 
+/// Event id → index in `Folder::events`. A collector's serials count up from 1, so each
+/// collector gets a dense table (cache-friendly: actions follow their fix closely); a
+/// serial far beyond its table (only damaged or hand-made logs) goes to a hash map so
+/// no input can make the table huge.
+#[derive(Default)]
+struct EventIndex {
+    collectors: IdMap<u64, usize>,
+    /// Per collector: serial → event index + 1 (0: none).
+    dense: Vec<Vec<u32>>,
+    last: Option<(u64, usize)>,
+    sparse: IdMap<EventId, usize>,
+}
+
+const DENSE_SLACK: usize = 1 << 16;
+
+impl EventIndex {
+    fn table(&mut self, collector: u64, create: bool) -> Option<usize> {
+        if let Some((c, i)) = self.last {
+            if c == collector {
+                return Some(i);
+            }
+        }
+        let i = match self.collectors.get(&collector) {
+            Some(&i) => i,
+            None if create => {
+                self.dense.push(Vec::new());
+                self.collectors.insert(collector, self.dense.len() - 1);
+                self.dense.len() - 1
+            }
+            None => return None,
+        };
+        self.last = Some((collector, i));
+        Some(i)
+    }
+
+    fn get(&mut self, id: EventId) -> Option<usize> {
+        if let Some(t) = self.table(id.collector, false) {
+            if let Some(&x) = self.dense[t].get(id.serial as usize) {
+                if x != 0 {
+                    return Some(x as usize - 1);
+                }
+            }
+        }
+        self.sparse.get(&id).copied()
+    }
+
+    /// Records `id` at `idx`; false when it is already there.
+    fn insert(&mut self, id: EventId, idx: usize) -> bool {
+        if self.get(id).is_some() {
+            return false;
+        }
+        let t = self.table(id.collector, true).unwrap_or(0);
+        let serial = id.serial as usize;
+        let table = &mut self.dense[t];
+        match u32::try_from(idx + 1) {
+            Ok(x) if serial < table.len() + DENSE_SLACK => {
+                if serial >= table.len() {
+                    table.resize(serial + 1, 0);
+                }
+                table[serial] = x;
+            }
+            _ => {
+                self.sparse.insert(id, idx);
+            }
+        }
+        true
+    }
+}
+
 /// The fold of [`fold`], fed one record at a time (so a reader can stream a merge into
 /// it without holding every record).
 #[derive(Default)]
 pub struct Folder {
     report: FoldReport,
     events: Vec<FeedbackEvent>,
-    by_id: IdMap<EventId, usize>,
+    by_id: EventIndex,
     by_text: HashMap<String, usize>,
     pending: IdMap<EventId, Pending>,
-    sessions: IdMap<(u64, u32), Session>,
+    session_index: IdMap<(u64, u32), usize>,
+    sessions: Vec<Session>,
+    last_session: Option<((u64, u32), usize)>,
     dropped: IdMap<u64, u64>,
 }
 
@@ -473,6 +544,24 @@ impl Folder {
     /// An empty fold.
     pub fn new() -> Folder {
         Folder::default()
+    }
+
+    fn session(&mut self, key: (u64, u32)) -> usize {
+        if let Some((k, i)) = self.last_session {
+            if k == key {
+                return i;
+            }
+        }
+        let i = match self.session_index.get(&key) {
+            Some(&i) => i,
+            None => {
+                self.sessions.push(Session::default());
+                self.session_index.insert(key, self.sessions.len() - 1);
+                self.sessions.len() - 1
+            }
+        };
+        self.last_session = Some((key, i));
+        i
     }
 
     /// Folds in the next record (records must come in merged order).
@@ -483,21 +572,19 @@ impl Folder {
         }
         match &entry.record {
             Record::SessionStart(s) => {
-                self.sessions
-                    .entry((entry.collector, s.session))
-                    .or_default()
-                    .start = (**s).clone();
+                let i = self.session((entry.collector, s.session));
+                self.sessions[i].start = (**s).clone();
             }
             Record::FixApplied(f) => self.fix_applied(entry, f),
-            Record::UserAction(a) => match self.by_id.get(&a.event) {
-                Some(&i) => apply_action(&mut self.events[i], a.action, a.modified_value),
+            Record::UserAction(a) => match self.by_id.get(a.event) {
+                Some(i) => apply_action(&mut self.events[i], a.action, a.modified_value),
                 None => {
                     self.pending.entry(a.event).or_default().action =
                         Some((a.action, a.modified_value))
                 }
             },
-            Record::Outcome(o) => match self.by_id.get(&o.event) {
-                Some(&i) => apply_outcome(&mut self.events[i], o.gap_after),
+            Record::Outcome(o) => match self.by_id.get(o.event) {
+                Some(i) => apply_outcome(&mut self.events[i], o.gap_after),
                 None => self.pending.entry(o.event).or_default().gap_after = Some(o.gap_after),
             },
             Record::SessionSaved(m) => {
@@ -530,13 +617,12 @@ impl Folder {
             self.report.unknown_fix_types += 1;
             return;
         };
-        if self.by_id.contains_key(&f.event) {
+        let idx = self.events.len();
+        if !self.by_id.insert(f.event, idx) {
             return; // the same event id twice: keep the first
         }
-        let session = self
-            .sessions
-            .entry((entry.collector, f.session))
-            .or_default();
+        let si = self.session((entry.collector, f.session));
+        let session = &mut self.sessions[si];
         let ctx = &session.start;
         let feature_name = match Feature::from_id(f.feature) {
             Some(feat) => feat.name().to_string(),
@@ -574,17 +660,15 @@ impl Folder {
                 apply_outcome(&mut event, gap_after);
             }
         }
-        let idx = self.events.len();
         session.events.push(idx);
-        self.by_id.insert(f.event, idx);
         self.events.push(event);
     }
 
     fn mark_open(&mut self, collector: u64, session: u32, mark: impl Fn(&mut FeedbackEvent)) {
-        let Some(s) = self.sessions.get(&(collector, session)) else {
+        let Some(&si) = self.session_index.get(&(collector, session)) else {
             return;
         };
-        for &idx in &s.events {
+        for &idx in &self.sessions[si].events {
             let ev = &mut self.events[idx];
             let open =
                 ev.was_applied && !ev.was_undone && ev.user_action != Some(UserAction::Reject);
@@ -842,6 +926,37 @@ mod tests {
         assert_eq!(f.report.orphans, 1);
         // Cumulative counts: the last of collector 7 (5) plus collector 9's (2).
         assert_eq!(f.report.dropped, 7);
+    }
+
+    #[test]
+    fn far_serials_and_repeated_ids_fold_without_a_huge_table() {
+        let mut far = applied(1, 0, 1.0);
+        if let Record::FixApplied(f) = &mut far {
+            f.event.serial = u32::MAX;
+        }
+        let log = [
+            entry(1, 7, applied(1, 0, 1.0)),
+            entry(2, 7, far),
+            // The same event id again (a replayed frame): the first one stays.
+            entry(3, 7, applied(1, 0, 9.0)),
+            entry(
+                4,
+                7,
+                Record::Outcome(Outcome {
+                    event: id(u32::MAX),
+                    gap_after: 0.5,
+                }),
+            ),
+        ];
+        let mut folder = Folder::new();
+        for e in &log {
+            folder.push(e);
+        }
+        assert!(folder.by_id.dense.iter().all(|t| t.len() <= 2));
+        let f = folder.finish();
+        assert_eq!(f.events.len(), 2);
+        assert_eq!(f.events[0].gap_before, 1.0);
+        assert_eq!(f.events[1].improvement_ratio, Some(0.5));
     }
 
     #[test]

@@ -157,14 +157,9 @@ pub fn encode_frame(buf: &mut Vec<u8>, seq: u64, time_us: i64, collector: u64, r
     let start = buf.len();
     buf.extend_from_slice(&SYNC);
     buf.extend_from_slice(&[0u8; 8]);
-    let entry = EntryOut {
-        seq,
-        time_us,
-        collector,
-        record,
-    };
-    let mut ser = rmp_serde::Serializer::new(&mut *buf).with_struct_map();
-    if entry.serialize(&mut ser).is_err() {
+    if !super::fast::encode(buf, seq, time_us, collector, record)
+        && !encode_payload_serde(buf, seq, time_us, collector, record)
+    {
         // Writing MessagePack into a Vec cannot fail for these types; never leave half a frame.
         buf.truncate(start);
         return;
@@ -174,6 +169,25 @@ pub fn encode_frame(buf: &mut Vec<u8>, seq: u64, time_us: i64, collector: u64, r
     buf[start + 4..start + 8].copy_from_slice(&len_bytes);
     let crc = crc32c::crc32c_append(crc32c::crc32c(&len_bytes), &buf[start + FRAME_OVERHEAD..]);
     buf[start + 8..start + 12].copy_from_slice(&mask_crc(crc).to_le_bytes());
+}
+
+/// Appends a frame payload through serde (`rmp_serde` struct maps, as `to_vec_named`);
+/// false if serialisation failed. The reference for the fast encoder.
+pub(crate) fn encode_payload_serde(
+    buf: &mut Vec<u8>,
+    seq: u64,
+    time_us: i64,
+    collector: u64,
+    record: &Record,
+) -> bool {
+    let entry = EntryOut {
+        seq,
+        time_us,
+        collector,
+        record,
+    };
+    let mut ser = rmp_serde::Serializer::new(&mut *buf).with_struct_map();
+    entry.serialize(&mut ser).is_ok()
 }
 
 /// Decodes a frame's payload into a log entry of `writer`.

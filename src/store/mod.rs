@@ -11,8 +11,8 @@
 //! # Guarantees
 //!
 //! - **The audio thread never waits.** [`Collector`]'s record functions marked
-//!   `# Real-time safety: real-time safe` do one `try_send` of a fixed-size `Copy` record
-//!   into a bounded `crossbeam-channel` queue plus a few atomic operations: no
+//!   `# Real-time safety: real-time safe` do one `try_send` of a fixed-size record with
+//!   no heap data into a bounded `crossbeam-channel` queue plus a few atomic operations: no
 //!   allocation, lock, syscall or wait, bounded time. The writer only polls (its
 //!   receiver type cannot block), so a send never wakes a futex, and the audio thread
 //!   never unparks anything.
@@ -97,6 +97,9 @@
 //!
 //! Feature and fix type ids are the catalogue's ([`crate::features::Feature::id`],
 //! `FixType as u32`). A reader reports kinds it does not know as undecodable and goes on.
+//! The encoding is `rmp_serde`'s struct-map encoding of these types; for the frequent
+//! kinds the writer and reader use hand-written code that produces and accepts exactly
+//! those bytes (tested against `rmp_serde`), falling back on `rmp_serde` otherwise.
 //!
 //! A writer that closes cleanly appends `segment_end` and removes its lock file. A
 //! segment whose lock file exists but is not locked belongs to a dead writer: the next
