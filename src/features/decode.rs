@@ -10,7 +10,8 @@
 //! Errors name the file: it cannot be opened (`Io`), is empty, is not a recognised format
 //! or codec (`Unsupported`), holds no audio or less than [`MIN_FILE_SECONDS`] (`Audio`).
 //! Packets the decoder reports as malformed are skipped (the usual practice for damaged
-//! MP3 frames); a stream that ends early is analysed up to where it ends.
+//! MP3 frames); a stream that ends early is analysed up to where it ends. Encoder delay and
+//! padding that the container signals (gapless trims) are removed by symphonia's decoders.
 
 use super::{Analyser, FeatureVector};
 use crate::error::{Error, ErrorKind, Result};
