@@ -61,3 +61,15 @@ fn processing_allocates_nothing() {
     assert!(stereo.frames() == 0);
     assert!(mono.features().value(Feature::ModulationDepth).is_some());
 }
+
+#[test]
+fn the_analyser_can_move_to_another_thread() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<Analyser>();
+    let mut a = Analyser::new(RATE, 2, 64).unwrap();
+    let h = std::thread::spawn(move || {
+        a.process(&[0.5; 64], &[0.5; 64]);
+        a.frames()
+    });
+    assert_eq!(h.join().unwrap(), 64);
+}

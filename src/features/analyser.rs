@@ -7,6 +7,12 @@
 //!
 //! Mono input counts as centred stereo (L = R). Non-finite input samples are replaced by 0.
 //!
+//! `ebur128` runs in histogram mode: in its default mode it keeps block energies in a
+//! queue that grows (an allocation inside `add_frames_*` after about 8 minutes). With
+//! `Mode::HISTOGRAM` its state is fixed-size, and its true-peak path keeps per-channel
+//! peaks inline for up to 16 channels, so feeding it does not allocate (checked by the
+//! allocation test in `tests/realtime.rs`).
+//!
 //! # Definitions
 //!
 //! | feature | definition |

@@ -52,7 +52,20 @@ impl AudioInfo {
 ///
 /// Fails with an error naming the file when it cannot be read, is empty, is not a supported
 /// format, has more than two channels, or holds less than [`MIN_FILE_SECONDS`] of audio.
+///
+/// A decoder that panics on a damaged file (a bug in the decoder, but not one the caller
+/// should pay for with a crash) is reported as an `Audio` error naming the file.
 pub fn analyze_file(path: &Path) -> Result<FeatureVector> {
+    std::panic::catch_unwind(|| analyze_file_inner(path)).unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorKind::Audio,
+            "the decoder failed on this file (it may be damaged)",
+        )
+        .with_origin(path.display().to_string()))
+    })
+}
+
+fn analyze_file_inner(path: &Path) -> Result<FeatureVector> {
     let mut analyser: Option<Analyser> = None;
     decode_file(path, |info, samples| {
         let a = match &mut analyser {
