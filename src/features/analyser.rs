@@ -281,28 +281,43 @@ impl Analyser {
         // Fails only for a zero-channel meter, which `new` never builds.
         let _ = self.loudness.add_frames_planar_f32(&[left, right]);
         self.spectrum.push(left, right);
-        for (&l, &r) in left.iter().zip(right) {
-            let (l, r) = (l as f64, r as f64);
-            let mid = 0.5 * (l + r);
-            let side = 0.5 * (l - r);
-            let low_mid = self.low_mid.process(mid);
-            let low_side = self.low_side.process(side);
-            let p = &mut self.partial;
-            p.l += l;
-            p.r += r;
-            p.ll += l * l;
-            p.rr += r * r;
-            p.lr += l * r;
-            p.mid += mid * mid;
-            p.side += side * side;
-            p.low_mid += low_mid * low_mid;
-            p.low_side += low_side * low_side;
-            if self.modulation.push(mid) {
-                // Fold the partial sums in at every 10 ms block boundary: bounded rounding
-                // error on long sessions, and the same additions whatever the block size.
-                self.sums.add(&self.partial);
-                self.partial = StereoSums::default();
+        let mut start = 0;
+        while start < n {
+            // Runs end at 10 ms block boundaries, where the partial sums are folded in, so
+            // the additions are the same whatever the caller's block size. Inside a run
+            // everything lives in locals, which the compiler keeps in registers.
+            let run = (n - start).min(self.modulation.frames_to_block_end());
+            let mut p = self.partial;
+            let mut low_mid_filter = self.low_mid;
+            let mut low_side_filter = self.low_side;
+            for (&l, &r) in left[start..start + run]
+                .iter()
+                .zip(&right[start..start + run])
+            {
+                let (l, r) = (l as f64, r as f64);
+                let mid = 0.5 * (l + r);
+                let side = 0.5 * (l - r);
+                let low_mid = low_mid_filter.process(mid);
+                let low_side = low_side_filter.process(side);
+                p.l += l;
+                p.r += r;
+                p.ll += l * l;
+                p.rr += r * r;
+                p.lr += l * r;
+                p.mid += mid * mid;
+                p.side += side * side;
+                p.low_mid += low_mid * low_mid;
+                p.low_side += low_side * low_side;
             }
+            self.low_mid = low_mid_filter;
+            self.low_side = low_side_filter;
+            if self.modulation.advance(run, p.mid) {
+                self.sums.add(&p);
+                self.partial = StereoSums::default();
+            } else {
+                self.partial = p;
+            }
+            start += run;
         }
         self.frames += n as u64;
     }

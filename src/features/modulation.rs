@@ -59,12 +59,21 @@ impl Modulation {
         self.windows = 0;
     }
 
-    /// Adds one mid sample; returns true when it completed a 10 ms block.
-    /// Real-time safe: fixed arrays, an in-place unstable sort of 100 values per second.
+    /// Samples still needed to complete the current 10 ms block.
     #[inline]
-    pub(crate) fn push(&mut self, mid: f64) -> bool {
-        self.block_sum += mid * mid;
-        self.block_pos += 1;
+    pub(crate) fn frames_to_block_end(&self) -> usize {
+        self.block_frames - self.block_pos
+    }
+
+    /// Advances by `frames` samples (at most [`frames_to_block_end`](Self::frames_to_block_end));
+    /// `block_mid_square_sum` is Σ mid² from the start of the current block through these
+    /// samples (the caller accumulates it in sample order, so the result does not depend on
+    /// how the samples were split). Returns true when the block is complete.
+    /// Real-time safe: fixed arrays, an in-place unstable sort of 100 values once a second.
+    #[inline]
+    pub(crate) fn advance(&mut self, frames: usize, block_mid_square_sum: f64) -> bool {
+        self.block_sum = block_mid_square_sum;
+        self.block_pos += frames;
         if self.block_pos < self.block_frames {
             return false;
         }
@@ -83,6 +92,12 @@ impl Modulation {
             self.levels_len = 0;
         }
         true
+    }
+
+    /// Adds one mid sample; returns true when it completed a 10 ms block.
+    #[cfg(test)]
+    pub(crate) fn push(&mut self, mid: f64) -> bool {
+        self.advance(1, self.block_sum + mid * mid)
     }
 
     fn finish_window(&mut self) {
