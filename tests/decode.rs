@@ -348,3 +348,24 @@ fn listing_a_missing_folder_names_it() {
     assert_eq!(e.kind(), ErrorKind::Io);
     assert!(e.to_string().contains("nope"), "{e}");
 }
+
+#[test]
+fn unsupported_sample_rate_is_an_error_naming_the_file() {
+    let dir = scratch_dir("decode_rate");
+    let path = dir.join("telephone.wav");
+    write_wav_f32(&path, 4_000, 2, &vec![0.1; 2 * 4_000]);
+    let e = error_of(&path);
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    assert!(e.to_string().contains("4000 Hz"), "{e}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_does_not_hang_the_listing() {
+    let dir = scratch_dir("list_loop");
+    std::fs::create_dir_all(dir.join("a")).unwrap();
+    write_wav_f32(&dir.join("a/x.wav"), 48_000, 2, &vec![0.1; 2 * 48_000]);
+    std::os::unix::fs::symlink(&dir, dir.join("a/up")).unwrap();
+    let files = list_audio_files(&dir).unwrap();
+    assert!(!files.is_empty() && files.len() <= 2, "{files:?}");
+}

@@ -44,6 +44,9 @@ pub const SILENCE_MEAN_SQUARE: f64 = 1e-12;
 pub const MAX_WIDTH: f64 = 10.0;
 /// Band levels are floored here (dB relative to the full band).
 pub const BAND_FLOOR_DB: f64 = -120.0;
+/// Largest internal block (frames); a larger `max_block_frames` is reduced to this, and
+/// longer input blocks are processed in pieces.
+pub const MAX_BLOCK_FRAMES: usize = 1 << 16;
 /// Lowest sample rate the analyser accepts (Hz).
 pub const MIN_SAMPLE_RATE_HZ: u32 = 8_000;
 /// Highest sample rate the analyser accepts (Hz).
@@ -124,8 +127,9 @@ impl std::fmt::Debug for Analyser {
 
 impl Analyser {
     /// An analyser for `channels` (1 or 2) channels at `sample_rate_hz`
-    /// ([`MIN_SAMPLE_RATE_HZ`]–[`MAX_SAMPLE_RATE_HZ`]). `max_block_frames` sizes the internal
-    /// input buffer: longer blocks are accepted and processed in pieces of that size.
+    /// ([`MIN_SAMPLE_RATE_HZ`]–[`MAX_SAMPLE_RATE_HZ`]). `max_block_frames` (clamped to
+    /// 1…[`MAX_BLOCK_FRAMES`]) sizes the internal input buffer: longer blocks are accepted
+    /// and processed in pieces of that size.
     ///
     /// Allocates about 0.5 MB at 48 kHz (FFT frames and scratch, the loudness meter's
     /// buffers, the modulation histogram). Call it off the audio thread.
@@ -144,7 +148,7 @@ impl Analyser {
                 format!("{channels} channels: the analyser takes mono or stereo audio"),
             ));
         }
-        let max_block_frames = max_block_frames.max(1);
+        let max_block_frames = max_block_frames.clamp(1, MAX_BLOCK_FRAMES);
         let loudness = EbuR128::new(
             2,
             sample_rate_hz,

@@ -41,12 +41,19 @@ pub struct TrackResult {
     pub features: Result<FeatureVector>,
 }
 
-/// The audio files in `dir` and its subfolders (hidden entries skipped), by extension
-/// (see [`AUDIO_EXTENSIONS`], case-insensitive), sorted by path.
+/// The audio files in `dir` and its subfolders (hidden entries skipped, symlinked folders
+/// followed once), by extension (see [`AUDIO_EXTENSIONS`], case-insensitive), sorted by path.
 pub fn list_audio_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
+    // Symlinked folders are followed once each, so a link to a parent cannot loop.
+    let mut visited = std::collections::HashSet::new();
     while let Some(d) = pending.pop() {
+        if let Ok(canonical) = std::fs::canonicalize(&d) {
+            if !visited.insert(canonical) {
+                continue;
+            }
+        }
         let entries = std::fs::read_dir(&d).map_err(|e| Error::io(&d, "read the folder", e))?;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(&d, "read the folder", e))?;
