@@ -201,6 +201,13 @@ fn low_end_width_sees_only_content_below_150_hz() {
     assert!((low - 0.5).abs() < 0.01, "{low}");
     assert!(value(&v, Feature::StereoWidth) > 1.0);
 
+    // Nothing below 150 Hz: the LR4 leakage of a loud 3 kHz tone (−104 dB) is not a low end.
+    let top = analyse(RATE, &high, &high.iter().map(|h| -h).collect::<Vec<_>>());
+    assert_eq!(
+        top.get(Feature::LowEndWidth),
+        Measurement::Absent(Absent::Silence)
+    );
+
     // And the reverse: a mono low end under a wide top reads as mono low end.
     let r2: Vec<f32> = low_l.iter().zip(&high).map(|(a, h)| a - h).collect();
     let v2 = analyse(RATE, &l, &r2);

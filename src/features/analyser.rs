@@ -25,7 +25,7 @@
 //! | `spectral_centroid` | `Σ f·P(f) / Σ P(f)` over the same spectrum within 20 Hz–20 kHz |
 //! | `stereo_width` | `sqrt(Σ side² / Σ mid²)`, mid = (L+R)/2, side = (L−R)/2, over every sample; capped at 10 |
 //! | `stereo_correlation` | Pearson correlation of L and R over every sample (means removed); absent when a channel's variance is below −120 dBFS |
-//! | `low_end_width` | `stereo_width` of mid and side each through a 150 Hz Linkwitz–Riley 4th-order low-pass (see [`crossover`](super::crossover)) |
+//! | `low_end_width` | `stereo_width` of mid and side each through a 150 Hz Linkwitz–Riley 4th-order low-pass (see [`crossover`](super::crossover)); absent (`silence`) when the low band is 60 dB below the whole ([`LOW_END_GATE`]) or below −120 dBFS |
 //! | `modulation_depth` | see [`modulation`](super::modulation): median over 1 s windows of the 95th − 5th percentile of 10 ms mid levels |
 //!
 //! Signals whose mean square is below [`SILENCE_MEAN_SQUARE`] (−120 dBFS RMS) count as silent.
@@ -40,6 +40,10 @@ use ebur128::{EbuR128, Mode};
 /// Mean square (of a channel, mid, side or band) below which it counts as silent
 /// (−120 dBFS RMS).
 pub const SILENCE_MEAN_SQUARE: f64 = 1e-12;
+/// `low_end_width` is absent (`silence`) when the low-passed mid and side energy is below
+/// this fraction (−60 dB) of the full mid and side energy: with nothing below 150 Hz the
+/// ratio would only measure the filter's leakage of higher content.
+pub const LOW_END_GATE: f64 = 1e-6;
 /// Stereo widths are capped here (SPEC §1), which also covers a pure-side signal.
 pub const MAX_WIDTH: f64 = 10.0;
 /// Band levels are floored here (dB relative to the full band).
@@ -419,11 +423,12 @@ impl Analyser {
             Feature::StereoWidth,
             width(s.mid / n, s.side / n, Absent::Silence),
         );
-        put(
-            &mut v,
-            Feature::LowEndWidth,
-            width(s.low_mid / n, s.low_side / n, Absent::Silence),
-        );
+        let low_end = if s.low_mid + s.low_side < LOW_END_GATE * (s.mid + s.side) {
+            Err(Absent::Silence)
+        } else {
+            width(s.low_mid / n, s.low_side / n, Absent::Silence)
+        };
+        put(&mut v, Feature::LowEndWidth, low_end);
         let (mean_l, mean_r) = (s.l / n, s.r / n);
         let var_l = (s.ll / n - mean_l * mean_l).max(0.0);
         let var_r = (s.rr / n - mean_r * mean_r).max(0.0);

@@ -14,8 +14,8 @@ pub mod spectrum;
 mod vector;
 
 pub use analyser::{
-    Analyser, BAND_FLOOR_DB, MAX_BLOCK_FRAMES, MAX_SAMPLE_RATE_HZ, MAX_WIDTH, MIN_LOUDNESS_SECONDS,
-    MIN_LRA_SECONDS, MIN_SAMPLE_RATE_HZ, SILENCE_MEAN_SQUARE,
+    Analyser, BAND_FLOOR_DB, LOW_END_GATE, MAX_BLOCK_FRAMES, MAX_SAMPLE_RATE_HZ, MAX_WIDTH,
+    MIN_LOUDNESS_SECONDS, MIN_LRA_SECONDS, MIN_SAMPLE_RATE_HZ, SILENCE_MEAN_SQUARE,
 };
 pub use batch::{
     analyze_files, build_profile, list_audio_files, profile_from_vectors, BuiltProfile, Progress,
