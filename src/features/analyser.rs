@@ -5,7 +5,9 @@
 //! depend on how the audio is cut into blocks: every window, hop and accumulator boundary
 //! is counted in samples from the last [`Analyser::reset`], never in calls.
 //!
-//! Mono input counts as centred stereo (L = R). Non-finite input samples are replaced by 0.
+//! Mono input counts as centred stereo (L = R): its loudness is that of the signal on both
+//! speakers, 3 LU above BS.1770's single-channel reading. Non-finite input samples are
+//! replaced by 0.
 //!
 //! `ebur128` runs in histogram mode: in its default mode it keeps block energies in a
 //! queue that grows (an allocation inside `add_frames_*` after about 8 minutes). With
