@@ -14,7 +14,9 @@
 //! ```
 //!
 //! - [`features`]: the catalogue of feature names, units, bands and default fix types,
-//!   and the [`FeatureVector`](features::FeatureVector) of one track.
+//!   the [`FeatureVector`](features::FeatureVector) of one track, the real-time
+//!   [`Analyser`](features::Analyser) that measures it, and offline analysis of audio files
+//!   and folders ([`analyze_file`](features::analyze_file), [`build_profile`](features::build_profile)).
 //! - [`profile`]: the `fixloop.profile/1` model, validation and JSON I/O.
 //! - [`gaps`]: z-scores, in-range flags and the 0–100 score.
 //! - [`fixes`]: the fix-generation policy and prescriptive fixes.

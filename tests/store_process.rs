@@ -156,7 +156,7 @@ fn sigkill_at_random_moments_loses_nothing_flushed() {
         return;
     }
     let dir = TempDir::new("crash");
-    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut rng = Rng::new(0x5eed_1234_abcd_0001);
     let trials = 60;
     let mut flushed_per_trial = Vec::new();
     for t in 0..trials {

@@ -1,0 +1,192 @@
+//! Folders of reference tracks: finding audio files, analysing many files in parallel,
+//! and building a profile from them.
+//!
+//! Parallelism is `std::thread::scope` over `available_parallelism()` workers pulling file
+//! indices from an atomic counter: decoding and analysis are CPU-bound and a file is the
+//! natural unit, so a work-stealing pool (rayon) would add a dependency for nothing.
+//! Progress is reported through a callback so the library does not depend on a terminal
+//! progress bar; the CLI draws one.
+
+use super::{analyze_file, Feature, FeatureVector};
+use crate::error::{Error, Result};
+use crate::profile::{FeatureStats, Profile};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// File extensions (lower case) taken as audio files by [`list_audio_files`].
+pub const AUDIO_EXTENSIONS: [&str; 9] = [
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc",
+];
+
+/// Progress of a batch analysis, passed to the callback after each file.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress<'a> {
+    /// Files finished so far (this one included).
+    pub done: usize,
+    /// Files in the batch.
+    pub total: usize,
+    /// The file just finished.
+    pub path: &'a Path,
+    /// Whether it was analysed (false: it failed and is skipped).
+    pub ok: bool,
+}
+
+/// The outcome for one file of a batch.
+#[derive(Debug)]
+pub struct TrackResult {
+    /// The file.
+    pub path: PathBuf,
+    /// Its features, or why it could not be analysed.
+    pub features: Result<FeatureVector>,
+}
+
+/// The audio files in `dir` and its subfolders (hidden entries skipped, symlinked folders
+/// followed once), by extension (see [`AUDIO_EXTENSIONS`], case-insensitive), sorted by path.
+pub fn list_audio_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    // Symlinked folders are followed once each, so a link to a parent cannot loop.
+    let mut visited = std::collections::HashSet::new();
+    while let Some(d) = pending.pop() {
+        if let Ok(canonical) = std::fs::canonicalize(&d) {
+            if !visited.insert(canonical) {
+                continue;
+            }
+        }
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::io(&d, "read the folder", e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&d, "read the folder", e))?;
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let file_type = entry
+                .file_type()
+                .map_err(|e| Error::io(&path, "inspect", e))?;
+            if file_type.is_dir() || (file_type.is_symlink() && path.is_dir()) {
+                pending.push(path);
+            } else if is_audio_file(&path) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_audio_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| AUDIO_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(e)))
+        .unwrap_or(false)
+}
+
+/// Analyses `paths` in parallel (one worker per available core), calling `progress` after
+/// each file (from the worker threads, in completion order). Results are in the order of
+/// `paths`; a file that fails carries its error and does not stop the others.
+pub fn analyze_files(
+    paths: &[PathBuf],
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+) -> Vec<TrackResult> {
+    let total = paths.len();
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(total.max(1));
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<Result<FeatureVector>>>> =
+        Mutex::new((0..total).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = paths.get(i) else { break };
+                let result = analyze_file(path);
+                let ok = result.is_ok();
+                // A poisoned lock means another worker panicked; keep its data anyway.
+                slots.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
+                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(Progress {
+                    done: finished,
+                    total,
+                    path,
+                    ok,
+                });
+            });
+        }
+    });
+    let slots = slots.into_inner().unwrap_or_else(|p| p.into_inner());
+    paths
+        .iter()
+        .zip(slots)
+        .map(|(path, slot)| TrackResult {
+            path: path.clone(),
+            features: slot.unwrap_or_else(|| {
+                Err(
+                    Error::new(crate::error::ErrorKind::Audio, "analysis did not finish")
+                        .with_origin(path.display().to_string()),
+                )
+            }),
+        })
+        .collect()
+}
+
+/// The result of [`build_profile`].
+#[derive(Debug)]
+pub struct BuiltProfile {
+    /// The profile of the files that could be analysed (`track_count` of them), with
+    /// per-track `samples` kept; features no track had are left out.
+    pub profile: Profile,
+    /// The files that failed, with why; they are not in the profile.
+    pub failed: Vec<(PathBuf, Error)>,
+}
+
+/// Analyses `paths` in parallel and builds the profile `name` from those that succeed
+/// (statistics by [`FeatureStats::from_samples`]). Fails only when no file succeeds, with
+/// an error that names the first failure.
+pub fn build_profile(
+    name: &str,
+    paths: &[PathBuf],
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+) -> Result<BuiltProfile> {
+    let results = analyze_files(paths, progress);
+    let mut failed = Vec::new();
+    let mut vectors = Vec::new();
+    for r in results {
+        match r.features {
+            Ok(v) => vectors.push(v),
+            Err(e) => failed.push((r.path, e)),
+        }
+    }
+    if vectors.is_empty() {
+        let why = match failed.first() {
+            Some((_, e)) => format!("no file could be analysed (first failure: {e})"),
+            None => "no audio files given".to_string(),
+        };
+        return Err(
+            Error::new(crate::error::ErrorKind::Audio, why).with_origin(format!("profile {name}"))
+        );
+    }
+    Ok(BuiltProfile {
+        profile: profile_from_vectors(name, &vectors)?,
+        failed,
+    })
+}
+
+/// The profile `name` of the tracks `vectors`: per feature, the statistics of the tracks
+/// where it is present ([`FeatureStats::from_samples`]).
+pub fn profile_from_vectors(name: &str, vectors: &[FeatureVector]) -> Result<Profile> {
+    let mut profile = Profile::new(name);
+    profile.track_count = vectors.len() as u64;
+    for feature in Feature::ALL {
+        let samples: Vec<f64> = vectors.iter().filter_map(|v| v.value(feature)).collect();
+        if samples.is_empty() {
+            continue;
+        }
+        let stats = FeatureStats::from_samples(&samples).map_err(|e| e.context(feature))?;
+        profile.features.insert(feature.name().to_string(), stats);
+    }
+    Ok(profile)
+}

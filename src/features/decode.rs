@@ -1,0 +1,255 @@
+//! Offline analysis of audio files: decode with `symphonia`, feed the streaming
+//! [`Analyser`], so a file's features are exactly what the plugin would measure on the
+//! same audio.
+//!
+//! Formats: WAV (PCM integer and float), AIFF, FLAC, MP3, Ogg Vorbis. Any sample rate the
+//! analyser accepts (8–768 kHz). Mono is analysed as centred stereo (L = R). Files with more
+//! than two channels are refused (`Unsupported`): a downmix would have to guess the layout
+//! (5.1 centre and LFE weights), and reference tracks are stereo masters.
+//!
+//! Errors name the file: it cannot be opened (`Io`), is empty, is not a recognised format
+//! or codec (`Unsupported`), holds no audio or less than [`MIN_FILE_SECONDS`] (`Audio`).
+//! Packets the decoder reports as malformed are skipped (the usual practice for damaged
+//! MP3 frames); a stream that ends early is analysed up to where it ends. Encoder delay and
+//! padding that the container signals (gapless trims) are removed by symphonia's decoders.
+
+use super::{Analyser, FeatureVector};
+use crate::error::{Error, ErrorKind, Result};
+use std::fs::File;
+use std::path::Path;
+use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+
+/// Shortest file `analyze_file` accepts, in seconds: one 400 ms loudness gating block.
+pub const MIN_FILE_SECONDS: f64 = 0.4;
+
+/// Largest block (frames) the analyser takes at once; longer decoded packets are split.
+const FEED_FRAMES: usize = 4096;
+
+/// What [`decode_file`] found: the stream's format and length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AudioInfo {
+    /// Sample rate in Hz.
+    pub sample_rate_hz: u32,
+    /// Channels (1 or 2).
+    pub channels: usize,
+    /// Frames decoded so far (all of them, once decoding has finished).
+    pub frames: u64,
+}
+
+impl AudioInfo {
+    /// Length in seconds.
+    pub fn seconds(&self) -> f64 {
+        self.frames as f64 / self.sample_rate_hz as f64
+    }
+}
+
+/// Decodes the audio file at `path` and returns its features.
+///
+/// Fails with an error naming the file when it cannot be read, is empty, is not a supported
+/// format, has more than two channels, or holds less than [`MIN_FILE_SECONDS`] of audio.
+///
+/// A decoder that panics on a damaged file (a bug in the decoder, but not one the caller
+/// should pay for with a crash) is reported as an `Audio` error naming the file.
+pub fn analyze_file(path: &Path) -> Result<FeatureVector> {
+    std::panic::catch_unwind(|| analyze_file_inner(path)).unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorKind::Audio,
+            "the decoder failed on this file (it may be damaged)",
+        )
+        .with_origin(path.display().to_string()))
+    })
+}
+
+fn analyze_file_inner(path: &Path) -> Result<FeatureVector> {
+    let mut analyser: Option<Analyser> = None;
+    decode_file(path, |info, samples| {
+        let a = match &mut analyser {
+            Some(a) => a,
+            None => analyser.insert(
+                Analyser::new(info.sample_rate_hz, info.channels, FEED_FRAMES)
+                    .map_err(|e| e.with_origin(path.display().to_string()))?,
+            ),
+        };
+        a.process_interleaved(samples);
+        Ok(())
+    })?;
+    match analyser {
+        Some(a) => Ok(a.features()),
+        None => Err(Error::new(ErrorKind::Audio, "the file holds no audio")
+            .with_origin(path.display().to_string())),
+    }
+}
+
+/// Decodes the audio file at `path`, handing each decoded block (interleaved `f32`, the
+/// stream's format in `info`) to `on_block`; stops at the first error `on_block` returns.
+///
+/// The errors are those of [`analyze_file`], naming the file.
+pub fn decode_file(
+    path: &Path,
+    on_block: impl FnMut(&AudioInfo, &[f32]) -> Result<()>,
+) -> Result<AudioInfo> {
+    decode_inner(path, on_block).map_err(|e| e.with_origin(path.display().to_string()))
+}
+
+fn decode_inner(
+    path: &Path,
+    mut on_block: impl FnMut(&AudioInfo, &[f32]) -> Result<()>,
+) -> Result<AudioInfo> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "open", e))?;
+    if meta.is_dir() {
+        return Err(Error::new(
+            ErrorKind::Io,
+            "is a directory, not an audio file",
+        ));
+    }
+    if meta.len() == 0 {
+        return Err(Error::new(ErrorKind::Audio, "the file is empty"));
+    }
+    let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let mut format = symphonia::default::get_probe()
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!("not a supported audio file (WAV, AIFF, FLAC, MP3, Ogg Vorbis): {e}"),
+            )
+            .with_source(e)
+        })?;
+    let track = format
+        .default_track(TrackType::Audio)
+        .ok_or_else(|| Error::new(ErrorKind::Unsupported, "the file has no audio track"))?;
+    let track_id = track.id;
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|p| p.audio())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                "the audio track has no codec parameters",
+            )
+        })?;
+    if let Some(channels) = &params.channels {
+        check_channels(channels.count())?;
+    }
+    let mut decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(params, &AudioDecoderOptions::default())
+        .map_err(|e| {
+            Error::new(ErrorKind::Unsupported, format!("unsupported codec: {e}")).with_source(e)
+        })?;
+
+    let mut info: Option<AudioInfo> = None;
+    let mut interleaved: Vec<f32> = Vec::new();
+    let mut skipped_packets = 0u64;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            // A truncated file: analyse what was there.
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break
+            }
+            Err(SymphoniaError::DecodeError(_)) => {
+                skipped_packets += 1;
+                continue;
+            }
+            Err(e) => {
+                return Err(
+                    Error::new(ErrorKind::Audio, format!("cannot read the stream: {e}"))
+                        .with_source(e),
+                )
+            }
+        };
+        if packet.track_id != track_id {
+            continue;
+        }
+        let buf = match decoder.decode(&packet) {
+            Ok(buf) => buf,
+            Err(SymphoniaError::DecodeError(_)) => {
+                skipped_packets += 1;
+                continue;
+            }
+            Err(e) => {
+                return Err(
+                    Error::new(ErrorKind::Audio, format!("cannot decode: {e}")).with_source(e)
+                )
+            }
+        };
+        let spec = buf.spec();
+        let rate = spec.rate();
+        let channels = spec.channels().count();
+        let current = match &mut info {
+            Some(i) => {
+                if i.sample_rate_hz != rate || i.channels != channels {
+                    return Err(Error::new(
+                        ErrorKind::Unsupported,
+                        format!(
+                            "the stream changes from {} Hz, {} channels to {rate} Hz, {channels} channels",
+                            i.sample_rate_hz, i.channels
+                        ),
+                    ));
+                }
+                i
+            }
+            None => {
+                check_channels(channels)?;
+                info.insert(AudioInfo {
+                    sample_rate_hz: rate,
+                    channels,
+                    frames: 0,
+                })
+            }
+        };
+        if buf.frames() == 0 {
+            continue;
+        }
+        interleaved.resize(buf.samples_interleaved(), 0.0);
+        buf.copy_to_slice_interleaved(&mut interleaved[..]);
+        current.frames += buf.frames() as u64;
+        on_block(current, &interleaved)?;
+    }
+    let info = match info {
+        Some(i) if i.frames > 0 => i,
+        _ => {
+            let why = if skipped_packets > 0 {
+                format!("no audio could be decoded ({skipped_packets} damaged packets)")
+            } else {
+                "the file holds no audio".to_string()
+            };
+            return Err(Error::new(ErrorKind::Audio, why));
+        }
+    };
+    let seconds = info.seconds();
+    if seconds < MIN_FILE_SECONDS {
+        return Err(Error::new(
+            ErrorKind::Audio,
+            format!("too short: {seconds:.3} s of audio, at least {MIN_FILE_SECONDS} s needed"),
+        ));
+    }
+    Ok(info)
+}
+
+fn check_channels(channels: usize) -> Result<()> {
+    if channels == 0 || channels > 2 {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("{channels} channels: fixloop analyses mono or stereo files (downmix to stereo first)"),
+        ));
+    }
+    Ok(())
+}
