@@ -18,7 +18,7 @@
 //! Without samples min and max are still exact, and the percentiles are kept as they were
 //! and reported as stale. The acceptable range is kept: it may have been refined.
 //! A feature new to the profile is built from the new values alone
-//! ([`FeatureStats::from_samples`]: acceptable range p25–p75).
+//! ([`FeatureStats::from_samples`]: acceptable range mean ± std, clipped to [min, max]).
 //!
 //! **Version bump**: a version ending in `_v<N>` becomes `_v<N+1>` (`trance_v1` →
 //! `trance_v2`); any other version gets `_v2` appended

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// Arguments of `analyze`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The track: a features file (`.json`).
+    /// The track: an audio file (WAV, FLAC, MP3, OGG, AIFF) or a features file (`.json`).
     track: PathBuf,
     /// Compare with this profile: gaps, score and fixes.
     #[arg(long, value_name = "PROFILE.json")]
@@ -38,7 +38,15 @@ enum Strategy {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let features = FeatureVector::load(&args.track)?;
+    let is_json = args
+        .track
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let features = if is_json {
+        FeatureVector::load(&args.track)?
+    } else {
+        fixloop::features::analyze_file(&args.track)?
+    };
     let policy = Policy {
         target_strategy: match args.target_strategy {
             Strategy::Conservative => TargetStrategy::Conservative,

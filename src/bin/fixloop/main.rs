@@ -5,6 +5,7 @@
 mod ab;
 mod analyze;
 mod feedback;
+mod profile;
 mod refine;
 mod summary;
 
@@ -32,6 +33,9 @@ enum Command {
     Summary(summary::Args),
     /// Refine a profile from feedback; writes a new profile, never the input.
     Refine(refine::Args),
+    /// Profiles from folders of reference tracks.
+    #[command(subcommand)]
+    Profile(profile::Command),
     /// A/B tests of fix-generation strategies.
     #[command(subcommand)]
     Ab(ab::Command),
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         Command::Summary(args) => summary::run(&home, args).map(|()| true),
         Command::Refine(args) => refine::run(&home, args).map(|()| true),
         Command::Ab(command) => ab::run(&home, command).map(|()| true),
+        Command::Profile(command) => profile::run(command).map(|()| true),
         Command::Import(args) => feedback::import(&home, args).map(|()| true),
         Command::Export(args) => feedback::export(&home, args).map(|()| true),
         Command::Verify(args) => feedback::verify(&home, args),
