@@ -22,11 +22,18 @@
 //! - [`fixes`]: the fix-generation policy and prescriptive fixes.
 //! - [`feedback`]: the seed's feedback event and its JSON-lines interchange.
 //! - [`store`]: the real-time collector, writer thread and crash-safe segment log.
+//! - [`learn`]: effectiveness, confidence, profile refinement and A/B tests.
+//! - [`ffi`]: the C ABI (`include/fixloop.h`).
+//! - [`sim`]: a synthesiser of trance-like loops for simulations and tests.
+//! - [`rng`]: the seeded generator and stable hashes everything random or hashed uses.
 //!
 //! ## Real-time safety
 //!
 //! Functions that may run on an audio thread say so in a `# Real-time safety` section of
-//! their docs. Everything else may allocate, lock and do I/O.
+//! their docs: the analyser's `process`/`reset` ([`features::Analyser`]) and the collector's
+//! record functions ([`store::Collector`]) never allocate, lock, make system calls or wait.
+//! The real-time part imports nothing from the offline part (log reader, learning, CLI).
+//! Everything else may allocate, lock and do I/O.
 //!
 //! ## Errors
 //!
