@@ -4,6 +4,7 @@
 
 mod ab;
 mod analyze;
+mod demo;
 mod feedback;
 mod refine;
 mod summary;
@@ -41,6 +42,8 @@ enum Command {
     Export(feedback::ExportArgs),
     /// Check a log: damaged or torn frames, dropped-record counts.
     Verify(feedback::VerifyArgs),
+    /// The whole loop on built-in data: simulated producers, refinement, A/B tests, an HTML report.
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Import(args) => feedback::import(&home, args).map(|()| true),
         Command::Export(args) => feedback::export(&home, args).map(|()| true),
         Command::Verify(args) => feedback::verify(&home, args),
+        Command::Demo(args) => demo::run(args).map(|()| true),
     });
     match result {
         Ok(true) => ExitCode::SUCCESS,
