@@ -105,15 +105,17 @@ pub fn curve_table(runs: &[LoopRun]) -> String {
 pub fn notes(config: &DemoConfig) -> Vec<String> {
     vec![
         format!(
-            "Reference loops and work-in-progress loops are rendered by the built-in trance synthesiser and analysed by the real analyser. \
-             The producer likes a heavier, wider, darker mix than the references (bass +4 dB, pad width 1.45, hats −3 dB, pad low-pass 3.5 kHz); \
-             their taste targets are the features of that mix, their tolerances the references' standard deviations. \
+            "Reference loops are rendered by the built-in trance synthesiser and analysed by the real analyser into the starting profile. \
+             The simulated producer likes more bass (+2 std), a wider image (+2 std) and less top (high_level −2 std) than the references, and the profile's means elsewhere; \
+             tolerances are the references' standard deviations. Their work-in-progress loops are rendered with an unfinished mix's spread, analysed, and sit around that taste. \
              {} seeds × {} rounds × {} sessions; round 0 uses the profile built from the references, each later round the profile refined from the previous round's feedback.",
             config.seeds, config.rounds, config.sessions_per_round
         ),
-        "Fixes are proposed with conservative targets (nearest edge of the acceptable range), amount 1, min confidence 0.3. \
+        "Fixes are proposed with conservative targets (nearest edge of the acceptable range), amount 1 and no confidence threshold \
+         (fix confidence is still learned and reported; as a filter it let rejections on one band silence useful fixes on the others, which hides the effect of the ranges). \
          The producer rejects a fix when it moves the feature away from their taste (judged with noise), modifies it to their own target when it overshoots, \
-         and undoes a kept fix when the result sounds worse on a second listen. Applying a fix moves the feature to its applied value plus measurement noise (validated against re-rendered audio in the tests)."
+         and undoes a kept fix when the result sounds worse on a second listen. Applying a fix moves the feature to its applied value plus measurement noise \
+         (checked against re-rendered audio for volume and width fixes in the tests)."
             .to_string(),
         "accept = accepted / proposed fixes; undo = undone / proposed; gap = per session, the mean over features of min(|value − taste target| / tolerance, 5), after the session's kept fixes (gap before: the untouched track).".to_string(),
     ]
