@@ -4,6 +4,7 @@
 
 mod ab;
 mod analyze;
+mod demo;
 mod feedback;
 mod profile;
 mod refine;
@@ -45,6 +46,8 @@ enum Command {
     Export(feedback::ExportArgs),
     /// Check a log: damaged or torn frames, dropped-record counts.
     Verify(feedback::VerifyArgs),
+    /// The whole loop on built-in data: simulated producers, refinement, A/B tests, an HTML report.
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Import(args) => feedback::import(&home, args).map(|()| true),
         Command::Export(args) => feedback::export(&home, args).map(|()| true),
         Command::Verify(args) => feedback::verify(&home, args),
+        Command::Demo(args) => demo::run(args).map(|()| true),
     });
     match result {
         Ok(true) => ExitCode::SUCCESS,

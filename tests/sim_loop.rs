@@ -1,0 +1,231 @@
+//! The closed loop learns: seeded simulations of producers with a hidden taste, the
+//! feature-level outcome model checked against re-analysed audio, the A/A false-positive
+//! rate, and `fixloop demo` end to end.
+
+use fixloop::features::Feature;
+use fixloop::fixes::{setting, FixSetting, Policy, TargetStrategy};
+use fixloop::sim::ab_sim::{simulate_ab, AbSimConfig};
+use fixloop::sim::closed_loop::{
+    render_features, run_loop, LoopConfig, LoopRun, TasteKind, World, WorldConfig,
+};
+use fixloop::sim::synth::MixParams;
+
+fn world(taste: TasteKind, seed: u64) -> World {
+    World::build(
+        &WorldConfig {
+            taste,
+            ..WorldConfig::default()
+        },
+        seed,
+    )
+    .unwrap()
+}
+
+fn run(world: &World, rounds: usize) -> LoopRun {
+    let dir = std::env::temp_dir().join(format!(
+        "fixloop-sim-{}-{}-{}",
+        std::process::id(),
+        world.producer.name,
+        world.seed
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let r = run_loop(
+        world,
+        &LoopConfig {
+            rounds,
+            ..LoopConfig::default()
+        },
+        &dir,
+    )
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+/// Round 0 (original profile) against the last round (refined three times), three seeds.
+/// Measured (seeds 1–3, 48 sessions × 4 rounds): accept rate +13.5, +20.8, +17.9 points;
+/// mean |gap to taste| −0.068, −0.028, −0.034 tolerances. Required margins: +10 points and
+/// −0.02 tolerances on every seed.
+#[test]
+fn refinement_beats_the_original_profile_on_every_seed() {
+    for seed in 1..=3 {
+        let r = run(&world(TasteKind::Shifted, seed), 4);
+        let (first, last) = (&r.rounds[0], r.rounds.last().unwrap());
+        assert!(
+            last.accept_rate >= first.accept_rate + 0.10,
+            "seed {seed}: accept rate {:.3} → {:.3}",
+            first.accept_rate,
+            last.accept_rate
+        );
+        assert!(
+            last.gap_after <= first.gap_after - 0.02,
+            "seed {seed}: gap {:.3} → {:.3}",
+            first.gap_after,
+            last.gap_after
+        );
+        // The gain comes from widening the ranges the producer disagrees with.
+        let widened: Vec<&str> = r
+            .refinements
+            .iter()
+            .flat_map(|rep| rep.adjustments.iter())
+            .filter(|a| a.decision == fixloop::learn::Decision::Widen)
+            .map(|a| a.feature.as_str())
+            .collect();
+        assert!(
+            widened
+                .iter()
+                .all(|f| ["bass_level", "stereo_width", "high_level"].contains(f)),
+            "seed {seed}: widened {widened:?}"
+        );
+        assert!(!widened.is_empty(), "seed {seed}: nothing widened");
+    }
+}
+
+/// A producer whose taste is the profile: refinement never widens, never moves a range's
+/// centre by more than 0.1 standard deviation (narrowing is symmetric; only the floor can
+/// shift it), and the accept rate moves by at most 5 points (measured: 85.2 % → 84.3 %).
+#[test]
+fn matching_taste_does_not_drift() {
+    let w = world(TasteKind::MatchesProfile, 1);
+    let r = run(&w, 4);
+    let (first, last) = (&r.rounds[0], r.rounds.last().unwrap());
+    assert!((last.accept_rate - first.accept_rate).abs() <= 0.05);
+    assert!(last.gap_after <= first.gap_after + 0.01);
+    let final_profile = r.profiles.last().unwrap();
+    for (name, st) in &w.profile.features {
+        let new = &final_profile.features[name];
+        let mid = |r: [f64; 2]| (r[0] + r[1]) / 2.0;
+        assert!(
+            (mid(new.acceptable_range) - mid(st.acceptable_range)).abs() <= 0.1 * st.std,
+            "{name}: {:?} → {:?}",
+            st.acceptable_range,
+            new.acceptable_range
+        );
+        assert!(new.acceptable_range[0] >= st.acceptable_range[0] - 1e-12);
+        assert!(new.acceptable_range[1] <= st.acceptable_range[1] + 1e-12);
+    }
+}
+
+/// A/A: the same policy in both arms, 200 simulated tests of 120 sessions, 5 looks each.
+/// The share of tests with `adopt_treatment` at any look must be at most 5 % plus two
+/// binomial standard errors at 5 % (√(0.05·0.95/200) = 1.54 points): ≤ 8.1 %.
+#[test]
+fn aa_false_positive_rate_is_at_most_five_percent() {
+    let w = world(TasteKind::MatchesProfile, 7);
+    let policy = Policy {
+        target_strategy: TargetStrategy::Conservative,
+        amount: 1.0,
+        min_confidence: 0.3,
+    };
+    let r = simulate_ab(&w, policy, policy, &AbSimConfig::default(), 11).unwrap();
+    let fpr = r.rate(r.adopt);
+    println!(
+        "A/A: adopt {fpr:.3}, anytime {:.3}, naive any look {:.3}, naive last {:.3}",
+        r.rate(r.anytime),
+        r.rate(r.naive_any_look),
+        r.rate(r.naive_final)
+    );
+    assert_eq!(r.runs, 200);
+    assert!(fpr <= 0.05 + 2.0 * (0.05f64 * 0.95 / 200.0).sqrt(), "{fpr}");
+    assert!(r.mean_events_per_arm >= 50.0);
+}
+
+fn value(fv: &fixloop::features::FeatureVector, f: Feature) -> f64 {
+    fv.value(f).unwrap()
+}
+
+/// The outcome model (a fix moves its feature to new_value) against re-rendered,
+/// re-analysed audio: the mix change equivalent to the fix's setting (master gain for a
+/// volume fix, the pad's side gain for a width fix) is applied to the synthesiser and the
+/// feature measured again.
+#[test]
+fn outcome_model_agrees_with_reanalysed_audio() {
+    // Master 10 dB down keeps the soft clipper in its nearly linear region, where a gain
+    // is a gain; driven hard, it compresses (measured at the default master: −2 dB of gain
+    // moved loudness by −1.49 LU).
+    let base = MixParams {
+        master_db: -10.0,
+        ..MixParams::default()
+    };
+    let before = render_features(&base).unwrap();
+
+    // Volume: master gain by the fix's gain.
+    let cur = value(&before, Feature::Loudness);
+    let new = cur - 2.0;
+    let FixSetting::Gain { gain_db } = setting(Feature::Loudness, cur, new) else {
+        panic!("volume fix without a gain")
+    };
+    let after = render_features(&MixParams {
+        master_db: base.master_db + gain_db,
+        ..base
+    })
+    .unwrap();
+    let got = value(&after, Feature::Loudness);
+    println!("loudness {cur:.3} → model {new:.3}, audio {got:.3}");
+    assert!(
+        (got - new).abs() <= TOL_LOUDNESS_LU,
+        "loudness {got} vs {new}"
+    );
+
+    // Band levels are not checked here: the synthesiser has no band EQ, and changing the
+    // kick and bass voices by the band gain moved bass_level from −4.60 to −4.73 dB where
+    // the model says −6.10 (those voices also fill 20–60 Hz and most of the total energy,
+    // and a band level is relative to the total). See DEMO_NOTES / the module docs.
+
+    // Width: the pad's side gain by the fix's width ratio.
+    let cur = value(&before, Feature::StereoWidth);
+    let new = cur * 1.25;
+    let FixSetting::Width { width_ratio } = setting(Feature::StereoWidth, cur, new) else {
+        panic!("width fix without a ratio")
+    };
+    let after = render_features(&MixParams {
+        width: base.width * width_ratio,
+        ..base
+    })
+    .unwrap();
+    let got = value(&after, Feature::StereoWidth);
+    println!("stereo_width {cur:.4} → model {new:.4}, audio {got:.4}");
+    assert!(
+        (got - new).abs() <= TOL_WIDTH_REL * new,
+        "stereo_width {got} vs {new}"
+    );
+}
+
+/// Measured: −17.785 LUFS against the model's −17.857 (0.07 LU; ebur128's histogram mode
+/// alone costs up to 0.05 LU).
+const TOL_LOUDNESS_LU: f64 = 0.2;
+/// Measured: 0.3451 against 0.3451 (the side signal is the pad's alone).
+const TOL_WIDTH_REL: f64 = 0.01;
+
+#[test]
+fn demo_command_writes_the_html_report() {
+    let out = std::env::temp_dir().join(format!("fixloop-demo-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_fixloop"))
+        .args([
+            "demo",
+            "--seeds",
+            "1",
+            "--rounds",
+            "2",
+            "--ab-runs",
+            "10",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let report = out.join("report.html");
+    assert!(stdout.contains(&report.display().to_string()), "{stdout}");
+    assert!(stdout.contains("Learning curve"));
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<svg"));
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    let _ = std::fs::remove_dir_all(&out);
+}
