@@ -314,6 +314,11 @@ impl Engine {
                     .prepare(rate, MAX_CHUNK_FRAMES)
                     .err()
                     .map(|e| format!("{e:#}"));
+                if self.source_error != self.last.analysis_error {
+                    // Without analysis no recomputation would publish the reason.
+                    self.last.analysis_error = self.source_error.clone();
+                    self.publish();
+                }
                 self.reset_window();
                 let frames_now = self.counters.frames_processed.load(Ordering::Acquire);
                 self.saves.arm(saves_at_activate);

@@ -122,13 +122,18 @@ impl Rig {
     }
 
     fn activate(&mut self, offline: bool, api: HostApi, ms: u64) {
+        self.activate_at(SR, offline, api, ms);
+    }
+
+    fn activate_at(&mut self, sample_rate_hz: f64, offline: bool, api: HostApi, ms: u64) {
         let (producer, consumer) = rtrb::RingBuffer::new(SR as usize * 4);
-        self.audio.prepare(SR, self.host.settings(), producer);
+        self.audio
+            .prepare(sample_rate_hz, self.host.settings(), producer);
         let frames_at_activate = self.counters.frames_processed.load(Ordering::SeqCst);
         self.engine.handle(
             Control::Activate {
                 consumer,
-                sample_rate_hz: SR,
+                sample_rate_hz,
                 offline,
                 host_api: api,
                 frames_at_activate,
@@ -564,6 +569,37 @@ fn nan_audio_never_reaches_the_analysis() {
     for f in &a.fixes {
         assert!(f.current_value.is_finite() && f.z_score.is_finite());
     }
+}
+
+#[test]
+fn a_rate_the_analyser_refuses_is_reported_and_the_ring_still_drained() {
+    let mut rig = Rig::new(config());
+    // 4 kHz: below the analyser's 8 kHz minimum.
+    rig.activate_at(4_000.0, false, HostApi::Clap, 0);
+    rig.play(8_000, 0.1);
+    rig.engine.step(rig.at(2000));
+    let a = rig.hub.analysis();
+    assert!(
+        a.analysis_error
+            .as_deref()
+            .is_some_and(|e| e.contains("4000")),
+        "{a:?}"
+    );
+    assert!(a.report.is_none() && a.fixes.is_empty(), "{a:?}");
+    assert_eq!(a.dropped_frames, 0);
+    // Still one session, and a supported rate at the next activation analyses again.
+    rig.engine.handle(Control::Deactivate(None), rig.at(2100));
+    rig.activate(false, HostApi::Clap, 2200);
+    rig.play(SR as usize, 0.1);
+    rig.engine.step(rig.at(3200));
+    let a = rig.hub.analysis();
+    assert!(a.analysis_error.is_none() && a.score().is_some(), "{a:?}");
+    let starts = rig
+        .records()
+        .iter()
+        .filter(|r| matches!(r, Record::SessionStarted { .. }))
+        .count();
+    assert_eq!(starts, 1);
 }
 
 #[test]
