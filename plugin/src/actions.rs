@@ -17,6 +17,7 @@ use crate::dsp::fix_stage::BandLayout;
 use crate::engine::{AppliedFix, Hub, ParamMove};
 use crate::feedback::{EventId, FixApplied, UserActionRecord};
 use crate::params::{FixloopParams, GAIN_RANGE_DB, MAX_WIDTH_RATIO};
+use fixloop::features::Feature;
 use fixloop::feedback::UserAction;
 use fixloop::fixes::{Fix, FixSetting};
 use nice_plug::prelude::Param;
@@ -163,6 +164,51 @@ pub fn setting_value(fix: &Fix) -> Option<f64> {
     }
 }
 
+/// The feature value that `setting` (in the unit of the fix's setting: gain dB, width
+/// ratio, change dB, tilt slope) aims for: the inverse of `fixloop::fixes::setting`, so
+/// the fix's own setting gives back `fix.new_value`. The store records this as the event's
+/// `applied_value` (SPEC §3.1: the feature value the applied fix aims for).
+///
+/// Gains add to loudness and true peak; a band gain `G` moves a relative band level with
+/// ratio `r = 10^(L/10)` to `r' = G·r / (1 − r + G·r)` (the ideal-band model of
+/// `FixSetting::EqBand`, solved for `r'`); a width ratio multiplies the width (floored at
+/// 0.01 as the library does), and for correlation scales `√((1 − ρ)/(1 + ρ))`; a tilt
+/// slope moves the value in proportion to the proposed slope.
+pub fn aimed_value(fix: &Fix, setting: f64) -> f64 {
+    let current = fix.current_value;
+    if setting_value(fix) == Some(setting) {
+        return fix.new_value;
+    }
+    let value = match fix.setting {
+        FixSetting::Gain { .. } | FixSetting::Dynamics { .. } | FixSetting::Pumping { .. } => {
+            current + setting
+        }
+        FixSetting::EqBand { .. } => {
+            let r = 10f64.powf(current.min(-0.01) / 10.0);
+            let g = 10f64.powf(setting / 10.0);
+            10.0 * (g * r / (1.0 - r + g * r)).log10()
+        }
+        FixSetting::Width { .. } if fix.gap_feature == Feature::StereoCorrelation => {
+            let rho = current.clamp(-0.999, 1.0);
+            let w = ((1.0 - rho) / (1.0 + rho)).sqrt() * setting.max(0.0);
+            (1.0 - w * w) / (1.0 + w * w)
+        }
+        FixSetting::Width { .. } => current.max(0.01) * setting.max(0.0),
+        FixSetting::EqTilt {
+            slope_db_per_octave,
+            ..
+        } if slope_db_per_octave != 0.0 => {
+            current + (fix.new_value - current) * setting / slope_db_per_octave
+        }
+        FixSetting::EqTilt { .. } => current,
+    };
+    if value.is_finite() {
+        value
+    } else {
+        fix.new_value
+    }
+}
+
 /// The editor's handle on the plugin's fixes. Cheap to clone.
 #[derive(Clone)]
 pub struct Actions {
@@ -196,12 +242,24 @@ impl Actions {
             .ok_or_else(|| ActionError::UnknownFix(fix_id.to_owned()))
     }
 
-    fn open(&self, fix: &Fix, setting: Option<f64>, writer: Option<&dyn ParamWriter>) -> EventId {
+    /// Opens an event for `fix` (applied through `writer`, or rejected unapplied without
+    /// one); returns it with the setting applied.
+    fn open(
+        &self,
+        fix: &Fix,
+        setting: Option<f64>,
+        writer: Option<&dyn ParamWriter>,
+    ) -> (EventId, Option<f64>) {
         let moved = writer.and_then(|_| param_move(fix, |p| self.host.param(p), setting));
         if let (Some(w), Some(m)) = (writer, moved) {
             w.set(m.param, m.applied);
         }
         let analysis = self.hub.analysis();
+        let applied_setting = match (writer, moved) {
+            (Some(_), Some(m)) => Some(m.setting()),
+            (Some(_), None) => setting.or_else(|| setting_value(fix)),
+            (None, _) => None,
+        };
         let event_id = self.hub.sink.fix_applied(&FixApplied {
             session_id: self.hub.session_id,
             profile_version: &analysis.profile_version,
@@ -210,11 +268,8 @@ impl Actions {
             feature: fix.gap_feature,
             original_value: fix.current_value,
             target_value: fix.target_value,
-            applied_value: match (writer, moved) {
-                (Some(_), Some(m)) => Some(m.setting()),
-                (Some(_), None) => setting.or_else(|| setting_value(fix)),
-                (None, _) => None,
-            },
+            applied_value: applied_setting.map_or(fix.current_value, |s| aimed_value(fix, s)),
+            setting: applied_setting,
             was_applied: writer.is_some(),
             gap_before: fix.z_score,
         });
@@ -229,14 +284,16 @@ impl Actions {
                 outcome_recorded: false,
             });
         }
-        event_id
+        (event_id, applied_setting)
     }
 
-    fn record(&self, event_id: EventId, action: UserAction, modified_value: Option<f64>) {
+    /// Records `action`; for `modify`, `modified` is the fix and the setting in force.
+    fn record(&self, event_id: EventId, action: UserAction, modified: Option<(&Fix, f64)>) {
         self.hub.sink.user_action(&UserActionRecord {
             event_id,
             action,
-            modified_value,
+            modified_value: modified.map(|(fix, s)| aimed_value(fix, s)),
+            modified_setting: modified.map(|(_, s)| s),
         });
     }
 
@@ -249,7 +306,7 @@ impl Actions {
             return Err(ActionError::AlreadyApplied(fix_id.to_owned()));
         }
         let fix = self.proposed(fix_id)?;
-        Ok(self.open(&fix, None, Some(writer)))
+        Ok(self.open(&fix, None, Some(writer)).0)
     }
 
     /// Applies the proposed fix `fix_id` with the producer's own setting value (gain dB or
@@ -264,28 +321,31 @@ impl Actions {
             return Err(ActionError::BadValue);
         }
         let open = self.find_open(fix_id);
-        let event_id = match open {
+        let (event_id, fix, setting) = match open {
             Some(index) => {
                 let mut applied = self.hub.applied.lock();
                 let a = &mut applied[index];
+                let mut setting = value;
                 if let Some(m) = a.param {
                     let moved = param_move(&a.fix, |_| m.previous, Some(value));
                     if let Some(moved) = moved {
                         writer.set(moved.param, moved.applied);
                         a.param = Some(moved);
+                        setting = moved.setting();
                     }
                 }
-                a.event_id
+                (a.event_id, a.fix.clone(), setting)
             }
             None => {
                 let fix = self.proposed(fix_id)?;
-                self.open(&fix, Some(value), Some(writer))
+                let (event_id, setting) = self.open(&fix, Some(value), Some(writer));
+                (event_id, fix, setting.unwrap_or(value))
             }
         };
         if open.is_some() {
             self.hub.request_window_reset();
         }
-        self.record(event_id, UserAction::Modify, Some(value));
+        self.record(event_id, UserAction::Modify, Some((&fix, setting)));
         Ok(event_id)
     }
 
@@ -296,7 +356,7 @@ impl Actions {
             Some(id) => id,
             None => {
                 let fix = self.proposed(fix_id)?;
-                self.open(&fix, None, None)
+                self.open(&fix, None, None).0
             }
         };
         self.record(event_id, UserAction::Reject, None);
@@ -345,5 +405,63 @@ impl Actions {
         };
         self.hub.request_window_reset();
         Some(event_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fixloop::features::{Direction, Feature};
+    use fixloop::fixes::setting;
+
+    fn fix(feature: Feature, current: f64, new: f64) -> Fix {
+        let direction = if new < current {
+            Direction::Above
+        } else {
+            Direction::Below
+        };
+        Fix {
+            fix_id: "f".into(),
+            action_type: feature.default_fix(direction),
+            gap_feature: feature,
+            current_value: current,
+            target_value: new,
+            new_value: new,
+            setting: setting(feature, current, new),
+            confidence: 1.0,
+            z_score: 1.0,
+        }
+    }
+
+    /// `aimed_value` inverts the library's `setting`: a fix proposed for one new value,
+    /// asked about the setting of another, gives that other value back.
+    #[test]
+    fn aimed_value_inverts_the_librarys_setting() {
+        let cases = [
+            (Feature::Loudness, -14.0, -9.0, -11.0),
+            (Feature::BassLevel, -6.0, -8.0, -7.0),
+            (Feature::AirLevel, -30.0, -27.0, -25.5),
+            (Feature::StereoWidth, 0.25, 0.37, 0.5),
+            (Feature::StereoCorrelation, 0.89, 0.74, 0.8),
+            (Feature::Plr, 12.0, 9.0, 10.0),
+        ];
+        for (feature, current, proposed, other) in cases {
+            let f = fix(feature, current, proposed);
+            assert_eq!(aimed_value(&f, setting_value(&f).unwrap()), proposed);
+            let other_setting = setting_value(&fix(feature, current, other)).unwrap();
+            let back = aimed_value(&f, other_setting);
+            assert!(
+                (back - other).abs() < 1e-9,
+                "{feature:?}: {back} vs {other}"
+            );
+        }
+    }
+
+    #[test]
+    fn aimed_value_is_finite_for_extreme_settings() {
+        let f = fix(Feature::SubLevel, -3.0, -5.0);
+        for s in [-200.0, 200.0, f64::MAX] {
+            assert!(aimed_value(&f, s).is_finite(), "{s}");
+        }
     }
 }

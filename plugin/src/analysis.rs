@@ -1,17 +1,21 @@
 //! Where features come from: the [`FeatureSource`] trait the background thread feeds with
-//! the audio the plugin hears, and [`RunningSums`], a small built-in source.
-//!
-//! The library's streaming analyser (`fixloop::features::Analyser`, with the whole feature
-//! set of SPEC §1) plugs in here: implement [`FeatureSource`] for it and return it from
-//! [`default_source`].
+//! the audio the plugin hears, implemented by the library's streaming analyser
+//! ([`fixloop::features::Analyser`], the 16 features of SPEC §1).
 
-use fixloop::features::{Absent, Feature, FeatureVector};
+use fixloop::features::{Analyser, FeatureVector};
+
+/// Largest block the background thread hands a source at once (frames). The engine reads
+/// the ring in chunks of at most this many frames, and the analyser is sized for it.
+pub const MAX_CHUNK_FRAMES: usize = 8192;
 
 /// A streaming analyser of stereo audio. Called only from the plugin's background thread.
 pub trait FeatureSource: Send {
     /// Prepares for audio at `sample_rate_hz` in blocks of at most `max_block_frames`,
     /// and forgets everything heard (called at each activation).
-    fn prepare(&mut self, sample_rate_hz: f64, max_block_frames: usize);
+    ///
+    /// Fails when the source cannot analyse audio at that rate; the engine then stops
+    /// feeding it until the next successful `prepare` and reports the error.
+    fn prepare(&mut self, sample_rate_hz: f64, max_block_frames: usize) -> fixloop::Result<()>;
     /// Analyses one block. Both slices have the same length; samples are finite (the caller
     /// replaces non-finite input by silence and counts it).
     fn process(&mut self, left: &[f32], right: &[f32]);
@@ -21,127 +25,124 @@ pub trait FeatureSource: Send {
     fn reset(&mut self);
 }
 
-/// The source the plugin uses. The one place to swap in the library's streaming analyser.
-pub fn default_source() -> Box<dyn FeatureSource> {
-    Box::new(RunningSums::default())
-}
-
-/// A minimal source from running sums: `loudness` as BS.1770's channel sum without its
-/// K-weighting or gating, −0.691 + 10·log10(ms(L) + ms(R)) with ms the mean square
-/// (loudness-like, not loudness), `stereo_width` = RMS(side)/RMS(mid) capped at 10, and
-/// `stereo_correlation` (zero-mean Pearson). Every other feature is reported absent
-/// (not measured). Silence makes all three absent, never NaN.
-#[derive(Clone, Debug, Default)]
-pub struct RunningSums {
-    frames: u64,
-    sum_ll: f64,
-    sum_rr: f64,
-    sum_lr: f64,
-    sum_mm: f64,
-    sum_ss: f64,
-}
-
-/// Mean square below which audio counts as silence (−120 dBFS).
-const SILENCE_MEAN_SQUARE: f64 = 1e-12;
-
-impl FeatureSource for RunningSums {
-    fn prepare(&mut self, _sample_rate_hz: f64, _max_block_frames: usize) {
-        self.reset();
+/// The library's analyser as the plugin's source. `prepare` builds a new analyser (it
+/// allocates about 0.5 MB at 48 kHz; the background thread calls it at activation). Host
+/// rates are rounded to whole hertz; a rate outside the analyser's range (8–768 kHz) fails
+/// and leaves the previous analyser in place, reset.
+impl FeatureSource for Analyser {
+    fn prepare(&mut self, sample_rate_hz: f64, max_block_frames: usize) -> fixloop::Result<()> {
+        let rate = if sample_rate_hz.is_finite() && sample_rate_hz > 0.0 {
+            sample_rate_hz.round().min(f64::from(u32::MAX)) as u32
+        } else {
+            0
+        };
+        match Analyser::new(rate, 2, max_block_frames) {
+            Ok(fresh) => {
+                *self = fresh;
+                Ok(())
+            }
+            Err(e) => {
+                Analyser::reset(self);
+                Err(e)
+            }
+        }
     }
 
     fn process(&mut self, left: &[f32], right: &[f32]) {
-        for (&l, &r) in left.iter().zip(right) {
-            let (l, r) = (f64::from(l), f64::from(r));
-            let (m, s) = (0.5 * (l + r), 0.5 * (l - r));
-            self.sum_ll += l * l;
-            self.sum_rr += r * r;
-            self.sum_lr += l * r;
-            self.sum_mm += m * m;
-            self.sum_ss += s * s;
-        }
-        self.frames += left.len().min(right.len()) as u64;
+        Analyser::process(self, left, right);
     }
 
     fn features(&self) -> FeatureVector {
-        let mut v = FeatureVector::new();
-        if self.frames == 0 {
-            return v;
-        }
-        let n = self.frames as f64;
-        let mean_square = (self.sum_ll + self.sum_rr) / n;
-        if mean_square < SILENCE_MEAN_SQUARE {
-            for f in [
-                Feature::Loudness,
-                Feature::StereoWidth,
-                Feature::StereoCorrelation,
-            ] {
-                v.set_absent(f, Absent::Silence);
-            }
-            return v;
-        }
-        // Values below are finite by construction; `set` refuses anything else.
-        let _ = v.set(Feature::Loudness, 10.0 * mean_square.log10() - 0.691);
-        if self.sum_mm / n < SILENCE_MEAN_SQUARE {
-            // Pure side signal: as wide as the cap allows.
-            let _ = v.set(Feature::StereoWidth, 10.0);
-        } else {
-            let _ = v.set(
-                Feature::StereoWidth,
-                (self.sum_ss / self.sum_mm).sqrt().min(10.0),
-            );
-        }
-        if self.sum_ll / n < SILENCE_MEAN_SQUARE || self.sum_rr / n < SILENCE_MEAN_SQUARE {
-            v.set_absent(Feature::StereoCorrelation, Absent::SilentChannel);
-        } else {
-            let rho = self.sum_lr / (self.sum_ll * self.sum_rr).sqrt();
-            let _ = v.set(Feature::StereoCorrelation, rho.clamp(-1.0, 1.0));
-        }
-        v
+        Analyser::features(self)
     }
 
     fn reset(&mut self) {
-        *self = RunningSums::default();
+        Analyser::reset(self);
     }
+}
+
+/// The source the plugin uses: the library's streaming analyser, prepared for 48 kHz until
+/// the first activation says otherwise.
+pub fn default_source() -> Box<dyn FeatureSource> {
+    match Analyser::new(48_000, 2, MAX_CHUNK_FRAMES) {
+        Ok(analyser) => Box::new(analyser),
+        // 48 kHz stereo is inside the analyser's range, so this is unreachable in practice;
+        // a source that measures nothing keeps the plugin passing audio regardless.
+        Err(_) => Box::new(Nothing),
+    }
+}
+
+/// A source that measures nothing (every feature absent).
+struct Nothing;
+
+impl FeatureSource for Nothing {
+    fn prepare(&mut self, _sample_rate_hz: f64, _max_block_frames: usize) -> fixloop::Result<()> {
+        Ok(())
+    }
+    fn process(&mut self, _left: &[f32], _right: &[f32]) {}
+    fn features(&self) -> FeatureVector {
+        FeatureVector::new()
+    }
+    fn reset(&mut self) {}
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fixloop::features::{Absent, Feature, Measurement};
 
-    #[test]
-    fn silence_and_nothing_are_absent_not_nan() {
-        let mut s = RunningSums::default();
-        assert_eq!(s.features(), FeatureVector::new());
-        s.process(&[0.0; 64], &[0.0; 64]);
-        let v = s.features();
-        assert_eq!(
-            v.get(Feature::Loudness),
-            fixloop::features::Measurement::Absent(Absent::Silence)
-        );
-        s.reset();
-        s.process(&[0.5; 64], &[0.0; 64]);
-        let v = s.features();
-        assert_eq!(
-            v.get(Feature::StereoCorrelation),
-            fixloop::features::Measurement::Absent(Absent::SilentChannel)
-        );
-        assert!(v.value(Feature::Loudness).is_some());
+    fn tone(frames: usize, rate: f64) -> Vec<f32> {
+        (0..frames)
+            .map(|i| 0.25 * (std::f64::consts::TAU * 1000.0 * i as f64 / rate).sin() as f32)
+            .collect()
     }
 
     #[test]
-    fn known_values() {
-        let mut s = RunningSums::default();
-        s.prepare(48_000.0, 512);
-        // L = 1, R = 0.5 (constant): ms(L) + ms(R) = 1.25; mid 0.75, side 0.25.
-        s.process(&[1.0; 100], &[0.5; 100]);
+    fn default_source_measures_every_feature_of_a_stereo_mix() {
+        let mut s = default_source();
+        s.prepare(44_100.0, 512).unwrap();
+        let mix =
+            fixloop::sim::synth::render(&fixloop::sim::synth::MixParams::default(), 4.0, 44_100);
+        for (l, r) in mix
+            .left
+            .chunks(MAX_CHUNK_FRAMES)
+            .zip(mix.right.chunks(MAX_CHUNK_FRAMES))
+        {
+            s.process(l, r);
+        }
         let v = s.features();
-        let loud = 10.0 * (1.25f64).log10() - 0.691;
-        assert!((v.value(Feature::Loudness).unwrap() - loud).abs() < 1e-12);
-        assert!((v.value(Feature::StereoWidth).unwrap() - 1.0 / 3.0).abs() < 1e-12);
-        assert!((v.value(Feature::StereoCorrelation).unwrap() - 1.0).abs() < 1e-12);
-        // Anti-phase: side only.
+        // 4 s covers the longest window (3 s loudness range); every band lies below Nyquist.
+        let missing: Vec<Feature> = Feature::ALL
+            .into_iter()
+            .filter(|&f| v.value(f).is_none())
+            .collect();
+        assert!(missing.is_empty(), "{missing:?} in {v:?}");
+    }
+
+    #[test]
+    fn rate_outside_the_analysers_range_fails_and_leaves_a_usable_source() {
+        let mut s = default_source();
+        assert!(s.prepare(4_000.0, 512).is_err());
+        assert!(s.prepare(f64::NAN, 512).is_err());
+        s.process(&[0.1; 64], &[0.1; 64]);
+        assert!(s.prepare(48_000.0, 512).is_ok());
+    }
+
+    #[test]
+    fn reset_forgets_and_short_audio_is_absent_not_nan() {
+        let mut s = default_source();
+        s.prepare(48_000.0, 512).unwrap();
+        let t = tone(48_000, 48_000.0);
+        s.process(&t, &t);
+        assert!(s.features().value(Feature::Loudness).is_some());
         s.reset();
-        s.process(&[0.5; 10], &[-0.5; 10]);
-        assert_eq!(s.features().value(Feature::StereoWidth), Some(10.0));
+        // 0.1 s is shorter than one 400 ms loudness block.
+        s.process(&t[..4_800], &t[..4_800]);
+        assert_eq!(
+            s.features().get(Feature::Loudness),
+            Measurement::Absent(Absent::TooShort)
+        );
+        // A centred tone: no side signal at all.
+        assert_eq!(s.features().value(Feature::StereoWidth), Some(0.0));
     }
 }

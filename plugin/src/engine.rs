@@ -7,7 +7,7 @@
 //! ring (wait-free SPSC) and the [`AudioCounters`] atomics.
 
 use crate::actions::{FixParam, HostView};
-use crate::analysis::FeatureSource;
+use crate::analysis::{FeatureSource, MAX_CHUNK_FRAMES};
 use crate::feedback::{
     BounceEvidence, EventId, FeedbackSink, HostApi, Outcome, SessionId, SessionStart, StateSaved,
     TrackBounced, UserActionRecord,
@@ -59,6 +59,8 @@ pub struct Analysis {
     pub profile_version: String,
     /// Why the chosen profile could not be loaded (the bundled one is used instead).
     pub profile_error: Option<String>,
+    /// Why the audio is not being analysed (e.g. a sample rate the analyser does not take).
+    pub analysis_error: Option<String>,
     /// Non-finite input samples replaced by silence before analysis, in total.
     pub non_finite_samples: u64,
     /// Frames the audio thread could not hand over, in total.
@@ -164,8 +166,6 @@ pub enum Control {
         consumer: rtrb::Consumer<Frame>,
         /// Sample rate, Hz.
         sample_rate_hz: f64,
-        /// Largest block.
-        max_block_frames: usize,
         /// Whether the host activated in offline (render) mode.
         offline: bool,
         /// Plugin API.
@@ -226,6 +226,7 @@ pub struct Engine {
     profile: Arc<Profile>,
     profile_generation: Option<u64>,
     profile_error: Option<String>,
+    source_error: Option<String>,
     session_started: bool,
     host_api: HostApi,
     window_frames: u64,
@@ -262,6 +263,7 @@ impl Engine {
             profile: bundled,
             profile_generation: None,
             profile_error: None,
+            source_error: None,
             session_started: false,
             host_api: HostApi::Other,
             window_frames: 0,
@@ -290,7 +292,6 @@ impl Engine {
             Control::Activate {
                 consumer,
                 sample_rate_hz,
-                max_block_frames,
                 offline,
                 host_api,
                 frames_at_activate,
@@ -307,7 +308,17 @@ impl Engine {
                 };
                 self.sample_rate_hz = rate;
                 self.host_api = host_api;
-                self.source.prepare(rate, max_block_frames.max(1));
+                // The source sees the ring's chunks, not the host's blocks.
+                self.source_error = self
+                    .source
+                    .prepare(rate, MAX_CHUNK_FRAMES)
+                    .err()
+                    .map(|e| format!("{e:#}"));
+                if self.source_error != self.last.analysis_error {
+                    // Without analysis no recomputation would publish the reason.
+                    self.last.analysis_error = self.source_error.clone();
+                    self.publish();
+                }
                 self.reset_window();
                 let frames_now = self.counters.frames_processed.load(Ordering::Acquire);
                 self.saves.arm(saves_at_activate);
@@ -345,6 +356,7 @@ impl Engine {
                     }
                 }
                 self.pace.restart();
+                self.hub.sink.deactivated(self.hub.session_id);
                 self.hub.sink.flush();
                 if let Some(done) = done {
                     let _ = done.try_send(());
@@ -405,13 +417,14 @@ impl Engine {
     }
 
     /// Moves everything in the ring into the feature source, replacing non-finite samples
-    /// by silence so NaN never reaches the analysis or the records.
+    /// by silence so NaN never reaches the analysis or the records. Without a usable source
+    /// the ring is emptied all the same and nothing is analysed.
     fn drain(&mut self) {
         let Some(consumer) = self.consumer.as_mut() else {
             return;
         };
         loop {
-            let n = consumer.slots().min(8192);
+            let n = consumer.slots().min(MAX_CHUNK_FRAMES);
             if n == 0 {
                 break;
             }
@@ -434,6 +447,9 @@ impl Engine {
                 .sum::<u64>();
             chunk.commit_all();
             self.non_finite += bad;
+            if self.source_error.is_some() {
+                continue;
+            }
             self.source.process(&self.scratch_left, &self.scratch_right);
             self.window_frames += n as u64;
             self.frames_since_compute += n as u64;
@@ -456,6 +472,7 @@ impl Engine {
             profile_name: self.profile.name.clone(),
             profile_version: self.profile.version.clone(),
             profile_error: self.profile_error.clone(),
+            analysis_error: self.source_error.clone(),
             non_finite_samples: self.non_finite,
             dropped_frames: self.counters.frames_dropped.load(Ordering::Relaxed),
         };
@@ -483,6 +500,7 @@ impl Engine {
                         event_id: a.event_id,
                         action: UserAction::Undo,
                         modified_value: None,
+                        modified_setting: None,
                     });
                 }
             }

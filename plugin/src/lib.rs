@@ -7,9 +7,9 @@
 //! audio thread:  in ──► fix stage (params) ──► out
 //!                                   │ copy into a pre-allocated ring, publish a frame counter
 //!                                   ▼
-//! background:    ring ──► FeatureSource ──► gaps/score ──► fixes ──► Analysis (ArcSwap)
-//!                host signals (saves, renders), applied-fix watch ──► FeedbackSink
-//! editor:        Actions (apply, reject, undo, modify, accept) ──► params + FeedbackSink
+//! background:    ring ──► Analyser ──► gaps/score ──► fixes ──► Analysis (ArcSwap)
+//!                host signals (saves, renders), applied-fix watch ──► StoreSink ──► store
+//! editor:        Actions (apply, reject, undo, modify, accept) ──► params + StoreSink
 //! ```
 //!
 //! ## Real-time safety
@@ -23,8 +23,10 @@
 //! ## Modules
 //!
 //! - [`params`]: host parameters and persisted fields; [`dsp`]: the fix stage;
-//! - [`analysis`]: the [`FeatureSource`](analysis::FeatureSource) trait;
-//! - [`feedback`]: the [`FeedbackSink`](feedback::FeedbackSink) trait and its records;
+//! - [`analysis`]: the [`FeatureSource`](analysis::FeatureSource) trait, implemented by the
+//!   library's streaming analyser;
+//! - [`feedback`]: the [`FeedbackSink`](feedback::FeedbackSink) trait, its records, and
+//!   [`StoreSink`](feedback::StoreSink), which writes them to the feedback store;
 //! - [`host_signals`]: state-save and offline-render detection;
 //! - [`engine`]: the background thread; [`actions`]: the editor's action API.
 
@@ -160,7 +162,6 @@ impl Plugin for FixloopPlugin {
             worker.send(Control::Activate {
                 consumer,
                 sample_rate_hz,
-                max_block_frames,
                 offline: buffer_config.process_mode == ProcessMode::Offline,
                 host_api,
                 frames_at_activate: self.counters.frames_processed.load(Ordering::Acquire),

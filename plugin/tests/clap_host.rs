@@ -2,9 +2,10 @@
 //! instantiate, save state before activation (as hosts do at instantiation), activate at
 //! 44.1 and 48 kHz with several block sizes (zero included), process synthetic audio, save
 //! and restore state, switch to offline rendering through the CLAP render extension
-//! (deactivate → `render.set(offline)` → activate), deactivate. Then the plugin's record
-//! file holds one session start, one state save (none for the save before activation) and
-//! one bounce, and the output equals the input bit for bit, since no fix is applied.
+//! (deactivate → `render.set(offline)` → activate), deactivate. Then the feedback store
+//! under `FIXLOOP_HOME` holds one session start, one state save (none for the saves before
+//! activation), one host-reported bounce and one mark per deactivation, nothing dropped,
+//! and the output equals the input bit for bit, since no fix is applied.
 //!
 //! The CLAP "bundle" on Linux is the cdylib itself with a `.clap` name; the test builds
 //! `libfixloop_plugin.so` with `cargo build`, copies it to `fixloop.clap` and loads that. Debug builds of the plugin enable nice-plug's `assert_process_allocs`, so an
@@ -13,7 +14,7 @@
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
 use clack_host::prelude::*;
-use fixloop_plugin::feedback::{BounceEvidence, HostApi, JsonlSink, Record};
+use fixloop::feedback::records::{BounceEvidence as StoreBounce, Record};
 use std::ffi::CStr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -150,7 +151,7 @@ fn save(instance: &mut PluginInstance<TestHost>) -> Vec<u8> {
 #[test]
 fn clap_host_lifecycle_records_session_save_and_bounce() {
     let home = tempfile::tempdir().unwrap();
-    // Read by the plugin's record sink when the instance is created.
+    // Read by the plugin's feedback sink when it opens the store (first activation).
     std::env::set_var("FIXLOOP_HOME", home.path());
     let bundle_dir = tempfile::tempdir().unwrap();
     let bundle = bundle_dir.path().join("fixloop.clap");
@@ -230,54 +231,74 @@ fn clap_host_lifecycle_records_session_save_and_bounce() {
     drop(instance);
     drop(entry);
 
-    let path = home.path().join(JsonlSink::FILE);
-    let records = JsonlSink::read(&path).unwrap();
+    let log = fixloop::store::read_log(&home.path().join("feedback")).unwrap();
+    let records: Vec<&Record> = log.entries.iter().map(|e| &e.record).collect();
+    // Nothing damaged, and the writer sealed its segment when the instance went away.
+    assert!(log.report.is_clean(), "{}", log.report);
+    assert!(!log.report.segments.is_empty());
+    assert!(
+        log.report.segments.iter().all(|s| s.sealed),
+        "{}",
+        log.report
+    );
+
     let starts: Vec<_> = records
         .iter()
-        .filter(|r| matches!(r, Record::SessionStarted { .. }))
+        .filter_map(|r| match r {
+            Record::SessionStart(s) => Some(s),
+            _ => None,
+        })
         .collect();
     assert_eq!(starts.len(), 1, "{records:#?}");
-    assert!(matches!(
-        records.first(),
-        Some(Record::SessionStarted {
-            host_api: HostApi::Clap,
-            sample_rate_hz,
-            ..
-        }) if *sample_rate_hz == 44_100.0
-    ));
-    let saves: Vec<_> = records
+    assert!(matches!(records.first(), Some(Record::SessionStart(_))));
+    assert!(
+        starts[0].session_id.starts_with("clap-"),
+        "{}",
+        starts[0].session_id
+    );
+    assert_eq!(starts[0].track_path, "unknown");
+    assert_eq!(starts[0].profile_version, "trance_v1");
+    let saves = records
         .iter()
-        .filter(|r| matches!(r, Record::StateSaved { .. }))
-        .collect();
-    assert_eq!(saves.len(), 1, "{records:#?}");
+        .filter(|r| matches!(r, Record::SessionSaved(_)))
+        .count();
+    assert_eq!(saves, 1, "{records:#?}");
     let bounces: Vec<_> = records
         .iter()
         .filter_map(|r| match r {
-            Record::TrackBounced {
-                likely, evidence, ..
-            } => Some((*likely, *evidence)),
+            Record::TrackBounced(b) => Some(b.evidence),
             _ => None,
         })
         .collect();
-    assert_eq!(
-        bounces,
-        vec![(
-            false,
-            BounceEvidence::OfflineProcessMode {
-                frames: 512 + 512 + 1024 + 333
-            }
-        )],
+    assert_eq!(bounces, vec![StoreBounce::Host], "{records:#?}");
+    let deactivations = records
+        .iter()
+        .filter(|r| matches!(r, Record::Deactivated(_)))
+        .count();
+    assert_eq!(deactivations, 4, "{records:#?}");
+    // Every record of the plugin's collector belongs to its one session.
+    assert!(records.iter().all(|r| match r {
+        Record::SessionSaved(m) | Record::Deactivated(m) => m.session == 1,
+        Record::TrackBounced(b) => b.session == 1,
+        _ => true,
+    }));
+    // Accounting: the plugin pushed exactly these 7 records (session start, save, bounce,
+    // 4 deactivations; no fix was touched). All 7 are in the log, the writer's seal counts
+    // the same 7, and no `dropped` record says any was lost (pushed = durable + dropped).
+    let collected = records.iter().filter(|r| r.is_collected()).count();
+    assert_eq!(collected, 7, "{records:#?}");
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r, Record::SegmentEnd(e) if e.records == 7)),
         "{records:#?}"
     );
-    // Every record names the same session.
-    let sessions: std::collections::HashSet<_> = records
+    assert!(!records.iter().any(|r| matches!(r, Record::Dropped(_))));
+    let collectors: std::collections::HashSet<u64> = log
+        .entries
         .iter()
-        .filter_map(|r| match r {
-            Record::SessionStarted { session_id, .. }
-            | Record::StateSaved { session_id, .. }
-            | Record::TrackBounced { session_id, .. } => Some(*session_id),
-            _ => None,
-        })
+        .filter(|e| e.record.is_collected())
+        .map(|e| e.collector)
         .collect();
-    assert_eq!(sessions.len(), 1);
+    assert_eq!(collectors.len(), 1);
 }

@@ -1,13 +1,20 @@
 //! The background engine and the action API, driven without threads or a host: a mock
-//! host view stands for the parameters, the test pushes audio into the ring as the audio
-//! thread would, and instants are synthetic, so nothing depends on timing.
+//! host view stands for the parameters, the test runs the plugin's audio path (fix stage,
+//! ring, frame counter) as the audio thread would, the engine analyses with the library's
+//! streaming analyser, and instants are synthetic, so nothing depends on timing.
 
-use fixloop::features::Feature;
+use fixloop::features::{Feature, FixType};
+use fixloop::feedback::UserAction;
 use fixloop::fixes::FixSetting;
+use fixloop::sim::synth::{render, MixParams, Stereo};
 use fixloop_plugin::actions::{ActionError, Actions, FixParam, HostView, ParamWriter};
-use fixloop_plugin::analysis::RunningSums;
-use fixloop_plugin::engine::{AudioCounters, Control, Engine, EngineConfig, Frame, Hub};
-use fixloop_plugin::feedback::{BounceEvidence, HostApi, MemorySink, Record};
+use fixloop_plugin::analysis::default_source;
+use fixloop_plugin::audio::AudioPath;
+use fixloop_plugin::dsp::{BandLayout, FixSettings, BAND_COUNT};
+use fixloop_plugin::engine::{AudioCounters, Control, Engine, EngineConfig, Hub};
+use fixloop_plugin::feedback::{
+    BounceEvidence, FeedbackSink, HostApi, MemorySink, Record, StoreSink,
+};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,39 +50,66 @@ impl ParamWriter for MockHost {
     }
 }
 
+impl MockHost {
+    /// The fix stage's settings, as `FixloopParams::fix_settings` reads them.
+    fn settings(&self) -> FixSettings {
+        let mut band_gain_db = [0.0; BAND_COUNT];
+        for (i, g) in band_gain_db.iter_mut().enumerate() {
+            *g = self.param(FixParam::Band(i)) as f32;
+        }
+        FixSettings {
+            output_gain_db: self.param(FixParam::OutputGain) as f32,
+            band_gain_db,
+            width_ratio: self.param(FixParam::Width) as f32,
+        }
+    }
+}
+
 struct Rig {
     host: Arc<MockHost>,
     sink: Arc<MemorySink>,
     hub: Arc<Hub>,
     counters: Arc<AudioCounters>,
     engine: Engine,
-    producer: Option<rtrb::Producer<Frame>>,
+    audio: AudioPath,
     t0: Instant,
     seed: u32,
+    /// Read position in the looped mix of [`Rig::play_mix`].
+    mix_pos: usize,
 }
 
 impl Rig {
     fn new(config: EngineConfig) -> Rig {
-        let host = Arc::new(MockHost::default());
         let sink = Arc::new(MemorySink::new());
-        let hub = Arc::new(Hub::new(sink.clone()));
+        Rig::recording_into(config, sink.clone(), sink)
+    }
+
+    /// A rig whose engine records into `into` (`memory` stays empty unless it is `into`).
+    fn recording_into(
+        config: EngineConfig,
+        into: Arc<dyn FeedbackSink>,
+        memory: Arc<MemorySink>,
+    ) -> Rig {
+        let host = Arc::new(MockHost::default());
+        let hub = Arc::new(Hub::new(into));
         let counters = Arc::new(AudioCounters::default());
         let engine = Engine::new(
             config,
             hub.clone(),
             counters.clone(),
             host.clone(),
-            Box::new(RunningSums::default()),
+            default_source(),
         );
         Rig {
             host,
-            sink,
+            sink: memory,
             hub,
+            audio: AudioPath::new(SR, counters.clone()),
             counters,
             engine,
-            producer: None,
             t0: Instant::now(),
             seed: 1,
+            mix_pos: 0,
         }
     }
 
@@ -88,14 +122,18 @@ impl Rig {
     }
 
     fn activate(&mut self, offline: bool, api: HostApi, ms: u64) {
+        self.activate_at(SR, offline, api, ms);
+    }
+
+    fn activate_at(&mut self, sample_rate_hz: f64, offline: bool, api: HostApi, ms: u64) {
         let (producer, consumer) = rtrb::RingBuffer::new(SR as usize * 4);
-        self.producer = Some(producer);
+        self.audio
+            .prepare(sample_rate_hz, self.host.settings(), producer);
         let frames_at_activate = self.counters.frames_processed.load(Ordering::SeqCst);
         self.engine.handle(
             Control::Activate {
                 consumer,
-                sample_rate_hz: SR,
-                max_block_frames: 1024,
+                sample_rate_hz,
                 offline,
                 host_api: api,
                 frames_at_activate,
@@ -106,27 +144,40 @@ impl Rig {
         );
     }
 
-    /// What the audio thread does: push `frames` of independent L/R noise at `amplitude`,
-    /// scaled by the gain and width the mock parameters hold, and publish the counter.
-    fn play(&mut self, frames: usize, amplitude: f32) {
-        let gain = 10f64.powf(self.host.param(FixParam::OutputGain) / 20.0) as f32;
-        let width = self.host.param(FixParam::Width) as f32;
-        let producer = self.producer.as_mut().unwrap();
-        for _ in 0..frames {
-            let mut next = || {
-                self.seed = self
-                    .seed
-                    .wrapping_mul(1_664_525)
-                    .wrapping_add(1_013_904_223);
-                ((self.seed >> 8) as f32 / (1 << 24) as f32 - 0.5) * 2.0 * amplitude
-            };
-            let (l, r) = (next(), next());
-            let (m, s) = (0.5 * (l + r), 0.5 * (l - r) * width);
-            let _ = producer.push([(m + s) * gain, (m - s) * gain]);
+    /// What the audio thread does with `left`/`right`: the fix stage with the mock
+    /// parameters' settings, the ring, the frame counter.
+    fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        let settings = self.host.settings();
+        for (l, r) in left.chunks_mut(1024).zip(right.chunks_mut(1024)) {
+            self.audio.process(l, r, settings);
         }
-        self.counters
-            .frames_processed
-            .fetch_add(frames as u64, Ordering::SeqCst);
+    }
+
+    /// Plays `frames` of independent L/R noise at `amplitude` through the audio path.
+    fn play(&mut self, frames: usize, amplitude: f32) {
+        let mut next = || {
+            self.seed = self
+                .seed
+                .wrapping_mul(1_664_525)
+                .wrapping_add(1_013_904_223);
+            ((self.seed >> 8) as f32 / (1 << 24) as f32 - 0.5) * 2.0 * amplitude
+        };
+        let (mut left, mut right): (Vec<f32>, Vec<f32>) =
+            (0..frames).map(|_| (next(), next())).unzip();
+        self.process(&mut left, &mut right);
+    }
+
+    /// Plays the next `frames` of `mix`, looped, through the audio path.
+    fn play_mix(&mut self, mix: &Stereo, frames: usize) {
+        let n = mix.left.len();
+        let (mut left, mut right): (Vec<f32>, Vec<f32>) = (0..frames)
+            .map(|i| {
+                let j = (self.mix_pos + i) % n;
+                (mix.left[j], mix.right[j])
+            })
+            .unzip();
+        self.mix_pos = (self.mix_pos + frames) % n;
+        self.process(&mut left, &mut right);
     }
 
     fn records(&self) -> Vec<Record> {
@@ -175,13 +226,16 @@ fn apply_moves_the_parameter_records_and_outcome_follows_reanalysis() {
             event_id,
             fix_id,
             applied_value,
+            setting,
             was_applied,
             gap_before,
             ..
         } => {
             assert_eq!(*event_id, event);
             assert_eq!(fix_id, &fix.fix_id);
-            assert_eq!(*applied_value, Some(gain_db));
+            assert_eq!(*setting, Some(gain_db));
+            // Applied as proposed: the feature value aimed for is the fix's own.
+            assert_eq!(*applied_value, fix.new_value);
             assert!(*was_applied);
             assert_eq!(*gap_before, fix.z_score);
         }
@@ -226,8 +280,9 @@ fn apply_moves_the_parameter_records_and_outcome_follows_reanalysis() {
         rig.records().last().unwrap(),
         &Record::UserAction {
             event_id: event,
-            action: "accept".into(),
-            modified_value: None
+            action: UserAction::Accept,
+            modified_value: None,
+            modified_setting: None,
         }
     );
     // One outcome per fix.
@@ -268,8 +323,9 @@ fn host_putting_the_parameter_back_is_an_undo() {
         rig.records().last().unwrap(),
         &Record::UserAction {
             event_id: event,
-            action: "undo".into(),
-            modified_value: None
+            action: UserAction::Undo,
+            modified_value: None,
+            modified_setting: None,
         }
     );
     // Recorded once, and an undone fix gets no outcome.
@@ -319,7 +375,7 @@ fn undo_reject_and_modify_through_the_api() {
     let e2 = actions.reject(&other.fix_id, rig.host.as_ref()).unwrap();
     assert_ne!(e1, e2);
 
-    let actions_seen: Vec<(u64, String, Option<f64>)> = rig
+    let actions_seen: Vec<_> = rig
         .records()
         .into_iter()
         .filter_map(|r| match r {
@@ -327,20 +383,24 @@ fn undo_reject_and_modify_through_the_api() {
                 event_id,
                 action,
                 modified_value,
-            } => Some((event_id.0, action, modified_value)),
+                modified_setting,
+            } => Some((event_id, action, modified_value, modified_setting)),
             _ => None,
         })
         .collect();
+    // A +3 dB gain aims the loudness 3 LU higher.
+    let loud_after = gain_fix.current_value + 3.0;
     assert_eq!(
         actions_seen,
         vec![
-            (e1.0, "modify".into(), Some(3.0)),
-            (e1.0, "undo".into(), None),
-            (e2.0, "reject".into(), None),
+            (e1, UserAction::Modify, Some(loud_after), Some(3.0)),
+            (e1, UserAction::Undo, None, None),
+            (e2, UserAction::Reject, None, None),
         ]
     );
     let unapplied = rig.records().into_iter().any(|r| {
-        matches!(r, Record::FixApplied { event_id, was_applied: false, applied_value: None, .. } if event_id == e2)
+        matches!(r, Record::FixApplied { event_id, was_applied: false, setting: None, applied_value, original_value, .. }
+            if event_id == e2 && applied_value == original_value)
     });
     assert!(unapplied);
     assert_eq!(
@@ -392,6 +452,10 @@ fn session_start_saves_and_offline_bounce() {
     rig.engine.handle(Control::Deactivate(None), rig.at(9_000));
     let flushes = rig.sink.flushes();
     assert!(flushes >= 2, "flushed on save and deactivate");
+    assert!(matches!(
+        rig.records().last(),
+        Some(Record::Deactivated { session_id }) if *session_id == rig.hub.session_id
+    ));
     rig.activate(true, HostApi::Clap, 9_100);
     rig.engine.step(rig.at(9_200));
     assert!(!rig
@@ -490,14 +554,12 @@ fn vst3_offline_mode_at_activate_is_not_trusted_but_a_fast_render_is_seen_at_dea
 fn nan_audio_never_reaches_the_analysis() {
     let mut rig = Rig::new(config());
     rig.activate(false, HostApi::Clap, 0);
-    let producer = rig.producer.as_mut().unwrap();
-    for i in 0..48_000 {
-        let v = if i % 100 == 0 { f32::NAN } else { 0.05 };
-        let _ = producer.push([v, f32::INFINITY]);
-    }
-    rig.counters
-        .frames_processed
-        .fetch_add(48_000, Ordering::SeqCst);
+    // Neutral settings pass the samples through untouched, NaN and infinity included.
+    let mut left: Vec<f32> = (0..48_000)
+        .map(|i| if i % 100 == 0 { f32::NAN } else { 0.05 })
+        .collect();
+    let mut right = vec![f32::INFINITY; 48_000];
+    rig.process(&mut left, &mut right);
     rig.engine.step(rig.at(1000));
     let a = rig.hub.analysis();
     assert_eq!(a.non_finite_samples, 48_000 + 480);
@@ -507,6 +569,37 @@ fn nan_audio_never_reaches_the_analysis() {
     for f in &a.fixes {
         assert!(f.current_value.is_finite() && f.z_score.is_finite());
     }
+}
+
+#[test]
+fn a_rate_the_analyser_refuses_is_reported_and_the_ring_still_drained() {
+    let mut rig = Rig::new(config());
+    // 4 kHz: below the analyser's 8 kHz minimum.
+    rig.activate_at(4_000.0, false, HostApi::Clap, 0);
+    rig.play(8_000, 0.1);
+    rig.engine.step(rig.at(2000));
+    let a = rig.hub.analysis();
+    assert!(
+        a.analysis_error
+            .as_deref()
+            .is_some_and(|e| e.contains("4000")),
+        "{a:?}"
+    );
+    assert!(a.report.is_none() && a.fixes.is_empty(), "{a:?}");
+    assert_eq!(a.dropped_frames, 0);
+    // Still one session, and a supported rate at the next activation analyses again.
+    rig.engine.handle(Control::Deactivate(None), rig.at(2100));
+    rig.activate(false, HostApi::Clap, 2200);
+    rig.play(SR as usize, 0.1);
+    rig.engine.step(rig.at(3200));
+    let a = rig.hub.analysis();
+    assert!(a.analysis_error.is_none() && a.score().is_some(), "{a:?}");
+    let starts = rig
+        .records()
+        .iter()
+        .filter(|r| matches!(r, Record::SessionStarted { .. }))
+        .count();
+    assert_eq!(starts, 1);
 }
 
 #[test]
@@ -555,4 +648,107 @@ fn profile_swaps_on_the_background_thread_and_a_bad_one_falls_back() {
             .is_some_and(|e| e.contains("gone.json")),
         "{a:?}"
     );
+}
+
+/// A mix with its bass 6 dB up (the library's synthesiser): the real analyser measures the
+/// band levels, an EQ band cut on the low end is proposed, applying it moves the band's
+/// parameter, the fix stage filters the audio, and re-analysis records an outcome with a
+/// smaller gap. Recorded into the feedback store and read back as events.
+#[test]
+fn eq_band_fix_is_applied_and_its_outcome_recorded_in_the_store() {
+    let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("feedback");
+    let store = Arc::new(StoreSink::at(&log));
+    let mut rig = Rig::recording_into(config(), store.clone(), Arc::new(MemorySink::new()));
+    // 4 s of the loop at 48 kHz, played over and over.
+    let mix = render(
+        &MixParams {
+            bass_db: 6.0,
+            ..MixParams::default()
+        },
+        4.0,
+        SR as u32,
+    );
+    rig.activate(false, HostApi::Clap, 0);
+    rig.play_mix(&mix, 2 * SR as usize);
+    rig.engine.step(rig.at(2000));
+    let analysis = rig.hub.analysis();
+    for f in Feature::ALL {
+        if f != Feature::LoudnessRange {
+            // 2 s is shorter than one 3 s loudness-range block; everything else is measured.
+            assert!(analysis.features.value(f).is_some(), "{f:?} missing");
+        }
+    }
+    // The bass voice is a 55 Hz saw: its fundamental, and so most of the 6 dB it gained,
+    // lies in the sub band (20–60 Hz), whose level is now well above the profile's.
+    let fix = analysis
+        .fixes
+        .iter()
+        .filter(|f| matches!(f.gap_feature, Feature::SubLevel | Feature::BassLevel))
+        .max_by(|a, b| a.z_score.total_cmp(&b.z_score))
+        .unwrap_or_else(|| panic!("a low-band fix among {:#?}", analysis.fixes))
+        .clone();
+    let FixSetting::EqBand {
+        low_hz,
+        high_hz,
+        gain_db,
+    } = fix.setting
+    else {
+        panic!("{fix:?}")
+    };
+    assert_eq!(fix.gap_feature, Feature::SubLevel, "{fix:?}");
+    assert_eq!(fix.action_type, FixType::EqBandCut, "{fix:?}");
+    assert!(gain_db < 0.0 && fix.z_score > 2.0, "{fix:?}");
+    let band = BandLayout::index_of(low_hz, high_hz).unwrap();
+    assert_eq!(band, 0);
+
+    let actions = rig.actions();
+    let event = actions.apply(&fix.fix_id, rig.host.as_ref()).unwrap();
+    // That band's parameter moved by the fix's gain, nothing else.
+    assert!((rig.host.param(FixParam::Band(band)) - gain_db).abs() < 1e-9);
+    for other in (0..BAND_COUNT).filter(|&i| i != band) {
+        assert_eq!(rig.host.param(FixParam::Band(other)), 0.0);
+    }
+    assert_eq!(rig.host.param(FixParam::OutputGain), 0.0);
+
+    // Re-analysis of the filtered audio.
+    rig.engine.step(rig.at(2020));
+    rig.play_mix(&mix, 2 * SR as usize);
+    rig.engine.step(rig.at(4020));
+    let after = rig.hub.analysis();
+    let gap_after = after
+        .report
+        .as_ref()
+        .and_then(|r| r.gap(Feature::SubLevel))
+        .map(|g| g.z)
+        .unwrap();
+    assert!(
+        gap_after.abs() < fix.z_score.abs(),
+        "{gap_after} vs {fix:?}"
+    );
+    actions.accept(&fix.fix_id).unwrap();
+    rig.engine.handle(Control::Deactivate(None), rig.at(4100));
+
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.pushed, stats.durable + stats.dropped, "{stats:?}");
+    assert_eq!(store.not_recorded(), 0);
+    let events = fixloop::store::read_events(&log).unwrap();
+    let recorded: Vec<_> = events.iter().filter(|e| e.fix_id == fix.fix_id).collect();
+    assert_eq!(recorded.len(), 1, "{events:#?}");
+    let e = recorded[0];
+    assert_eq!(
+        e.event_id.rsplit('-').next(),
+        Some(format!("{:08x}", event.0).as_str())
+    );
+    assert_eq!(e.feature_name, "sub_level");
+    assert_eq!(e.fix_type, fix.action_type);
+    assert_eq!(e.original_value, fix.current_value);
+    assert_eq!(e.applied_value, fix.new_value);
+    assert_eq!(e.gap_before, fix.z_score);
+    assert_eq!(e.gap_after, Some(gap_after));
+    assert!(e.improvement_ratio.is_some_and(|r| r > 0.0), "{e:?}");
+    assert_eq!(e.user_action, Some(UserAction::Accept));
+    assert!(e.was_applied && !e.was_undone);
+    assert!(e.session_id.starts_with("clap-"), "{}", e.session_id);
+    assert_eq!(e.profile_version, "trance_v1");
 }
