@@ -451,13 +451,8 @@ pub unsafe extern "C" fn fixloop_fix_list_describe(
 /// Any thread; not real-time safe.
 #[no_mangle]
 pub unsafe extern "C" fn fixloop_fix_list_free(list: *mut fixloop_fix_list) {
-    if list.is_null() {
-        return;
-    }
-    let _ = std::panic::catch_unwind(|| {
-        // SAFETY: list came from Box::into_raw in fixloop_propose_fixes, per the contract.
-        drop(unsafe { Box::from_raw(list) });
-    });
+    // SAFETY: NULL or from Box::into_raw in fixloop_propose_fixes, per the contract.
+    unsafe { free_box(list) }
 }
 
 // Keep the C enum values in step with the Rust enums they mirror.

@@ -334,6 +334,21 @@ pub(crate) unsafe fn copy_out(
     Ok(())
 }
 
+/// Drops a handle made by `Box::into_raw`; NULL is ignored and a panic in a destructor is
+/// caught (the `_free` functions return nothing to report it with).
+///
+/// # Safety
+/// `ptr` must be NULL or come from `Box::into_raw` and not be used afterwards.
+pub(crate) unsafe fn free_box<T>(ptr: *mut T) {
+    if ptr.is_null() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: non-NULL and from Box::into_raw, per this function's contract.
+        drop(unsafe { Box::from_raw(ptr) });
+    }));
+}
+
 /// Turns `text` into an owned C string for the caller (release with [`fixloop_string_free`]).
 pub(crate) fn owned_string(text: String) -> *mut c_char {
     // Interior NULs cannot occur in JSON or messages we produce; replace defensively.

@@ -132,13 +132,8 @@ pub unsafe extern "C" fn fixloop_profile_to_json(
 /// Any thread, once no other thread uses the profile; not real-time safe.
 #[no_mangle]
 pub unsafe extern "C" fn fixloop_profile_free(profile: *mut fixloop_profile) {
-    if profile.is_null() {
-        return;
-    }
-    let _ = std::panic::catch_unwind(|| {
-        // SAFETY: profile came from Box::into_raw in write_profile, per the contract.
-        drop(unsafe { Box::from_raw(profile) });
-    });
+    // SAFETY: NULL or from Box::into_raw in write_profile, per the contract.
+    unsafe { free_box(profile) }
 }
 
 /// Copies the profile's name into `buf` (see [`fixloop_last_error`] for the buffer rules).
