@@ -37,13 +37,13 @@ fn synthetic_events(n: usize) -> Vec<FeedbackEvent> {
             };
             let ratio = (rng.next_f64() < 0.7).then(|| rng.next_f64() * 1.2 - 0.1);
             FeedbackEvent {
-                event_id: format!("ev{i:08}"),
+                event_id: format!("ev{i:08}").into(),
                 timestamp: Timestamp::from_micros(START_US + i as i64 * 2_000_000),
-                fix_id: format!("fix{i:08}"),
+                fix_id: format!("fix{i:08}").into(),
                 fix_type,
-                feature_name: feature.name().to_string(),
-                track_path: format!("/projects/track{}.als", i / 500),
-                session_id: format!("session{}", i / 20),
+                feature_name: feature.name().into(),
+                track_path: format!("/projects/track{}.als", i / 500).into(),
+                session_id: format!("session{}", i / 20).into(),
                 profile_version: "trance_v1".into(),
                 original_value: -4.0,
                 target_value: -6.0,

@@ -20,7 +20,7 @@ fn fix_ids(dir: &Path) -> Vec<String> {
     read_events(dir)
         .unwrap()
         .into_iter()
-        .map(|e| e.fix_id)
+        .map(|e| e.fix_id.to_string())
         .collect()
 }
 
@@ -181,7 +181,7 @@ fn sample_events() -> Vec<FeedbackEvent> {
         session_saved_after: true,
         track_bounced_after: false,
         notes: Some("ünïcode ✓ notes".into()),
-        ab: BTreeMap::from([("t1".to_string(), Arm::Treatment)]),
+        ab: BTreeMap::from([("t1".into(), Arm::Treatment)]),
     };
     let mut second = base.clone();
     second.event_id = "evt_0002".into();

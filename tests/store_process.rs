@@ -145,7 +145,7 @@ fn child_fsize(dir: &Path) {
 fn count_ids(dir: &Path) -> HashMap<String, u32> {
     let mut counts = HashMap::new();
     for e in read_events(dir).unwrap() {
-        *counts.entry(e.fix_id).or_insert(0) += 1;
+        *counts.entry(e.fix_id.to_string()).or_insert(0) += 1;
     }
     counts
 }

@@ -741,7 +741,9 @@ mod tests {
             "{}",
             start.session_id
         );
-        assert_eq!(start.ab, ab);
+        let ab_text: BTreeMap<fixloop::feedback::Text, fixloop::feedback::Arm> =
+            ab.iter().map(|(k, v)| (k.as_str().into(), *v)).collect();
+        assert_eq!(start.ab, ab_text);
         assert!(entries.iter().any(|e| matches!(
             e.record,
             StoreRecord::TrackBounced(b) if b.evidence == store_records::BounceEvidence::Likely {
@@ -770,7 +772,7 @@ mod tests {
         assert_eq!(rejected.applied_value, rejected.original_value);
         assert!(!rejected.session_saved_after && !rejected.track_bounced_after);
         assert_eq!(rejected.session_id, applied.session_id);
-        assert_eq!(applied.ab, ab);
+        assert_eq!(applied.ab, ab_text);
     }
 
     #[test]

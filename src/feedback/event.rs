@@ -1,6 +1,7 @@
 //! The feedback event of SPEC §3.1: the seed's `FeedbackEvent`, field for field, plus
 //! fixloop's `ab` extension.
 
+use super::Text;
 use crate::error::{require_finite, Result};
 use crate::features::FixType;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
@@ -196,22 +197,22 @@ mod fix_type_lenient {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FeedbackEvent {
     /// Unique id of this event (one per applied fix).
-    pub event_id: String,
+    pub event_id: Text,
     /// When the fix was applied.
     pub timestamp: Timestamp,
     /// The proposed fix's id.
-    pub fix_id: String,
+    pub fix_id: Text,
     /// The kind of fix.
     #[serde(with = "fix_type_lenient")]
     pub fix_type: FixType,
     /// The feature the fix addressed (a catalogue name, or a newer one this build does not know).
-    pub feature_name: String,
+    pub feature_name: Text,
     /// The track (project or file) the fix was proposed for.
-    pub track_path: String,
+    pub track_path: Text,
     /// The host session (unit of A/B assignment).
-    pub session_id: String,
+    pub session_id: Text,
     /// The profile version the gap was measured against.
-    pub profile_version: String,
+    pub profile_version: Text,
     /// The feature's value before the fix.
     pub original_value: f64,
     /// The target the fix aimed at.
@@ -237,10 +238,10 @@ pub struct FeedbackEvent {
     /// The track was bounced (exported) while the fix was in place.
     pub track_bounced_after: bool,
     /// Free text.
-    pub notes: Option<String>,
+    pub notes: Option<Text>,
     /// fixloop extension: A/B assignments in force, test id → arm. Omitted when empty.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub ab: BTreeMap<String, Arm>,
+    pub ab: BTreeMap<Text, Arm>,
 }
 
 impl FeedbackEvent {

@@ -3,5 +3,7 @@
 mod event;
 pub mod jsonl;
 pub mod records;
+mod text;
 
 pub use event::{improvement_ratio, Arm, FeedbackEvent, Timestamp, UserAction};
+pub use text::Text;

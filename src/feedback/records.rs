@@ -14,6 +14,7 @@
 //! heap data.
 
 use super::event::{improvement_ratio, Arm, FeedbackEvent, Timestamp, UserAction};
+use super::Text;
 use crate::features::{Feature, FixType};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeTuple, Serializer};
@@ -157,9 +158,10 @@ impl EventId {
         b
     }
 
-    fn to_text_string(self) -> String {
+    fn to_text(self) -> Text {
         let b = self.text();
-        String::from_utf8_lossy(&b).into_owned()
+        // ASCII hex digits and a dash: always UTF-8.
+        Text::from(std::str::from_utf8(&b).unwrap_or_default())
     }
 }
 
@@ -209,17 +211,17 @@ pub struct SessionStart {
     pub session: u32,
     /// The track (project or file) being worked on.
     #[serde(rename = "track")]
-    pub track_path: String,
+    pub track_path: Text,
     /// The host session id (unit of A/B assignment).
     #[serde(rename = "sid")]
-    pub session_id: String,
+    pub session_id: Text,
     /// The profile version gaps are measured against.
     #[serde(rename = "pv")]
-    pub profile_version: String,
+    pub profile_version: Text,
     /// A/B assignments in force, test id → arm.
     #[serde(default)]
     #[serde(rename = "ab")]
-    pub ab: BTreeMap<String, Arm>,
+    pub ab: BTreeMap<Text, Arm>,
 }
 
 /// A fix was applied: the start of one event.
@@ -471,6 +473,9 @@ struct EventIndex {
 
 const DENSE_SLACK: usize = 1 << 16;
 
+/// Distinct fix ids the fold shares (beyond, each event gets its own copy).
+const MAX_SHARED_FIX_IDS: usize = 1 << 16;
+
 impl EventIndex {
     fn table(&mut self, collector: u64, create: bool) -> Option<usize> {
         if let Some((c, i)) = self.last {
@@ -532,7 +537,10 @@ pub struct Folder {
     report: FoldReport,
     events: Vec<FeedbackEvent>,
     by_id: EventIndex,
-    by_text: HashMap<String, usize>,
+    by_text: HashMap<Text, usize>,
+    /// Shared texts: one per feature id and per fix id, so events share them.
+    feature_names: IdMap<u32, Text>,
+    fix_ids: HashMap<FixId, Text>,
     pending: IdMap<EventId, Pending>,
     session_index: IdMap<(u64, u32), usize>,
     sessions: Vec<Session>,
@@ -624,14 +632,29 @@ impl Folder {
         let si = self.session((entry.collector, f.session));
         let session = &mut self.sessions[si];
         let ctx = &session.start;
-        let feature_name = match Feature::from_id(f.feature) {
-            Some(feat) => feat.name().to_string(),
-            None => format!("feature_{}", f.feature),
+        let feature_name = self
+            .feature_names
+            .entry(f.feature)
+            .or_insert_with(|| match Feature::from_id(f.feature) {
+                Some(feat) => Text::from(feat.name()),
+                None => Text::from(format!("feature_{}", f.feature)),
+            })
+            .clone();
+        let fix_id = match self.fix_ids.get(&f.fix_id) {
+            Some(t) => t.clone(),
+            None => {
+                let t = Text::from(f.fix_id.as_str());
+                // Bounded: a pathological log of all-distinct ids stops being shared.
+                if self.fix_ids.len() < MAX_SHARED_FIX_IDS {
+                    self.fix_ids.insert(f.fix_id, t.clone());
+                }
+                t
+            }
         };
         let mut event = FeedbackEvent {
-            event_id: f.event.to_text_string(),
+            event_id: f.event.to_text(),
             timestamp: Timestamp::from_micros(entry.time_us),
-            fix_id: f.fix_id.as_str().to_string(),
+            fix_id,
             fix_type,
             feature_name,
             track_path: ctx.track_path.clone(),
@@ -798,7 +821,7 @@ mod tests {
             track_path: "/music/track.als".into(),
             session_id: "s1".into(),
             profile_version: "trance_v1".into(),
-            ab: BTreeMap::from([("amount".to_string(), Arm::Treatment)]),
+            ab: BTreeMap::from([(Text::from("amount"), Arm::Treatment)]),
         }));
         let log = [
             entry(1, 7, session),

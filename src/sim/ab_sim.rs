@@ -16,7 +16,7 @@
 
 use crate::error::Result;
 use crate::features::Feature;
-use crate::feedback::{improvement_ratio, Arm, FeedbackEvent, Timestamp, UserAction};
+use crate::feedback::{improvement_ratio, Arm, FeedbackEvent, Text, Timestamp, UserAction};
 use crate::fixes::{propose, Policy};
 use crate::gaps::{compare, gap};
 use crate::learn::ab::{assign, AbRecommendation, AbStatus, AbTest, Metric};
@@ -111,7 +111,7 @@ pub fn session_events(
     world: &World,
     policy: &Policy,
     session_id: &str,
-    ab: &BTreeMap<String, Arm>,
+    ab: &BTreeMap<Text, Arm>,
     time_micros: i64,
     rng: &mut SplitMix64,
 ) -> Result<Vec<FeedbackEvent>> {
@@ -134,14 +134,14 @@ pub fn session_events(
             .and_then(|m| profile.stats(f).map(|s| gap(f, s, m).z));
         values.insert(f, d.final_value);
         out.push(FeedbackEvent {
-            event_id: format!("{session_id}-{i}"),
+            event_id: format!("{session_id}-{i}").into(),
             timestamp: Timestamp::from_micros(time_micros + i as i64),
-            fix_id: fix.fix_id.clone(),
+            fix_id: fix.fix_id.as_str().into(),
             fix_type: fix.action_type,
             feature_name: f.name().into(),
-            track_path: format!("wip/track{track_index:02}.wav"),
+            track_path: format!("wip/track{track_index:02}.wav").into(),
             session_id: session_id.into(),
-            profile_version: profile.version.clone(),
+            profile_version: profile.version.as_str().into(),
             original_value: current,
             target_value: fix.target_value,
             applied_value: fix.new_value,
@@ -198,7 +198,7 @@ pub fn simulate_ab(
             } else {
                 &test.control
             };
-            let ab = BTreeMap::from([(test_id.clone(), arm)]);
+            let ab = BTreeMap::from([(Text::from(test_id.as_str()), arm)]);
             let t = START_MICROS + (s as i64 + 1) * 60_000_000;
             events.extend(session_events(
                 world,

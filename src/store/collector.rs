@@ -9,7 +9,7 @@ use crate::feedback::records::{
     Bounce, BounceEvidence, EventId, FixApplied, FixId, Outcome, Record, SessionMark, SessionStart,
     UserActionRecord,
 };
-use crate::feedback::{Arm, UserAction};
+use crate::feedback::{Arm, Text, UserAction};
 use crossbeam_channel::{Sender, TrySendError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -183,10 +183,10 @@ impl Collector {
         let session = self.session.fetch_add(1, Ordering::AcqRel) + 1;
         let record = Record::SessionStart(Box::new(SessionStart {
             session,
-            track_path: info.track_path.clone(),
-            session_id: info.session_id.clone(),
-            profile_version: info.profile_version.clone(),
-            ab: info.ab.clone(),
+            track_path: info.track_path.as_str().into(),
+            session_id: info.session_id.as_str().into(),
+            profile_version: info.profile_version.as_str().into(),
+            ab: info.ab.iter().map(|(k, v)| (Text::from(k), *v)).collect(),
         }));
         let tx = self.tx.as_ref().ok_or_else(|| {
             Error::new(ErrorKind::Io, "the collector is closed").with_origin(self.origin())

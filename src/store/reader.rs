@@ -402,6 +402,16 @@ fn merge_dir(dir: &Path, mut sink: impl FnMut(LogEntry)) -> Result<VerifyReport>
             }
         }
     }
+    if streams.len() == 1 {
+        // One segment is already in order: no merge needed.
+        if let Some(stream) = streams[0].as_mut() {
+            while let Some(e) = stream.next(&mut report.segments[0]) {
+                sink(e);
+            }
+        }
+        report.records = report.segments[0].records;
+        return Ok(report);
+    }
     type Key = (i64, u64, u64);
     let mut heads: Vec<Option<LogEntry>> = Vec::with_capacity(streams.len());
     let mut heap: BinaryHeap<Reverse<(Key, usize)>> = BinaryHeap::new();
@@ -457,35 +467,50 @@ pub struct LoadedEvents {
 
 /// Reads a log directory and folds it into events.
 pub fn read_dir_events(dir: &Path) -> Result<LoadedEvents> {
-    // Two stages on two threads: read, check, decode and merge | fold.
+    // Two stages on two threads: read, check, decode and merge | fold. Batches go back
+    // to the reader once folded, so their memory is reused rather than reallocated.
     const BATCH: usize = 4096;
-    let (tx, rx) = crossbeam_channel::bounded::<Vec<LogEntry>>(8);
+    const IN_FLIGHT: usize = 8;
+    let (tx, rx) = crossbeam_channel::bounded::<Vec<LogEntry>>(IN_FLIGHT);
+    let (back_tx, back_rx) = crossbeam_channel::bounded::<Vec<LogEntry>>(IN_FLIGHT + 2);
     let (merged, folded) = std::thread::scope(|s| {
-        let folding = s.spawn(move || {
-            let mut folder = Folder::new();
-            for batch in rx {
-                for e in &batch {
-                    folder.push(e);
+        let folding = std::thread::Builder::new()
+            .name("fixloop-fold".into())
+            .spawn_scoped(s, move || {
+                let mut folder = Folder::new();
+                for mut batch in rx {
+                    for e in &batch {
+                        folder.push(e);
+                    }
+                    batch.clear();
+                    let _ = back_tx.try_send(batch);
                 }
-            }
-            folder.finish()
-        });
-        let mut batch = Vec::with_capacity(BATCH);
+                folder.finish()
+            });
+        let fresh = || {
+            back_rx
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BATCH))
+        };
+        let mut batch = fresh();
         let merged = merge_dir(dir, |e| {
             batch.push(e);
             if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                let full = std::mem::replace(&mut batch, fresh());
                 let _ = tx.send(full);
             }
         });
         let _ = tx.send(batch);
         drop(tx);
-        let folded = folding.join();
+        let folded = match folding {
+            Ok(handle) => handle.join().map_err(|_| "it panicked".to_string()),
+            Err(e) => Err(format!("its thread could not start: {e}")),
+        };
         (merged, folded)
     });
     let mut report = merged?;
-    let folded = folded.map_err(|_| {
-        Error::new(ErrorKind::Corrupt, "folding the log failed unexpectedly")
+    let folded = folded.map_err(|why| {
+        Error::new(ErrorKind::Io, format!("folding the log failed: {why}"))
             .with_origin(dir.display().to_string())
     })?;
     report.fold = folded.report;

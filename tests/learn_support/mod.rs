@@ -20,13 +20,13 @@ pub fn event(
     ratio: Option<f64>,
 ) -> FeedbackEvent {
     FeedbackEvent {
-        event_id: format!("e{i}"),
+        event_id: format!("e{i}").into(),
         timestamp: at(i as i64),
-        fix_id: format!("f{i}"),
+        fix_id: format!("f{i}").into(),
         fix_type,
-        feature_name: feature.to_string(),
+        feature_name: feature.into(),
         track_path: "/tracks/a.als".into(),
-        session_id: format!("s{}", i / 4),
+        session_id: format!("s{}", i / 4).into(),
         profile_version: "trance_v1".into(),
         original_value: -4.0,
         target_value: -6.0,
@@ -76,7 +76,7 @@ pub fn ab_event(
         action == UserAction::Undo,
         ratio,
     );
-    e.session_id = session.to_string();
-    e.ab.insert(test_id.to_string(), arm);
+    e.session_id = session.into();
+    e.ab.insert(test_id.into(), arm);
     e
 }

@@ -39,7 +39,7 @@
 use super::bandit::{thompson_shares, ArmCounts, BanditShares};
 use super::{AbTest, Arms, Metric};
 use crate::error::Result;
-use crate::feedback::{Arm, FeedbackEvent, Timestamp, UserAction};
+use crate::feedback::{Arm, FeedbackEvent, Text, Timestamp, UserAction};
 use crate::learn::stats::{
     anytime_test, cohens_d, fisher_exact, pooled_t_test, srm_chi_square, two_proportion_z_test,
     welch_t_test, Moments, DEFAULT_TUNING_N,
@@ -322,8 +322,8 @@ struct ArmData {
     events: u64,
     values: Vec<f64>,
     successes: u64,
-    sessions: HashMap<String, (f64, u64)>,
-    session_ids: std::collections::HashSet<String>,
+    sessions: HashMap<Text, (f64, u64)>,
+    session_ids: std::collections::HashSet<Text>,
     accepts: u64,
 }
 
