@@ -140,3 +140,50 @@ fn malformed_lines_are_refused_with_line_and_field() {
     let e = line_error("{\"event_id\": ");
     assert!(e.starts_with("fb.jsonl: line 2"), "{e}");
 }
+
+/// A file many read blocks long (blocks are 2 MiB): the parallel reader returns the
+/// events in file order, skips blank lines anywhere, takes CRLF endings and a last line
+/// without a newline, and names the global line number of the first bad line, also when
+/// later blocks hold bad lines too.
+#[test]
+fn large_files_read_in_order_and_name_the_first_bad_line() {
+    let base = fixture_line("\"fix_bass_01\"", "\"fix_XXXXXX\"");
+    let line = |i: usize| base.replace("fix_XXXXXX", &format!("fix_{i:06}"));
+    const LINES: usize = 20_000; // about 9 MB: several blocks
+    let mut text = String::new();
+    for i in 1..=LINES {
+        match i % 997 {
+            0 => text.push('\n'), // a blank line
+            1 => text.push_str(&format!("{}\r\n", line(i))),
+            _ => text.push_str(&format!("{}\n", line(i))),
+        }
+    }
+    text.push_str(&line(LINES + 1)); // no final newline
+    assert!(text.len() > 4 * (1 << 21), "{} bytes", text.len());
+    let events = jsonl::read(text.as_bytes(), "big.jsonl").unwrap();
+    let expected: Vec<String> = (1..=LINES + 1)
+        .filter(|i| i % 997 != 0)
+        .map(|i| format!("fix_{i:06}"))
+        .collect();
+    let got: Vec<&str> = events.iter().map(|e| e.fix_id.as_str()).collect();
+    assert_eq!(got, expected);
+
+    // Bad lines at 15 000 (a late block) and 18 000: the error names line 15 000.
+    let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+    lines[15_000 - 1] = "{\"event_id\": ".into();
+    lines[18_000 - 1] = "not json".into();
+    let bad = lines.join("\n");
+    let e = jsonl::read(bad.as_bytes(), "big.jsonl")
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("big.jsonl: line 15000"), "{e}");
+
+    // Invalid UTF-8 is named by line too.
+    let mut bytes = text.clone().into_bytes();
+    let at = text.match_indices('\n').nth(12_344).unwrap().0 + 10;
+    bytes[at] = 0xff;
+    let e = jsonl::read(&bytes[..], "big.jsonl")
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("big.jsonl: line 12346"), "{e}");
+}

@@ -69,13 +69,36 @@ impl Serialize for UserAction {
 
 impl<'de> Deserialize<'de> for UserAction {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        UserAction::from_name(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "unknown user_action {s:?} (expected accept, reject, undo or modify)"
-            ))
+        with_str(d, |s| {
+            UserAction::from_name(s).ok_or_else(|| {
+                format!("unknown user_action {s:?} (expected accept, reject, undo or modify)")
+            })
         })
     }
+}
+
+/// Deserializes a string and maps it with `f`, borrowing it from the input where the
+/// format allows (no allocation per value); `f`'s error becomes the format's error.
+fn with_str<'de, D: Deserializer<'de>, T>(
+    d: D,
+    f: impl FnOnce(&str) -> std::result::Result<T, String>,
+) -> std::result::Result<T, D::Error> {
+    struct V<F>(F);
+    impl<T, F: FnOnce(&str) -> std::result::Result<T, String>> serde::de::Visitor<'_> for V<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<T, E> {
+            (self.0)(v).map_err(E::custom)
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> std::result::Result<T, E> {
+            let s = std::str::from_utf8(v)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Bytes(v), &"UTF-8 text"))?;
+            (self.0)(s).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(V(f))
 }
 
 /// The arm of an A/B test a session was assigned to.
@@ -135,6 +158,9 @@ impl Timestamp {
 
     /// Parses RFC 3339 or an offset-less ISO 8601 timestamp (taken as UTC).
     pub fn parse(text: &str) -> Option<Timestamp> {
+        if let Some(micros) = parse_utc_micros(text) {
+            return Some(Self::from_micros(micros));
+        }
         let t = if let Ok(t) = DateTime::parse_from_rfc3339(text) {
             t.with_timezone(&Utc)
         } else {
@@ -145,6 +171,83 @@ impl Timestamp {
         };
         Some(Self::from_micros(t.timestamp_micros()))
     }
+}
+
+/// Microseconds since the Unix epoch of the common exact forms
+/// `YYYY-MM-DDTHH:MM:SS[.fraction][Z|+00:00]` (no offset: UTC), without chrono:
+/// the fast path of [`Timestamp::parse`]. `None` for anything else (other offsets, leap
+/// seconds, out-of-range fields), which the full parser then decides.
+fn parse_utc_micros(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        b[r].iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &b[19..];
+    let mut micros = 0i64;
+    if let Some((b'.', frac)) = rest.split_first() {
+        let digits = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        for (i, &c) in frac[..digits].iter().enumerate() {
+            if i < 6 {
+                micros = micros * 10 + i64::from(c - b'0');
+            }
+        }
+        for _ in digits..6 {
+            micros *= 10;
+        }
+        rest = &frac[digits..];
+    }
+    if !matches!(rest, b"" | b"Z" | b"+00:00") {
+        return None;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > month_days[month as usize - 1]
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    // Days from 1970-01-01 to the civil date (H. Hinnant's `days_from_civil`).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + hour) * 60 + minute) * 60_000_000 + second * 1_000_000 + micros)
 }
 
 impl fmt::Display for Timestamp {
@@ -161,9 +264,9 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Timestamp::parse(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!("timestamp {s:?} is not RFC 3339 or ISO 8601"))
+        with_str(d, |s| {
+            Timestamp::parse(s)
+                .ok_or_else(|| format!("timestamp {s:?} is not RFC 3339 or ISO 8601"))
         })
     }
 }
@@ -172,19 +275,20 @@ impl<'de> Deserialize<'de> for Timestamp {
 /// enum spellings on import.
 mod fix_type_lenient {
     use crate::features::FixType;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(t: &FixType, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(t.name())
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<FixType, D::Error> {
-        let s = String::deserialize(d)?;
-        FixType::from_name(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "unknown fix_type {s:?} (known: {})",
-                FixType::ALL.map(|t| t.name()).join(", ")
-            ))
+        super::with_str(d, |s| {
+            FixType::from_name(s).ok_or_else(|| {
+                format!(
+                    "unknown fix_type {s:?} (known: {})",
+                    FixType::ALL.map(|t| t.name()).join(", ")
+                )
+            })
         })
     }
 }
@@ -300,6 +404,69 @@ mod tests {
         assert_eq!(a.to_string(), "2024-01-15T10:30:00.123456Z");
         assert_eq!(Timestamp::parse(&a.to_string()), Some(a));
         assert!(Timestamp::parse("yesterday").is_none());
+    }
+
+    #[test]
+    fn fast_timestamp_path_agrees_with_chrono() {
+        // Reference: chrono's RFC 3339 / naive ISO parsers on the same text, for random
+        // instants from year 1 to 9999 in every form the fast path takes.
+        let mut rng = crate::rng::SplitMix64::new(7);
+        let lo = NaiveDateTime::parse_from_str("0001-01-01T00:00:00", "%Y-%m-%dT%H:%M:%S")
+            .unwrap()
+            .and_utc()
+            .timestamp_micros();
+        let hi = NaiveDateTime::parse_from_str("9999-12-31T23:59:59", "%Y-%m-%dT%H:%M:%S")
+            .unwrap()
+            .and_utc()
+            .timestamp_micros();
+        for i in 0..20_000u64 {
+            let micros = lo + (rng.next_u64() % (hi - lo) as u64) as i64;
+            let t = DateTime::from_timestamp_micros(micros).unwrap();
+            let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+            let frac = match i % 5 {
+                0 => String::new(),
+                1 => format!(".{:06}", t.timestamp_subsec_micros()),
+                2 => format!(".{:03}", t.timestamp_subsec_millis()),
+                3 => format!(".{:09}", t.timestamp_subsec_nanos()),
+                _ => format!(".{}", t.timestamp_subsec_micros() / 100_000),
+            };
+            let zone = ["", "Z", "+00:00"][(i % 3) as usize];
+            let text = format!("{base}{frac}{zone}");
+            let reference = if zone.is_empty() {
+                NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f")
+                    .unwrap()
+                    .and_utc()
+            } else {
+                DateTime::parse_from_rfc3339(&text)
+                    .unwrap()
+                    .with_timezone(&Utc)
+            };
+            assert_eq!(
+                parse_utc_micros(&text),
+                Some(reference.timestamp_micros()),
+                "{text}"
+            );
+        }
+        // Forms the fast path leaves to chrono, which still parses them.
+        for text in [
+            "2024-01-15T11:30:00+01:00",
+            "2024-01-15 10:30:00",
+            "2016-12-31T23:59:60Z",
+        ] {
+            assert_eq!(parse_utc_micros(text), None, "{text}");
+        }
+        assert_eq!(
+            Timestamp::parse("2024-01-15T11:30:00+01:00"),
+            Timestamp::parse("2024-01-15T10:30:00Z")
+        );
+        for bad in [
+            "2024-02-30T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_utc_micros(bad), None, "{bad}");
+            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

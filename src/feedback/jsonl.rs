@@ -2,11 +2,20 @@
 //! exactly the seed's fields. Import ignores unknown fields and blank lines, refuses
 //! NaN/Infinity and malformed lines with the line number; export then import is the
 //! identity.
+//!
+//! Reading splits the input into blocks of whole lines and parses the blocks on every
+//! core, then puts the events back in file order: a million-line file reads in about a
+//! second on two cores (README, "Benchmarks"). The result, and the first error by line
+//! number, are exactly those of reading line by line.
 
 use super::event::FeedbackEvent;
 use crate::error::{Error, ErrorKind, Result};
 use std::io::{BufRead, Write};
 use std::path::Path;
+
+/// Bytes per block handed to a parsing thread (whole lines; a longer line makes a
+/// longer block).
+const BLOCK_BYTES: usize = 1 << 21;
 
 /// Reads every event of a JSON-lines file.
 pub fn read_file(path: &Path) -> Result<Vec<FeedbackEvent>> {
@@ -14,28 +23,182 @@ pub fn read_file(path: &Path) -> Result<Vec<FeedbackEvent>> {
     read(std::io::BufReader::new(file), &path.display().to_string())
 }
 
+/// What parsing one block found.
+#[derive(Default)]
+struct Parsed {
+    events: Vec<FeedbackEvent>,
+    /// Lines in the block.
+    lines: usize,
+    /// The first bad line: its number within the block (from 1) and its bytes.
+    bad: Option<(usize, Vec<u8>)>,
+}
+
+/// Parses the lines of `block`, stopping at the first bad one.
+fn parse_block(block: &[u8]) -> Parsed {
+    // Valid UTF-8 (the usual case) is checked once for the whole block, so the parser
+    // need not check each string again.
+    match std::str::from_utf8(block) {
+        // Newlines are ASCII, so every line of a valid `str` is a valid `str`.
+        Ok(text) => parse_lines(block, |r| serde_json::from_str(&text[r])),
+        Err(_) => parse_lines(block, |r| serde_json::from_slice(&block[r])),
+    }
+}
+
+/// [`parse_block`]'s loop: `parse` gets each line's byte range.
+fn parse_lines(
+    block: &[u8],
+    parse: impl Fn(std::ops::Range<usize>) -> serde_json::Result<FeedbackEvent>,
+) -> Parsed {
+    let mut out = Parsed::default();
+    let mut start = 0;
+    let unterminated = !block.is_empty() && !block.ends_with(b"\n");
+    let ends = memchr::memchr_iter(b'\n', block).map(|i| i + 1);
+    for end in ends.chain(unterminated.then_some(block.len())) {
+        let range = start..end;
+        start = end;
+        out.lines += 1;
+        if block[range.clone()].iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match parse(range.clone()) {
+            Ok(event) if event.validate().is_ok() => out.events.push(event),
+            _ => {
+                out.bad = Some((out.lines, block[range].to_vec()));
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Appends whole lines to the empty `block` until it holds at least [`BLOCK_BYTES`]
+/// or the input ends; false when nothing was left to read.
+fn fill_block(reader: &mut impl BufRead, block: &mut Vec<u8>) -> std::io::Result<bool> {
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(!block.is_empty());
+        }
+        if block.len() < BLOCK_BYTES {
+            let n = buf.len().min(BLOCK_BYTES - block.len());
+            block.extend_from_slice(&buf[..n]);
+            reader.consume(n);
+        } else if let Some(i) = memchr::memchr(b'\n', buf) {
+            // Full: end the block with the line under way.
+            block.extend_from_slice(&buf[..=i]);
+            reader.consume(i + 1);
+            return Ok(true);
+        } else {
+            let n = buf.len();
+            block.extend_from_slice(buf);
+            reader.consume(n);
+        }
+    }
+}
+
 /// Reads every event from `reader`; `origin` names the source in errors.
 pub fn read(mut reader: impl BufRead, origin: &str) -> Result<Vec<FeedbackEvent>> {
-    let mut events = Vec::new();
-    // One line buffer for the whole file: a million-line log is a million fewer allocations.
-    let mut line = String::new();
-    for line_no in 1.. {
-        line.clear();
-        let n = reader.read_line(&mut line).map_err(|e| {
-            Error::new(ErrorKind::Io, format!("line {line_no}: cannot read: {e}"))
-                .with_origin(origin)
-                .with_source(e)
-        })?;
-        if n == 0 {
-            break;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let (work_tx, work_rx) = crossbeam_channel::bounded::<(usize, Vec<u8>)>(threads * 2);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, Parsed)>();
+    let mut results: Vec<Option<Parsed>> = Vec::new();
+    let mut bytes_read = 0u64;
+    let read_error = std::thread::scope(|s| {
+        let mut started = 0;
+        for _ in 0..threads {
+            let work_rx = work_rx.clone();
+            let done_tx = done_tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("fixloop-jsonl".into())
+                .spawn_scoped(s, move || {
+                    for (i, block) in work_rx {
+                        if done_tx.send((i, parse_block(&block))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            started += usize::from(spawned.is_ok());
         }
-        if let Some(event) = parse_line(&line, origin, line_no)? {
-            events.push(event);
+        drop(done_tx);
+        let mut blocks = 0;
+        let read_error = loop {
+            let mut block = Vec::with_capacity(BLOCK_BYTES + (BLOCK_BYTES >> 4));
+            match fill_block(&mut reader, &mut block) {
+                Ok(true) => {
+                    bytes_read += block.len() as u64;
+                    if started == 0 {
+                        // No thread could start: parse here.
+                        results.push(Some(parse_block(&block)));
+                    } else {
+                        let _ = work_tx.send((blocks, block));
+                    }
+                    blocks += 1;
+                }
+                Ok(false) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        drop(work_tx);
+        if started > 0 {
+            results.resize_with(blocks, || None);
+            for (i, parsed) in done_rx {
+                results[i] = Some(parsed);
+            }
         }
+        read_error
+    });
+    let total: usize = results.iter().flatten().map(|p| p.events.len()).sum();
+    let mut events = Vec::with_capacity(total);
+    let mut lines_before = 0;
+    for parsed in results {
+        let Some(mut parsed) = parsed else {
+            return Err(
+                Error::new(ErrorKind::Io, "a parsing thread stopped unexpectedly")
+                    .with_origin(origin),
+            );
+        };
+        if let Some((local, line)) = parsed.bad.take() {
+            return Err(line_error(&line, origin, lines_before + local));
+        }
+        lines_before += parsed.lines;
+        events.append(&mut parsed.events);
+    }
+    if let Some(e) = read_error {
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!("cannot read after byte {bytes_read} (line {lines_before}): {e}"),
+        )
+        .with_origin(origin)
+        .with_source(e));
     }
     Ok(events)
 }
 
+/// The error for a line the fast parse refused: UTF-8, JSON, field or non-finite value.
+fn line_error(line: &[u8], origin: &str, line_no: usize) -> Error {
+    let text = match std::str::from_utf8(line) {
+        Ok(text) => text,
+        Err(e) => {
+            return Error::new(
+                ErrorKind::Parse,
+                format!(
+                    "line {line_no}: not valid UTF-8 (byte {} of the line)",
+                    e.valid_up_to() + 1
+                ),
+            )
+            .with_origin(origin)
+        }
+    };
+    match parse_line(text, origin, line_no) {
+        Err(e) => e,
+        Ok(_) => Error::new(ErrorKind::Parse, format!("line {line_no}: cannot be read"))
+            .with_origin(origin),
+    }
+}
 /// Parses one line: `None` for a blank line.
 ///
 /// The fast path is a plain `serde_json` parse; only a line that fails (or holds a

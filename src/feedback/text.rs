@@ -50,7 +50,7 @@ impl Text {
         if s.len() > MAX_LEN {
             return Text::from(s);
         }
-        let slot = (crate::rng::fnv1a64([s.as_bytes()]) as usize) % SLOTS;
+        let slot = (quick_hash(s.as_bytes()) as usize) % SLOTS;
         RECENT
             .try_with(|recent| {
                 let mut recent = recent.borrow_mut();
@@ -65,6 +65,20 @@ impl Text {
             })
             .unwrap_or_else(|_| Text::from(s))
     }
+}
+
+/// A cheap hash for [`Text::interned`]'s cache slot: the length and the first and last
+/// eight bytes (the cache compares whole strings, so a weak hash only costs hits).
+fn quick_hash(b: &[u8]) -> u64 {
+    let word = |part: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..part.len()].copy_from_slice(part);
+        u64::from_le_bytes(w)
+    };
+    let n = b.len();
+    let head = word(&b[..n.min(8)]);
+    let tail = word(&b[n.saturating_sub(8)..]);
+    crate::rng::mix64(head ^ tail.rotate_left(29) ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
 impl Default for Text {
