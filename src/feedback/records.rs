@@ -28,10 +28,22 @@ pub const FIX_ID_CAPACITY: usize = 47;
 /// A fix id stored inline (no heap), so it can travel through the real-time queue.
 ///
 /// Holds up to [`FIX_ID_CAPACITY`] bytes of UTF-8.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct FixId {
     len: u8,
     bytes: [u8; FIX_ID_CAPACITY],
+}
+
+impl std::hash::Hash for FixId {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        // The used bytes, a word at a time (the rest are always zero).
+        h.write_u8(self.len);
+        for word in self.bytes[..usize::from(self.len)].chunks(8) {
+            let mut w = [0u8; 8];
+            w[..word.len()].copy_from_slice(word);
+            h.write_u64(u64::from_le_bytes(w));
+        }
+    }
 }
 
 /// A fix id was longer than [`FIX_ID_CAPACITY`] bytes.
@@ -540,7 +552,7 @@ pub struct Folder {
     by_text: HashMap<Text, usize>,
     /// Shared texts: one per feature id and per fix id, so events share them.
     feature_names: IdMap<u32, Text>,
-    fix_ids: HashMap<FixId, Text>,
+    fix_ids: IdMap<FixId, Text>,
     pending: IdMap<EventId, Pending>,
     session_index: IdMap<(u64, u32), usize>,
     sessions: Vec<Session>,
@@ -675,7 +687,10 @@ impl Folder {
             notes: None,
             ab: ctx.ab.clone(),
         };
-        if let Some(p) = self.pending.remove(&f.event) {
+        if let Some(p) = (!self.pending.is_empty())
+            .then(|| self.pending.remove(&f.event))
+            .flatten()
+        {
             if let Some((action, value)) = p.action {
                 apply_action(&mut event, action, value);
             }
