@@ -75,7 +75,9 @@ pub struct SessionInfo {
 pub struct CollectorStats {
     /// The collector's random id (the first half of its event ids).
     pub collector: u64,
-    /// Records handed to the queue, including those dropped because it was full.
+    /// Records handed to the queue, including those dropped because it was full: the
+    /// records still queued, those the writer has taken, and the dropped ones. Exact
+    /// once flushed; while the writer is taking records it may lag by one.
     pub pushed: u64,
     /// Records dropped because the queue was full.
     pub dropped: u64,
@@ -163,7 +165,6 @@ impl Collector {
         let Some(tx) = &self.tx else {
             return Err(PushError::Full);
         };
-        self.shared.pushed.fetch_add(1, Ordering::Relaxed);
         match tx.try_send(record) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
@@ -191,7 +192,6 @@ impl Collector {
         let tx = self.tx.as_ref().ok_or_else(|| {
             Error::new(ErrorKind::Io, "the collector is closed").with_origin(self.origin())
         })?;
-        self.shared.pushed.fetch_add(1, Ordering::Relaxed);
         if tx.send_timeout(record, Duration::from_secs(1)).is_err() {
             self.shared.dropped.fetch_add(1, Ordering::Release);
             return Err(Error::new(
@@ -326,9 +326,14 @@ impl Collector {
     /// Not real-time safe: takes the writer's progress lock and may allocate.
     pub fn stats(&self) -> CollectorStats {
         let (last_error, errors) = self.writer.error();
+        // Taken before queued: a record moving in between is missed (the lag of one the
+        // docs allow), never counted twice.
+        let taken = self.shared.received.load(Ordering::Acquire);
+        let queued = self.tx.as_ref().map_or(0, |tx| tx.len() as u64);
+        let pushed = taken + queued + self.shared.dropped.load(Ordering::Acquire);
         CollectorStats {
             collector: self.id,
-            pushed: self.shared.pushed.load(Ordering::Acquire),
+            pushed,
             dropped: self.shared.dropped.load(Ordering::Acquire),
             durable: self.shared.durable.load(Ordering::Acquire),
             last_error,

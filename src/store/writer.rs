@@ -39,8 +39,9 @@ impl PollReceiver {
 /// Counters shared between a collector and the writer.
 #[derive(Default)]
 pub(crate) struct CollectorShared {
-    /// Records accepted into the queue or dropped because it was full.
-    pub(crate) pushed: AtomicU64,
+    /// Records the writer has taken from the queue (the audio thread counts nothing
+    /// that it does not have to: accepted = taken + still queued).
+    pub(crate) received: AtomicU64,
     /// Records dropped because the queue was full.
     pub(crate) dropped: AtomicU64,
     /// Records of this collector known to be on disk and synced.
@@ -364,6 +365,7 @@ impl Loop {
                         let seq = self.seg.take_seq();
                         encode_frame(&mut self.pending, seq, now, ch.collector, &rec);
                         ch.received += 1;
+                        ch.shared.received.store(ch.received, Ordering::Release);
                         self.records += 1;
                         taken += 1;
                         self.urgent |= rec.wants_sync();
