@@ -485,8 +485,9 @@ struct EventIndex {
 
 const DENSE_SLACK: usize = 1 << 16;
 
-/// Distinct fix ids the fold shares (beyond, each event gets its own copy).
-const MAX_SHARED_FIX_IDS: usize = 1 << 16;
+/// Slots of the fold's fix-id cache: direct-mapped, so it stays in cache and costs one
+/// probe whether the ids repeat (shared) or not (each event gets its own copy).
+const FIX_ID_SLOTS: usize = 256;
 
 impl EventIndex {
     fn table(&mut self, collector: u64, create: bool) -> Option<usize> {
@@ -552,7 +553,7 @@ pub struct Folder {
     by_text: HashMap<Text, usize>,
     /// Shared texts: one per feature id and per fix id, so events share them.
     feature_names: IdMap<u32, Text>,
-    fix_ids: IdMap<FixId, Text>,
+    fix_ids: Vec<Option<(FixId, Text)>>,
     pending: IdMap<EventId, Pending>,
     session_index: IdMap<(u64, u32), usize>,
     sessions: Vec<Session>,
@@ -652,15 +653,21 @@ impl Folder {
                 None => Text::from(format!("feature_{}", f.feature)),
             })
             .clone();
-        let fix_id = match self.fix_ids.get(&f.fix_id) {
-            Some(t) => t.clone(),
-            None => {
-                let t = Text::from(f.fix_id.as_str());
-                // Bounded: a pathological log of all-distinct ids stops being shared.
-                if self.fix_ids.len() < MAX_SHARED_FIX_IDS {
-                    self.fix_ids.insert(f.fix_id, t.clone());
-                }
-                t
+        if self.fix_ids.is_empty() {
+            self.fix_ids.resize(FIX_ID_SLOTS, None);
+        }
+        let slot = {
+            use std::hash::{Hash, Hasher};
+            let mut h = IdHasher::default();
+            f.fix_id.hash(&mut h);
+            (h.finish() >> 32) as usize % FIX_ID_SLOTS
+        };
+        let fix_id = match &self.fix_ids[slot] {
+            Some((id, text)) if *id == f.fix_id => text.clone(),
+            _ => {
+                let text = Text::from(f.fix_id.as_str());
+                self.fix_ids[slot] = Some((f.fix_id, text.clone()));
+                text
             }
         };
         let mut event = FeedbackEvent {
