@@ -172,6 +172,29 @@ fn histogram(
     )
 }
 
+/// Times `iters` calls of `push` in blocks of `block`, calling `empty` (untimed) after
+/// each block.
+fn in_blocks(
+    iters: u64,
+    block: u64,
+    mut push: impl FnMut() -> bool,
+    mut empty: impl FnMut(),
+) -> Duration {
+    let mut took = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(block);
+        let t = Instant::now();
+        for _ in 0..n {
+            black_box(push());
+        }
+        took += t.elapsed();
+        left -= n;
+        empty();
+    }
+    took
+}
+
 fn push_latency(c: &mut Criterion) {
     const PUSHES: usize = 200_000;
     let gap = Duration::from_micros(2);
@@ -245,19 +268,12 @@ fn push_latency(c: &mut Criterion) {
     g.sample_size(20).measurement_time(Duration::from_secs(2));
     g.bench_function("collector_fix_applied", |b| {
         b.iter_custom(|iters| {
-            let mut took = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(BLOCK);
-                let t = Instant::now();
-                for _ in 0..n {
-                    black_box(col.fix_applied(black_box(&fix)).is_ok());
-                }
-                took += t.elapsed();
-                left -= n;
-                col.flush().unwrap();
-            }
-            took
+            in_blocks(
+                iters,
+                BLOCK,
+                || black_box(col.fix_applied(black_box(&fix)).is_ok()),
+                || col.flush().map(drop).unwrap(),
+            )
         })
     });
     stop.store(true, Ordering::Relaxed);
@@ -266,22 +282,21 @@ fn push_latency(c: &mut Criterion) {
     g.bench_function("rtrb_push", |b| {
         let mut i = 0u32;
         b.iter_custom(|iters| {
-            let mut took = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(BLOCK);
-                let t = Instant::now();
-                for _ in 0..n {
+            let tx = &mut tx;
+            let rx = &mut rx;
+            in_blocks(
+                iters,
+                BLOCK,
+                || {
                     i = i.wrapping_add(1);
-                    black_box(tx.push(black_box(record(i))).is_ok());
-                }
-                took += t.elapsed();
-                left -= n;
-                while let Ok(r) = rx.pop() {
-                    black_box(r);
-                }
-            }
-            took
+                    black_box(tx.push(black_box(record(i))).is_ok())
+                },
+                || {
+                    while let Ok(r) = rx.pop() {
+                        black_box(r);
+                    }
+                },
+            )
         })
     });
     g.finish();
