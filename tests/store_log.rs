@@ -122,6 +122,16 @@ fn flood_pushed_equals_persisted_plus_dropped_and_the_count_is_in_the_log() {
     assert!(report
         .to_string()
         .contains(&format!("{} dropped", stats.dropped)));
+    // A dropped fix gives its serial back: the persisted ids run 1, 2, 3… without gaps.
+    let serials: Vec<u64> = log
+        .entries
+        .iter()
+        .filter_map(|e| match &e.record {
+            Record::FixApplied(f) => Some(u64::from(f.event.serial)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(serials, (1..=persisted).collect::<Vec<_>>());
 }
 
 #[test]

@@ -471,14 +471,18 @@ impl std::hash::Hasher for IdHasher {
 type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// Event id → index in `Folder::events`. A collector's serials count up from 1, so each
-/// collector gets a dense table (cache-friendly: actions follow their fix closely); a
-/// serial far beyond its table (only damaged or hand-made logs) goes to a hash map so
-/// no input can make the table huge.
+/// collector gets a dense table (cache-friendly: actions follow their fix closely). The
+/// table may grow past a gap in the serials (records the queue dropped) by up to twice
+/// the entries it holds (at least [`DENSE_SLACK`]); a serial farther out (a damaged or
+/// hand-made log) goes to a hash map, so no input can make the table more than about
+/// three times the number of events.
 #[derive(Default)]
 struct EventIndex {
     collectors: IdMap<u64, usize>,
     /// Per collector: serial → event index + 1 (0: none).
     dense: Vec<Vec<u32>>,
+    /// Per collector: entries in its dense table.
+    filled: Vec<usize>,
     last: Option<(u64, usize)>,
     sparse: IdMap<EventId, usize>,
 }
@@ -500,6 +504,7 @@ impl EventIndex {
             Some(&i) => i,
             None if create => {
                 self.dense.push(Vec::new());
+                self.filled.push(0);
                 self.collectors.insert(collector, self.dense.len() - 1);
                 self.dense.len() - 1
             }
@@ -517,6 +522,9 @@ impl EventIndex {
                 }
             }
         }
+        if self.sparse.is_empty() {
+            return None;
+        }
         self.sparse.get(&id).copied()
     }
 
@@ -528,12 +536,14 @@ impl EventIndex {
         let t = self.table(id.collector, true).unwrap_or(0);
         let serial = id.serial as usize;
         let table = &mut self.dense[t];
+        let reach = table.len() + DENSE_SLACK.max(2 * self.filled[t]);
         match u32::try_from(idx + 1) {
-            Ok(x) if serial < table.len() + DENSE_SLACK => {
+            Ok(x) if serial < reach => {
                 if serial >= table.len() {
                     table.resize(serial + 1, 0);
                 }
                 table[serial] = x;
+                self.filled[t] += 1;
             }
             _ => {
                 self.sparse.insert(id, idx);
@@ -1002,6 +1012,28 @@ mod tests {
         assert_eq!(f.events.len(), 2);
         assert_eq!(f.events[0].gap_before, 1.0);
         assert_eq!(f.events[1].improvement_ratio, Some(0.5));
+    }
+
+    #[test]
+    fn gaps_in_serials_stay_in_the_dense_table() {
+        // 100 000 events, then a gap of 150 000 serials (records the queue dropped):
+        // within twice the table's entries, so no event goes to the hash map.
+        let mut folder = Folder::new();
+        let mut seq = 0;
+        for serial in (1..=100_000).chain(250_001..=250_100) {
+            seq += 1;
+            folder.push(&entry(seq, 7, applied(serial, 0, 1.0)));
+        }
+        assert!(folder.by_id.sparse.is_empty());
+        assert_eq!(folder.by_id.filled, vec![100_100]);
+        // A serial beyond reach goes to the map, and is still found.
+        folder.push(&entry(seq + 1, 7, applied(u32::MAX - 1, 0, 1.0)));
+        assert_eq!(folder.by_id.sparse.len(), 1);
+        let far = EventId {
+            collector: 7,
+            serial: u32::MAX - 1,
+        };
+        assert_eq!(folder.by_id.get(far), Some(100_100));
     }
 
     #[test]

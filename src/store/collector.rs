@@ -238,7 +238,17 @@ impl Collector {
             target_value: fix.target_value,
             applied_value: fix.applied_value,
             gap_before: fix.gap_before,
-        }))?;
+        }))
+        .inspect_err(|_| {
+            // Give the serial back when no other thread took one meanwhile, so a flood
+            // of drops leaves no long gaps in the ids (one try, never a loop).
+            let _ = self.next_serial.compare_exchange(
+                event.serial.wrapping_add(1),
+                event.serial,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        })?;
         Ok(event)
     }
 
