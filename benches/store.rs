@@ -7,8 +7,7 @@
 //!   Criterion reports means; the percentiles come from a histogram of per-push
 //!   timings read from the fenced time-stamp counter (x86-64; `Instant` elsewhere),
 //!   which include the timer's own cost: the `clock` line measures it alone, and the
-//!   p50 is also shown net of it. The timing thread runs at `SCHED_FIFO` priority when
-//!   allowed, as an audio thread does; both queues' memory is touched before timing.
+//!   p50 is also shown net of it. Both queues' memory is touched before timing.
 //! - **writer**: records encoded, written and synced per second with group commit:
 //!   ≥ 1 M records/s.
 //! - **read + fold**: reading and folding a 1 M-record log into events: ≤ 0.5 s.
@@ -148,33 +147,6 @@ impl Clock {
     }
 }
 
-/// Runs the calling thread at real-time priority (`SCHED_FIFO` 50, as audio threads run)
-/// while `f` runs, when the system allows it; says which it was.
-fn at_audio_priority<T>(f: impl FnOnce() -> T) -> (T, &'static str) {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: plain syscalls on the calling thread with a valid sched_param.
-        let raised = unsafe {
-            let p = libc::sched_param { sched_priority: 50 };
-            libc::sched_setscheduler(0, libc::SCHED_FIFO, &p) == 0
-        };
-        let out = f();
-        if raised {
-            // SAFETY: as above.
-            unsafe {
-                let p = libc::sched_param { sched_priority: 0 };
-                libc::sched_setscheduler(0, libc::SCHED_OTHER, &p);
-            }
-            return (out, "SCHED_FIFO 50");
-        }
-        (out, "normal priority (SCHED_FIFO refused)")
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        (f(), "normal priority")
-    }
-}
-
 /// Times `pushes` single pushes, one every `gap`, as an audio thread would spread them.
 fn histogram(
     clock: &Clock,
@@ -239,13 +211,10 @@ fn push_latency(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 
     let timer = Clock::new();
-    let ((clock, _), priority) = at_audio_priority(|| {
-        histogram(&timer, PUSHES, gap, |_| {
-            black_box(0);
-            true
-        })
+    let (clock, _) = histogram(&timer, PUSHES, gap, |_| {
+        black_box(0);
+        true
     });
-    println!("single-push timings on a thread at {priority}");
     print_latency("clock", &clock, "(the timer alone, no push)");
 
     let dir = temp_dir("push");
@@ -255,10 +224,8 @@ fn push_latency(c: &mut Criterion) {
     };
     let col = Collector::open(&dir, &opts).unwrap();
     let fix = applied();
-    let ((p, full), _) = at_audio_priority(|| {
-        histogram(&timer, PUSHES, gap, |_| {
-            col.fix_applied(black_box(&fix)).is_ok()
-        })
+    let (p, full) = histogram(&timer, PUSHES, gap, |_| {
+        col.fix_applied(black_box(&fix)).is_ok()
     });
     print_latency(
         "collector",
@@ -288,10 +255,8 @@ fn push_latency(c: &mut Criterion) {
         }
         rx
     });
-    let ((p, full), _) = at_audio_priority(|| {
-        histogram(&timer, PUSHES, gap, |i| {
-            tx.push(black_box(record(i))).is_ok()
-        })
+    let (p, full) = histogram(&timer, PUSHES, gap, |i| {
+        tx.push(black_box(record(i))).is_ok()
     });
     print_latency(
         "rtrb",
