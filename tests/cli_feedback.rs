@@ -2,8 +2,13 @@
 //! reads a log directory or a `.jsonl` file alike, summary/refine/ab print the SPEC §5 JSON
 //! fields, and bad input gives one clear line and a non-zero exit.
 
+use learn_support::{
+    AB_STATUS_FIELDS, ADJUSTMENT_FIELDS, FEATURE_FIELDS, FIX_TYPE_FIELDS, SUMMARY_FIELDS,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+mod learn_support;
 
 const SEED: &str = "tests/data/seed_feedback.jsonl";
 const PROFILE: &str = "examples/data/trance_profile.json";
@@ -57,34 +62,20 @@ fn import_verify_export_round_trip() {
 fn summary_json_has_spec_fields() {
     let h = home("summary");
     let s = json(&fixloop(&h, &["summary", "--json", "--feedback", SEED]));
-    for key in [
-        "total",
-        "accept_rate",
-        "undo_rate",
-        "avg_improvement",
-        "by_fix_type",
-        "by_feature",
-        "recommendations",
-    ] {
+    for key in SUMMARY_FIELDS {
         assert!(s.get(key).is_some(), "summary lacks {key}");
     }
     assert_eq!(s["total"], 4);
     // One accept in four events (hand count of the fixture).
     assert_eq!(s["accept_rate"], 0.25);
     let cut = &s["by_fix_type"]["eq_band_cut"];
-    for key in [
-        "samples",
-        "accept_rate",
-        "avg_improvement",
-        "undo_rate",
-        "effectiveness",
-    ] {
+    for key in FIX_TYPE_FIELDS {
         assert!(cut.get(key).is_some(), "by_fix_type lacks {key}");
     }
     // 0.4·1 + 0.4·0.79 + 0.2·1 = 0.916 (SPEC §4.1 on the fixture's one eq_band_cut event).
     assert!((cut["effectiveness"].as_f64().unwrap() - 0.916).abs() < 1e-12);
     let bass = &s["by_feature"]["bass_level"];
-    for key in ["samples", "score", "factor"] {
+    for key in FEATURE_FIELDS {
         assert!(bass.get(key).is_some(), "by_feature lacks {key}");
     }
     let human = ok(&fixloop(&h, &["summary", "--feedback", SEED]));
@@ -124,15 +115,7 @@ fn refine_writes_a_new_profile_and_never_the_input() {
         .iter()
         .find(|a| a["feature"] == "bass_level")
         .unwrap();
-    for key in [
-        "feature",
-        "events",
-        "factor",
-        "decision",
-        "old_range",
-        "new_range",
-        "reason",
-    ] {
+    for key in ADJUSTMENT_FIELDS {
         assert!(bass.get(key).is_some(), "adjustment lacks {key}");
     }
     assert_eq!(bass["decision"], "narrow");
@@ -194,24 +177,7 @@ fn ab_create_list_status_and_errors() {
             "--json",
         ],
     ));
-    for key in [
-        "test_id",
-        "status",
-        "control",
-        "treatment",
-        "lift",
-        "diff",
-        "ci_low",
-        "ci_high",
-        "p_value",
-        "p_value_pooled",
-        "cohens_d",
-        "srm_p_value",
-        "sessions",
-        "anytime",
-        "recommendation",
-        "reason",
-    ] {
+    for key in AB_STATUS_FIELDS {
         assert!(s.get(key).is_some(), "ab status lacks {key}");
     }
     assert_eq!(s["recommendation"], "keep_running");

@@ -6,7 +6,7 @@ use fixloop::feedback::{Arm, FeedbackEvent, Timestamp, UserAction};
 use fixloop::learn::ab::{assign, AbRecommendation, Metric, TestStatus};
 use fixloop::learn::{AbStatus, AbStore, AbTest, SplitMix64};
 use fixloop::ErrorKind;
-use learn_support::{ab_event, at};
+use learn_support::{ab_event, at, AB_STATUS_FIELDS};
 
 const TEST_JSON: &str = r#"{
   "test_id": "targeting_strategy_001",
@@ -140,24 +140,7 @@ fn event_level_statistics_match_scipy() {
     assert!((s.sessions.p_value.unwrap() - 0.038536837442737726).abs() < 1e-9);
     assert_eq!(s.status, TestStatus::Running);
     let json = serde_json::to_value(&s).unwrap();
-    for key in [
-        "test_id",
-        "status",
-        "control",
-        "treatment",
-        "lift",
-        "diff",
-        "ci_low",
-        "ci_high",
-        "p_value",
-        "p_value_pooled",
-        "cohens_d",
-        "srm_p_value",
-        "sessions",
-        "anytime",
-        "recommendation",
-        "reason",
-    ] {
+    for key in AB_STATUS_FIELDS {
         assert!(json.get(key).is_some(), "missing {key}");
     }
     for key in ["n", "mean"] {

@@ -7,7 +7,7 @@ use fixloop::features::FixType;
 use fixloop::feedback::UserAction;
 use fixloop::learn::{refine, Decision, RefineOptions};
 use fixloop::profile::{FeatureStats, Profile};
-use learn_support::{accept_reject, event};
+use learn_support::{accept_reject, event, ADJUSTMENT_FIELDS};
 
 fn date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 28).unwrap()
@@ -166,15 +166,7 @@ fn version_confidence_and_input_untouched() {
         assert!(json.get(key).is_some());
     }
     let adj = &json["adjustments"][0];
-    for key in [
-        "feature",
-        "events",
-        "factor",
-        "decision",
-        "old_range",
-        "new_range",
-        "reason",
-    ] {
+    for key in ADJUSTMENT_FIELDS {
         assert!(adj.get(key).is_some(), "adjustments[].{key}");
     }
     for key in ["before", "after", "alpha", "beta", "mean", "low", "high"] {

@@ -7,7 +7,7 @@ use fixloop::feedback::{Timestamp, UserAction};
 use fixloop::learn::confidence::{seed_update, update_confidences};
 use fixloop::learn::effectiveness::{by_feature, by_fix_type, event_score};
 use fixloop::learn::{Since, Summary};
-use learn_support::{at, event};
+use learn_support::{at, event, FEATURE_FIELDS, FIX_TYPE_FIELDS, SUMMARY_FIELDS};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-12
@@ -99,28 +99,14 @@ fn summary_serialises_the_spec_fields_and_prints_the_seed_layout() {
     let now = at(24 * 60);
     let s = Summary::compute(&events, Some(Since::Days(30)), now).unwrap();
     let json = serde_json::to_value(&s).unwrap();
-    for key in [
-        "total",
-        "accept_rate",
-        "undo_rate",
-        "avg_improvement",
-        "by_fix_type",
-        "by_feature",
-        "recommendations",
-    ] {
+    for key in SUMMARY_FIELDS {
         assert!(json.get(key).is_some(), "missing {key}");
     }
     let v = &json["by_fix_type"]["volume_adjust"];
-    for key in [
-        "samples",
-        "accept_rate",
-        "avg_improvement",
-        "undo_rate",
-        "effectiveness",
-    ] {
+    for key in FIX_TYPE_FIELDS {
         assert!(v.get(key).is_some(), "missing by_fix_type.{key}");
     }
-    for key in ["samples", "score", "factor"] {
+    for key in FEATURE_FIELDS {
         assert!(json["by_feature"]["stereo_width"].get(key).is_some());
     }
     assert_eq!(json["total"], 55);

@@ -16,8 +16,10 @@ use clack_extensions::state::PluginState;
 use clack_host::prelude::*;
 use fixloop::feedback::records::{BounceEvidence as StoreBounce, Record};
 use std::ffi::CStr;
-use std::path::PathBuf;
 use std::sync::OnceLock;
+use support::plugin_library;
+
+mod support;
 
 struct TestHost;
 
@@ -40,31 +42,6 @@ impl HostHandlers for TestHost {
     type Shared<'a> = Shared;
     type MainThread<'a> = ();
     type AudioProcessor<'a> = ();
-}
-
-/// Builds the plugin's cdylib (cargo does not build a package's cdylib for its own
-/// integration tests) and returns its path in `target/<profile>/`.
-fn plugin_library() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let mut build = std::process::Command::new(env!("CARGO"));
-    build.args(["build", "--package", "fixloop-plugin", "--lib"]);
-    if dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the plugin failed");
-    let name = format!(
-        "{}fixloop_plugin{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    );
-    let path = dir.join(&name);
-    assert!(path.exists(), "{} not built", path.display());
-    path
 }
 
 /// Deterministic stereo test signal: a sine on the left, noise on the right, a NaN-free

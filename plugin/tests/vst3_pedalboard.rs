@@ -17,6 +17,8 @@ use fixloop::feedback::records::{BounceEvidence, Record};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod support;
+
 const SCRIPT: &str = r#"
 import sys
 import numpy as np
@@ -53,28 +55,13 @@ fn python_with_pedalboard() -> bool {
 
 /// Builds the cdylib and lays out the VST3 bundle in `dir`.
 fn vst3_bundle(dir: &Path) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().unwrap().parent().unwrap();
-    let mut build = Command::new(env!("CARGO"));
-    build.args(["build", "--package", "fixloop-plugin", "--lib"]);
-    if target.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success());
+    let library = support::plugin_library();
     let bundle = dir.join("fixloop-plugin.vst3");
     let arch_dir = bundle
         .join("Contents")
         .join(format!("{}-linux", std::env::consts::ARCH));
     std::fs::create_dir_all(&arch_dir).unwrap();
-    std::fs::copy(
-        target.join("libfixloop_plugin.so"),
-        arch_dir.join("fixloop-plugin.so"),
-    )
-    .unwrap();
+    std::fs::copy(library, arch_dir.join("fixloop-plugin.so")).unwrap();
     bundle
 }
 

@@ -80,3 +80,57 @@ pub fn ab_event(
     e.ab.insert(test_id.into(), arm);
     e
 }
+
+/// The fields of `summary --json` (SPEC §5).
+pub const SUMMARY_FIELDS: [&str; 7] = [
+    "total",
+    "accept_rate",
+    "undo_rate",
+    "avg_improvement",
+    "by_fix_type",
+    "by_feature",
+    "recommendations",
+];
+
+/// The fields of Each `by_fix_type` entry of the summary.
+pub const FIX_TYPE_FIELDS: [&str; 5] = [
+    "samples",
+    "accept_rate",
+    "avg_improvement",
+    "undo_rate",
+    "effectiveness",
+];
+
+/// The fields of Each `by_feature` entry of the summary.
+pub const FEATURE_FIELDS: [&str; 3] = ["samples", "score", "factor"];
+
+/// The fields of `ab status --json` (SPEC §5).
+pub const AB_STATUS_FIELDS: [&str; 16] = [
+    "test_id",
+    "status",
+    "control",
+    "treatment",
+    "lift",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_value_pooled",
+    "cohens_d",
+    "srm_p_value",
+    "sessions",
+    "anytime",
+    "recommendation",
+    "reason",
+];
+
+/// The fields of Each `adjustments[]` entry of `refine --json`.
+pub const ADJUSTMENT_FIELDS: [&str; 7] = [
+    "feature",
+    "events",
+    "factor",
+    "decision",
+    "old_range",
+    "new_range",
+    "reason",
+];
