@@ -17,7 +17,9 @@ use fixloop::feedback::records::FixId;
 use fixloop::feedback::{jsonl, FeedbackEvent, Timestamp, UserAction};
 use fixloop::learn::{refine, RefineOptions, Since, SplitMix64, Summary};
 use fixloop::profile::{FeatureStats, Profile};
-use fixloop::store::{read_dir_events, AppliedFix, Collector, SessionInfo, StoreOptions};
+use fixloop::store::{
+    load_feedback, read_dir_events, AppliedFix, Collector, SessionInfo, StoreOptions,
+};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -171,17 +173,24 @@ fn native_log_benches(c: &mut Criterion, events: &[FeedbackEvent], profile: &Pro
         assert!((s.accept_rate - 0.6).abs() < 0.01, "{}", s.accept_rate);
         drop(loaded);
         println!("native log {name}: {records} records, {written} events");
+        // What `fixloop summary` / `refine --feedback DIR` do: the log's compact fold.
+        let folded = load_feedback(&dir).unwrap();
+        assert_eq!(Summary::compute(&folded, None, now).unwrap(), s);
+        drop(folded);
         g.bench_function(format!("{name}_read_and_summary"), |b| {
             b.iter(|| {
-                let events = read_dir_events(&dir).unwrap().events;
-                Summary::compute(&events, None, now).unwrap()
+                let feedback = load_feedback(&dir).unwrap();
+                Summary::compute(&feedback, None, now).unwrap()
             })
         });
         g.bench_function(format!("{name}_read_and_refine"), |b| {
             b.iter(|| {
-                let events = read_dir_events(&dir).unwrap().events;
-                refine(profile, &events, &RefineOptions::new(date)).unwrap()
+                let feedback = load_feedback(&dir).unwrap();
+                refine(profile, &feedback, &RefineOptions::new(date)).unwrap()
             })
+        });
+        g.bench_function(format!("{name}_read_events"), |b| {
+            b.iter(|| read_dir_events(&dir).unwrap().events.len())
         });
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -126,8 +126,16 @@ impl Arm {
 /// Parsed from RFC 3339 (`2026-10-01T12:00:00.25Z`, any offset) and, for files written by
 /// the Python prototype with `datetime.isoformat()`, from timestamps without an offset,
 /// which are taken as UTC. Written as RFC 3339 in UTC with `Z`.
+///
+/// Held as microseconds since the Unix epoch, within chrono's range, so building and
+/// comparing timestamps costs nothing (learning compares one per event).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Timestamp(DateTime<Utc>);
+pub struct Timestamp(i64);
+
+/// `DateTime::<Utc>::MIN_UTC` in microseconds (checked by a test).
+const MIN_MICROS: i64 = -8_334_601_228_800_000_000;
+/// `DateTime::<Utc>::MAX_UTC` in microseconds, truncated (checked by a test).
+const MAX_MICROS: i64 = 8_210_266_876_799_999_999;
 
 impl Timestamp {
     /// The current time, truncated to microseconds.
@@ -137,23 +145,18 @@ impl Timestamp {
 
     /// From microseconds since the Unix epoch (saturating at the representable range).
     pub fn from_micros(micros: i64) -> Self {
-        Timestamp(
-            DateTime::from_timestamp_micros(micros).unwrap_or(if micros < 0 {
-                DateTime::<Utc>::MIN_UTC
-            } else {
-                DateTime::<Utc>::MAX_UTC
-            }),
-        )
+        Timestamp(micros.clamp(MIN_MICROS, MAX_MICROS))
     }
 
     /// Microseconds since the Unix epoch.
     pub fn as_micros(self) -> i64 {
-        self.0.timestamp_micros()
+        self.0
     }
 
     /// The chrono value.
     pub fn as_datetime(self) -> DateTime<Utc> {
-        self.0
+        // In range by construction.
+        DateTime::from_timestamp_micros(self.0).unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
     /// Parses RFC 3339 or an offset-less ISO 8601 timestamp (taken as UTC).
@@ -252,7 +255,11 @@ fn parse_utc_micros(text: &str) -> Option<i64> {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        f.write_str(
+            &self
+                .as_datetime()
+                .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        )
     }
 }
 
@@ -366,6 +373,37 @@ impl FeedbackEvent {
         }
         Ok(())
     }
+
+    /// What learning reads of this event.
+    pub fn outcome(&self) -> EventOutcome<'_> {
+        EventOutcome {
+            timestamp: self.timestamp,
+            fix_type: self.fix_type,
+            feature_name: &self.feature_name,
+            user_action: self.user_action,
+            was_undone: self.was_undone,
+            improvement_ratio: self.improvement_ratio,
+        }
+    }
+}
+
+/// The part of a [`FeedbackEvent`] that effectiveness, confidence and refinement read
+/// (SPEC §4): a borrowed view, so they can run over a log's compact fold
+/// ([`crate::feedback::records::Folded::outcomes`]) without building every event.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EventOutcome<'a> {
+    /// When the fix was applied.
+    pub timestamp: Timestamp,
+    /// The kind of fix.
+    pub fix_type: FixType,
+    /// The feature the fix addressed.
+    pub feature_name: &'a str,
+    /// The producer's explicit action, if any.
+    pub user_action: Option<UserAction>,
+    /// Whether it was undone.
+    pub was_undone: bool,
+    /// Relative reduction of |gap|, if measured.
+    pub improvement_ratio: Option<f64>,
 }
 
 /// fixloop's improvement ratio: `(|before| − |after|) / |before|`, 0 when `before` is 0.
@@ -384,6 +422,20 @@ pub fn improvement_ratio(gap_before: f64, gap_after: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamp_range_is_chronos() {
+        assert_eq!(MIN_MICROS, DateTime::<Utc>::MIN_UTC.timestamp_micros());
+        assert_eq!(MAX_MICROS, DateTime::<Utc>::MAX_UTC.timestamp_micros());
+        assert_eq!(
+            Timestamp::from_micros(i64::MIN).as_datetime(),
+            DateTime::<Utc>::MIN_UTC
+        );
+        assert_eq!(
+            Timestamp::from_micros(i64::MAX).as_micros(),
+            DateTime::<Utc>::MAX_UTC.timestamp_micros()
+        );
+    }
 
     #[test]
     fn improvement_uses_magnitudes() {

@@ -5,5 +5,5 @@ pub mod jsonl;
 pub mod records;
 mod text;
 
-pub use event::{improvement_ratio, Arm, FeedbackEvent, Timestamp, UserAction};
+pub use event::{improvement_ratio, Arm, EventOutcome, FeedbackEvent, Timestamp, UserAction};
 pub use text::Text;

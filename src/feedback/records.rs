@@ -13,7 +13,7 @@
 //! [`SessionStart`] (created off the audio thread) and [`Record::Event`] (import) own
 //! heap data.
 
-use super::event::{improvement_ratio, Arm, FeedbackEvent, Timestamp, UserAction};
+use super::event::{improvement_ratio, Arm, EventOutcome, FeedbackEvent, Timestamp, UserAction};
 use super::Text;
 use crate::features::{Feature, FixType};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -441,9 +441,100 @@ struct Pending {
 
 #[derive(Default)]
 struct Session {
-    start: SessionStart,
-    /// Indices of the session's events in `Folder::events`.
+    /// The session's context: 1 + index in `Folder::contexts`, 0 for none.
+    context: u32,
+    /// The session's events (indices in `Folder::slots`).
     events: Vec<usize>,
+}
+
+/// `Slot::flags`: the last action was `undo`.
+const UNDONE: u8 = 1;
+/// `Slot::flags`: `session_saved_after`.
+const SAVED: u8 = 2;
+/// `Slot::flags`: `track_bounced_after`.
+const BOUNCED: u8 = 4;
+/// `Slot::flags`: `gap_after` is set.
+const HAS_GAP_AFTER: u8 = 8;
+/// `Slot::flags`: `modified_value` is set.
+const HAS_MODIFIED: u8 = 16;
+/// `Slot::flags`: an imported event, whole in `imported[collector]`.
+const IMPORTED: u8 = 32;
+
+/// One folded event, compact: 96 bytes instead of a [`FeedbackEvent`]'s 240 and no heap.
+/// Strings are indices into the fold's shared tables; the event is built on demand.
+#[derive(Clone, Copy)]
+struct Slot {
+    time_us: i64,
+    original_value: f64,
+    target_value: f64,
+    applied_value: f64,
+    gap_before: f64,
+    gap_after: f64,
+    modified_value: f64,
+    /// The fix id: offset in `fix_ids` << 8 | length.
+    fix: u64,
+    serial: u32,
+    /// The collector's table in the event index; for an imported event, its index in
+    /// `imported`.
+    collector: u32,
+    /// 1 + index in `contexts`, 0 for no session.
+    context: u32,
+    /// Index in `features`.
+    feature: u32,
+    /// `FixType as u8`.
+    fix_type: u8,
+    /// 1 + `UserAction as u8`, 0 for none.
+    action: u8,
+    flags: u8,
+}
+
+impl Slot {
+    fn imported(index: usize) -> Slot {
+        Slot {
+            time_us: 0,
+            original_value: 0.0,
+            target_value: 0.0,
+            applied_value: 0.0,
+            gap_before: 0.0,
+            gap_after: 0.0,
+            modified_value: 0.0,
+            fix: 0,
+            serial: 0,
+            collector: index as u32,
+            context: 0,
+            feature: 0,
+            fix_type: 0,
+            action: 0,
+            flags: IMPORTED,
+        }
+    }
+
+    fn user_action(&self) -> Option<UserAction> {
+        self.action
+            .checked_sub(1)
+            .and_then(|a| UserAction::from_id(u32::from(a)))
+    }
+
+    fn apply_action(&mut self, action: UserAction, value: Option<f64>) {
+        self.action = action as u8 + 1;
+        self.flags &= !(UNDONE | HAS_MODIFIED);
+        if action == UserAction::Undo {
+            self.flags |= UNDONE;
+        }
+        if let Some(v) = value {
+            self.flags |= HAS_MODIFIED;
+            self.modified_value = v;
+        }
+    }
+
+    fn apply_outcome(&mut self, gap_after: f64) {
+        self.flags |= HAS_GAP_AFTER;
+        self.gap_after = gap_after;
+    }
+
+    fn flag(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
 }
 
 /// FxHash-style hasher for the fold's integer keys (ids are random, so no flooding risk
@@ -479,6 +570,8 @@ type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 #[derive(Default)]
 struct EventIndex {
     collectors: IdMap<u64, usize>,
+    /// Per table: its collector's id.
+    collector_ids: Vec<u64>,
     /// Per collector: serial → event index + 1 (0: none).
     dense: Vec<Vec<u32>>,
     /// Per collector: entries in its dense table.
@@ -505,6 +598,7 @@ impl EventIndex {
             None if create => {
                 self.dense.push(Vec::new());
                 self.filled.push(0);
+                self.collector_ids.push(collector);
                 self.collectors.insert(collector, self.dense.len() - 1);
                 self.dense.len() - 1
             }
@@ -528,12 +622,13 @@ impl EventIndex {
         self.sparse.get(&id).copied()
     }
 
-    /// Records `id` at `idx`; false when it is already there.
-    fn insert(&mut self, id: EventId, idx: usize) -> bool {
+    /// Records `id` at `idx` and returns its collector's table; `None` when `id` is
+    /// already there.
+    fn insert(&mut self, id: EventId, idx: usize) -> Option<usize> {
         if self.get(id).is_some() {
-            return false;
+            return None;
         }
-        let t = self.table(id.collector, true).unwrap_or(0);
+        let t = self.table(id.collector, true)?;
         let serial = id.serial as usize;
         let table = &mut self.dense[t];
         let reach = table.len() + DENSE_SLACK.max(2 * self.filled[t]);
@@ -549,7 +644,7 @@ impl EventIndex {
                 self.sparse.insert(id, idx);
             }
         }
-        true
+        Some(t)
     }
 }
 
@@ -558,12 +653,19 @@ impl EventIndex {
 #[derive(Default)]
 pub struct Folder {
     report: FoldReport,
-    events: Vec<FeedbackEvent>,
+    slots: Vec<Slot>,
+    imported: Vec<FeedbackEvent>,
     by_id: EventIndex,
     by_text: HashMap<Text, usize>,
-    /// Shared texts: one per feature id and per fix id, so events share them.
-    feature_names: IdMap<u32, Text>,
-    fix_ids: Vec<Option<(FixId, Text)>>,
+    /// Feature names, shared by the events that name them (`Slot::feature`).
+    features: Vec<Text>,
+    feature_index: IdMap<u32, u32>,
+    /// Fix ids, end to end (`Slot::fix`); repeated ids are stored once while they stay
+    /// in the direct-mapped cache `fix_cache`.
+    fix_ids: Vec<u8>,
+    fix_cache: Vec<Option<(FixId, u64)>>,
+    /// Session contexts, one per session start record.
+    contexts: Vec<SessionStart>,
     pending: IdMap<EventId, Pending>,
     session_index: IdMap<(u64, u32), usize>,
     sessions: Vec<Session>,
@@ -603,43 +705,78 @@ impl Folder {
         }
         match &entry.record {
             Record::SessionStart(s) => {
+                // A new context, so events folded under an earlier start keep theirs.
                 let i = self.session((entry.collector, s.session));
-                self.sessions[i].start = (**s).clone();
+                self.contexts.push((**s).clone());
+                self.sessions[i].context = u32::try_from(self.contexts.len()).unwrap_or(0);
             }
             Record::FixApplied(f) => self.fix_applied(entry, f),
             Record::UserAction(a) => match self.by_id.get(a.event) {
-                Some(i) => apply_action(&mut self.events[i], a.action, a.modified_value),
+                Some(i) => self.slots[i].apply_action(a.action, a.modified_value),
                 None => {
                     self.pending.entry(a.event).or_default().action =
                         Some((a.action, a.modified_value))
                 }
             },
             Record::Outcome(o) => match self.by_id.get(o.event) {
-                Some(i) => apply_outcome(&mut self.events[i], o.gap_after),
+                Some(i) => self.slots[i].apply_outcome(o.gap_after),
                 None => self.pending.entry(o.event).or_default().gap_after = Some(o.gap_after),
             },
-            Record::SessionSaved(m) => {
-                self.mark_open(entry.collector, m.session, |e| e.session_saved_after = true)
-            }
+            Record::SessionSaved(m) => self.mark_open(entry.collector, m.session, SAVED),
             Record::TrackBounced(b) => {
                 match b.evidence {
                     BounceEvidence::Host => self.report.bounces_host += 1,
                     BounceEvidence::Likely { .. } => self.report.bounces_likely += 1,
                 }
-                self.mark_open(entry.collector, b.session, |e| e.track_bounced_after = true);
+                self.mark_open(entry.collector, b.session, BOUNCED);
             }
             Record::Dropped(d) => {
                 let total = self.dropped.entry(entry.collector).or_insert(0);
                 *total = (*total).max(d.total);
             }
             Record::Event(ev) => match self.by_text.get(&ev.event_id) {
-                Some(&i) => self.events[i] = (**ev).clone(),
+                Some(&i) => self.imported[self.slots[i].collector as usize] = (**ev).clone(),
                 None => {
-                    self.by_text.insert(ev.event_id.clone(), self.events.len());
-                    self.events.push((**ev).clone());
+                    self.by_text.insert(ev.event_id.clone(), self.slots.len());
+                    self.slots.push(Slot::imported(self.imported.len()));
+                    self.imported.push((**ev).clone());
                 }
             },
             Record::Deactivated(_) | Record::SegmentEnd(_) => {}
+        }
+    }
+
+    fn feature(&mut self, id: u32) -> u32 {
+        let next = self.features.len() as u32;
+        let i = *self.feature_index.entry(id).or_insert(next);
+        if i == next {
+            self.features.push(match Feature::from_id(id) {
+                Some(feat) => Text::from(feat.name()),
+                None => Text::from(format!("feature_{id}")),
+            });
+        }
+        i
+    }
+
+    fn fix(&mut self, fix_id: &FixId) -> u64 {
+        if self.fix_cache.is_empty() {
+            self.fix_cache.resize(FIX_ID_SLOTS, None);
+        }
+        let slot = {
+            use std::hash::{Hash, Hasher};
+            let mut h = IdHasher::default();
+            fix_id.hash(&mut h);
+            (h.finish() >> 32) as usize % FIX_ID_SLOTS
+        };
+        match &self.fix_cache[slot] {
+            Some((id, at)) if id == fix_id => *at,
+            _ => {
+                let text = fix_id.as_str().as_bytes();
+                let at = (self.fix_ids.len() as u64) << 8 | text.len() as u64;
+                self.fix_ids.extend_from_slice(text);
+                self.fix_cache[slot] = Some((*fix_id, at));
+                at
+            }
         }
     }
 
@@ -648,101 +785,205 @@ impl Folder {
             self.report.unknown_fix_types += 1;
             return;
         };
-        let idx = self.events.len();
-        if !self.by_id.insert(f.event, idx) {
+        let idx = self.slots.len();
+        let Some(table) = self.by_id.insert(f.event, idx) else {
             return; // the same event id twice: keep the first
-        }
+        };
         let si = self.session((entry.collector, f.session));
-        let session = &mut self.sessions[si];
-        let ctx = &session.start;
-        let feature_name = self
-            .feature_names
-            .entry(f.feature)
-            .or_insert_with(|| match Feature::from_id(f.feature) {
-                Some(feat) => Text::from(feat.name()),
-                None => Text::from(format!("feature_{}", f.feature)),
-            })
-            .clone();
-        if self.fix_ids.is_empty() {
-            self.fix_ids.resize(FIX_ID_SLOTS, None);
-        }
-        let slot = {
-            use std::hash::{Hash, Hasher};
-            let mut h = IdHasher::default();
-            f.fix_id.hash(&mut h);
-            (h.finish() >> 32) as usize % FIX_ID_SLOTS
-        };
-        let fix_id = match &self.fix_ids[slot] {
-            Some((id, text)) if *id == f.fix_id => text.clone(),
-            _ => {
-                let text = Text::from(f.fix_id.as_str());
-                self.fix_ids[slot] = Some((f.fix_id, text.clone()));
-                text
-            }
-        };
-        let mut event = FeedbackEvent {
-            event_id: f.event.to_text(),
-            timestamp: Timestamp::from_micros(entry.time_us),
-            fix_id,
-            fix_type,
-            feature_name,
-            track_path: ctx.track_path.clone(),
-            session_id: ctx.session_id.clone(),
-            profile_version: ctx.profile_version.clone(),
+        let mut slot = Slot {
+            time_us: entry.time_us,
             original_value: f.original_value,
             target_value: f.target_value,
             applied_value: f.applied_value,
-            user_action: None,
-            was_applied: true,
-            was_undone: false,
             gap_before: f.gap_before,
-            gap_after: None,
-            improvement_ratio: None,
-            user_modified_value: None,
-            session_saved_after: false,
-            track_bounced_after: false,
-            notes: None,
-            ab: ctx.ab.clone(),
+            gap_after: 0.0,
+            modified_value: 0.0,
+            fix: self.fix(&f.fix_id),
+            serial: f.event.serial,
+            collector: table as u32,
+            context: self.sessions[si].context,
+            feature: self.feature(f.feature),
+            fix_type: fix_type as u8,
+            action: 0,
+            flags: 0,
         };
         if let Some(p) = (!self.pending.is_empty())
             .then(|| self.pending.remove(&f.event))
             .flatten()
         {
             if let Some((action, value)) = p.action {
-                apply_action(&mut event, action, value);
+                slot.apply_action(action, value);
             }
             if let Some(gap_after) = p.gap_after {
-                apply_outcome(&mut event, gap_after);
+                slot.apply_outcome(gap_after);
             }
         }
-        session.events.push(idx);
-        self.events.push(event);
+        self.sessions[si].events.push(idx);
+        self.slots.push(slot);
     }
 
-    fn mark_open(&mut self, collector: u64, session: u32, mark: impl Fn(&mut FeedbackEvent)) {
+    fn mark_open(&mut self, collector: u64, session: u32, flag: u8) {
         let Some(&si) = self.session_index.get(&(collector, session)) else {
             return;
         };
         for &idx in &self.sessions[si].events {
-            let ev = &mut self.events[idx];
-            let open =
-                ev.was_applied && !ev.was_undone && ev.user_action != Some(UserAction::Reject);
-            if open {
-                mark(ev);
+            let s = &mut self.slots[idx];
+            if !s.flag(UNDONE) && s.user_action() != Some(UserAction::Reject) {
+                s.flags |= flag;
             }
         }
     }
 
-    /// The events and the report.
-    pub fn finish(mut self) -> Fold {
+    /// The events, compact (see [`Folded`]), and the report.
+    pub fn into_folded(mut self) -> Folded {
         self.report.dropped = self.dropped.values().sum();
         self.report.orphans = self
             .pending
             .values()
             .map(|p| u64::from(p.action.is_some()) + u64::from(p.gap_after.is_some()))
             .sum();
+        Folded {
+            report: self.report,
+            slots: self.slots,
+            imported: self.imported,
+            collector_ids: self.by_id.collector_ids,
+            features: self.features,
+            fix_ids: self.fix_ids,
+            contexts: self.contexts,
+        }
+    }
+
+    /// The events and the report.
+    pub fn finish(self) -> Fold {
+        self.into_folded().into_fold()
+    }
+}
+
+/// A finished fold that keeps its events compact (about 100 bytes each, strings shared
+/// in tables) and builds each [`FeedbackEvent`] only when asked. Learning reads
+/// [`Folded::outcomes`] without building any; [`Folded::into_fold`] builds them all.
+pub struct Folded {
+    report: FoldReport,
+    slots: Vec<Slot>,
+    imported: Vec<FeedbackEvent>,
+    collector_ids: Vec<u64>,
+    features: Vec<Text>,
+    fix_ids: Vec<u8>,
+    contexts: Vec<SessionStart>,
+}
+
+impl fmt::Debug for Folded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Folded")
+            .field("events", &self.slots.len())
+            .field("report", &self.report)
+            .finish()
+    }
+}
+
+impl Folded {
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// What the fold counted.
+    pub fn report(&self) -> &FoldReport {
+        &self.report
+    }
+
+    /// What learning reads of each event, in order, without building the events.
+    pub fn outcomes(&self) -> impl Iterator<Item = EventOutcome<'_>> + Clone + '_ {
+        self.slots.iter().map(move |s| {
+            if s.flag(IMPORTED) {
+                return self.imported[s.collector as usize].outcome();
+            }
+            EventOutcome {
+                timestamp: Timestamp::from_micros(s.time_us),
+                fix_type: FixType::ALL[s.fix_type as usize],
+                feature_name: &self.features[s.feature as usize],
+                user_action: s.user_action(),
+                was_undone: s.flag(UNDONE),
+                improvement_ratio: s
+                    .flag(HAS_GAP_AFTER)
+                    .then(|| improvement_ratio(s.gap_before, s.gap_after)),
+            }
+        })
+    }
+
+    fn fix_text(&self, fix: u64) -> &str {
+        let (at, len) = ((fix >> 8) as usize, (fix & 0xff) as usize);
+        // Whole fix ids were appended, each valid UTF-8.
+        std::str::from_utf8(&self.fix_ids[at..at + len]).unwrap_or_default()
+    }
+
+    /// Builds event `s`; `fix_id` is its fix id's shared text.
+    fn event(&self, s: &Slot, fix_id: Text) -> FeedbackEvent {
+        let empty = SessionStart::default();
+        let ctx = match s.context {
+            0 => &empty,
+            c => &self.contexts[c as usize - 1],
+        };
+        let event_id = EventId {
+            collector: self.collector_ids[s.collector as usize],
+            serial: s.serial,
+        };
+        FeedbackEvent {
+            event_id: event_id.to_text(),
+            timestamp: Timestamp::from_micros(s.time_us),
+            fix_id,
+            fix_type: FixType::ALL[s.fix_type as usize],
+            feature_name: self.features[s.feature as usize].clone(),
+            track_path: ctx.track_path.clone(),
+            session_id: ctx.session_id.clone(),
+            profile_version: ctx.profile_version.clone(),
+            original_value: s.original_value,
+            target_value: s.target_value,
+            applied_value: s.applied_value,
+            user_action: s.user_action(),
+            was_applied: true,
+            was_undone: s.flag(UNDONE),
+            gap_before: s.gap_before,
+            gap_after: s.flag(HAS_GAP_AFTER).then_some(s.gap_after),
+            improvement_ratio: s
+                .flag(HAS_GAP_AFTER)
+                .then(|| improvement_ratio(s.gap_before, s.gap_after)),
+            user_modified_value: s.flag(HAS_MODIFIED).then_some(s.modified_value),
+            session_saved_after: s.flag(SAVED),
+            track_bounced_after: s.flag(BOUNCED),
+            notes: None,
+            ab: ctx.ab.clone(),
+        }
+    }
+
+    /// Builds every event, in order; events with the same fix id (stored once) share
+    /// its text.
+    pub fn into_fold(self) -> Fold {
+        let mut events = Vec::with_capacity(self.slots.len());
+        let mut cache: Vec<Option<(u64, Text)>> = vec![None; FIX_ID_SLOTS];
+        for s in &self.slots {
+            if s.flag(IMPORTED) {
+                events.push(self.imported[s.collector as usize].clone());
+                continue;
+            }
+            let c = &mut cache[(s.fix >> 8) as usize % FIX_ID_SLOTS];
+            let fix_id = match c {
+                Some((at, text)) if *at == s.fix => text.clone(),
+                _ => {
+                    let text = Text::from(self.fix_text(s.fix));
+                    *c = Some((s.fix, text.clone()));
+                    text
+                }
+            };
+            events.push(self.event(s, fix_id));
+        }
         Fold {
-            events: self.events,
+            events,
             report: self.report,
         }
     }
@@ -770,17 +1011,6 @@ pub fn fold<'a>(entries: impl IntoIterator<Item = &'a LogEntry>) -> Fold {
         folder.push(e);
     }
     folder.finish()
-}
-
-fn apply_action(ev: &mut FeedbackEvent, action: UserAction, value: Option<f64>) {
-    ev.user_action = Some(action);
-    ev.was_undone = action == UserAction::Undo;
-    ev.user_modified_value = value;
-}
-
-fn apply_outcome(ev: &mut FeedbackEvent, gap_after: f64) {
-    ev.gap_after = Some(gap_after);
-    ev.improvement_ratio = Some(improvement_ratio(ev.gap_before, gap_after));
 }
 
 #[cfg(test)]
@@ -907,6 +1137,119 @@ mod tests {
         assert!(e.session_saved_after && e.track_bounced_after);
         assert_eq!(fold.report.bounces_likely, 1);
         assert_eq!(fold.report.collected, 6);
+    }
+
+    fn start(session: u32, track: &str) -> Record {
+        Record::SessionStart(Box::new(SessionStart {
+            session,
+            track_path: track.into(),
+            session_id: format!("sid-{track}").into(),
+            profile_version: "v1".into(),
+            ab: BTreeMap::new(),
+        }))
+    }
+
+    fn action(serial: u32, action: UserAction, value: Option<f64>) -> Record {
+        Record::UserAction(UserActionRecord {
+            event: id(serial),
+            action,
+            modified_value: value,
+        })
+    }
+
+    #[test]
+    fn compact_fold_keeps_contexts_shares_fix_ids_and_agrees_with_its_events() {
+        let mut imported = FeedbackEvent {
+            event_id: "imported-1".into(),
+            timestamp: Timestamp::from_micros(5),
+            fix_id: "fx".into(),
+            fix_type: FixType::WidthAdjust,
+            feature_name: "stereo_width".into(),
+            track_path: "/t".into(),
+            session_id: "s".into(),
+            profile_version: "v0".into(),
+            original_value: 0.5,
+            target_value: 0.4,
+            applied_value: 0.45,
+            user_action: Some(UserAction::Reject),
+            was_applied: true,
+            was_undone: false,
+            gap_before: 1.0,
+            gap_after: None,
+            improvement_ratio: None,
+            user_modified_value: None,
+            session_saved_after: false,
+            track_bounced_after: false,
+            notes: Some("first".into()),
+            ab: BTreeMap::new(),
+        };
+        let mut second = applied(2, 1, 3.0);
+        if let Record::FixApplied(f) = &mut second {
+            f.fix_id = FixId::new("fix-1").unwrap(); // the same fix proposed again
+            f.feature = 9_999; // a feature this build does not know
+        }
+        let mut log = vec![
+            entry(1, 7, start(1, "a")),
+            entry(2, 7, applied(1, 1, 2.0)),
+            entry(3, 7, action(1, UserAction::Modify, Some(-5.0))),
+            entry(4, 7, action(1, UserAction::Accept, None)),
+            // The session starts again with another context: later events take it,
+            // earlier ones keep theirs.
+            entry(5, 7, start(1, "b")),
+            entry(6, 7, second),
+            entry(
+                7,
+                7,
+                Record::Outcome(Outcome {
+                    event: id(2),
+                    gap_after: -1.5,
+                }),
+            ),
+            entry(8, 7, action(2, UserAction::Undo, None)),
+            entry(9, 7, Record::Event(Box::new(imported.clone()))),
+            entry(10, 7, Record::SessionSaved(SessionMark { session: 1 })),
+        ];
+        imported.notes = Some("second".into());
+        log.push(entry(11, 7, Record::Event(Box::new(imported.clone()))));
+        let mut folder = Folder::new();
+        log.iter().for_each(|e| folder.push(e));
+        let folded = folder.into_folded();
+        let outcomes: Vec<EventOutcome<'_>> = folded.outcomes().collect();
+        let fold = fold(&log);
+        assert_eq!(folded.len(), 3);
+        assert_eq!(&fold.report, folded.report());
+        let expected: Vec<EventOutcome<'_>> = fold.events.iter().map(|e| e.outcome()).collect();
+        assert_eq!(outcomes, expected);
+
+        let [a, b, c] = &fold.events[..] else {
+            panic!("three events expected, got {}", fold.events.len());
+        };
+        assert_eq!(
+            (a.track_path.as_str(), a.session_id.as_str()),
+            ("a", "sid-a")
+        );
+        assert_eq!(
+            (b.track_path.as_str(), b.session_id.as_str()),
+            ("b", "sid-b")
+        );
+        // A later action without a value clears the modified value.
+        assert_eq!(
+            (a.user_action, a.user_modified_value),
+            (Some(UserAction::Accept), None)
+        );
+        assert!(a.session_saved_after, "accepted and open when saved");
+        assert!(
+            b.was_undone && !b.session_saved_after,
+            "undone before the save"
+        );
+        assert_eq!(b.feature_name, "feature_9999");
+        assert_eq!(b.improvement_ratio, Some(0.5)); // (3 − 1.5) / 3
+        assert!(
+            Text::ptr_eq(&a.fix_id, &b.fix_id),
+            "one text for a repeated fix id"
+        );
+        assert_eq!(c, &imported, "a re-import replaces the event in place");
+        assert_eq!(outcomes[2].user_action, Some(UserAction::Reject));
     }
 
     #[test]

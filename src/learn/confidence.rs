@@ -14,8 +14,9 @@
 //! dominates quickly. Reported: α, β, the posterior mean and its 90 % equal-tailed interval.
 
 use super::stats::beta_summary;
+use super::Outcomes;
 use crate::features::FixType;
-use crate::feedback::{FeedbackEvent, UserAction};
+use crate::feedback::{EventOutcome, FeedbackEvent, Timestamp, UserAction};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -43,6 +44,11 @@ pub enum Evidence {
 
 /// The seed rule's reading of `event`.
 pub fn evidence(event: &FeedbackEvent) -> Evidence {
+    outcome_evidence(&event.outcome())
+}
+
+/// [`evidence`] of an event's outcome.
+pub fn outcome_evidence(event: &EventOutcome<'_>) -> Evidence {
     if event.user_action == Some(UserAction::Accept)
         && event.improvement_ratio.is_some_and(|r| r > 0.5)
     {
@@ -103,22 +109,21 @@ pub struct ConfidenceUpdate {
 /// Updates the confidence of every fix type that has events. `prior` gives a fix type's
 /// starting confidence (e.g. `|t| profile.fix_confidence(t)`). Events are taken in time
 /// order (stable for equal timestamps), whatever order they come in.
-pub fn update_confidences(
-    events: &[FeedbackEvent],
+pub fn update_confidences<E: Outcomes + ?Sized>(
+    events: &E,
     prior: impl Fn(FixType) -> f64,
 ) -> BTreeMap<FixType, ConfidenceUpdate> {
-    let sorted = events.windows(2).all(|w| w[0].timestamp <= w[1].timestamp);
-    let mut order: Vec<u32> = Vec::new();
-    if !sorted {
-        order = (0..events.len() as u32).collect();
-        order.sort_by_key(|&i| events[i as usize].timestamp);
-    }
+    let mut sorted = true;
+    let mut last: Option<Timestamp> = None;
+    events.each(|e| {
+        sorted &= last.is_none_or(|t| t <= e.timestamp);
+        last = Some(e.timestamp);
+    });
     let n_types = FixType::ALL.len();
     let mut c: Vec<f64> = FixType::ALL.iter().map(|&t| prior(t)).collect();
     let mut counts = vec![[0u64; 3]; n_types];
-    let mut step = |e: &FeedbackEvent| {
-        let i = e.fix_type as usize;
-        let ev = evidence(e);
+    let mut step = |fix_type: FixType, ev: Evidence| {
+        let i = fix_type as usize;
         c[i] = seed_step(c[i], ev);
         counts[i][0] += 1;
         match ev {
@@ -128,9 +133,12 @@ pub fn update_confidences(
         }
     };
     if sorted {
-        events.iter().for_each(&mut step);
+        events.each(|e| step(e.fix_type, outcome_evidence(&e)));
     } else {
-        order.iter().for_each(|&i| step(&events[i as usize]));
+        let mut order = Vec::with_capacity(events.count());
+        events.each(|e| order.push((e.timestamp, e.fix_type, outcome_evidence(&e))));
+        order.sort_by_key(|&(t, _, _)| t); // stable: equal times keep their order
+        order.into_iter().for_each(|(_, t, ev)| step(t, ev));
     }
     FixType::ALL
         .into_iter()

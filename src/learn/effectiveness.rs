@@ -16,10 +16,10 @@
 //! posterior (uniform prior) with its 90 % equal-tailed interval.
 
 use super::stats::{rate_posterior, BetaSummary};
-use super::Since;
+use super::{Outcomes, Since};
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::FixType;
-use crate::feedback::{FeedbackEvent, Timestamp, UserAction};
+use crate::feedback::{EventOutcome, FeedbackEvent, Timestamp, UserAction};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -69,6 +69,11 @@ pub struct FeatureEffectiveness {
 
 /// The seed's per-event outcome score for the per-feature analysis.
 pub fn event_score(event: &FeedbackEvent) -> f64 {
+    outcome_score(&event.outcome())
+}
+
+/// [`event_score`] of an event's outcome.
+pub fn outcome_score(event: &EventOutcome<'_>) -> f64 {
     let base = match event.user_action {
         Some(UserAction::Accept) => 1.0,
         Some(UserAction::Reject) => 0.0,
@@ -83,7 +88,7 @@ pub fn event_score(event: &FeedbackEvent) -> f64 {
 
 /// The event's improvement ratio when it is a finite number. The readers refuse NaN and
 /// infinities; events built in memory are treated the same way (as null).
-fn finite_ratio(event: &FeedbackEvent) -> Option<f64> {
+fn finite_ratio(event: &EventOutcome<'_>) -> Option<f64> {
     event.improvement_ratio.filter(|r| r.is_finite())
 }
 
@@ -102,7 +107,7 @@ struct TypeAcc {
 }
 
 impl TypeAcc {
-    fn push(&mut self, e: &FeedbackEvent) {
+    fn push(&mut self, e: &EventOutcome<'_>) {
         self.n += 1;
         self.accepts += u64::from(e.user_action == Some(UserAction::Accept));
         self.undos += u64::from(e.was_undone);
@@ -154,23 +159,15 @@ struct FeatureAcc {
 }
 
 impl FeatureAcc {
-    fn push(&mut self, e: &FeedbackEvent) {
+    fn push(&mut self, e: &EventOutcome<'_>) {
         self.n += 1;
-        self.score_sum += event_score(e);
+        self.score_sum += outcome_score(e);
         match e.user_action {
             Some(UserAction::Accept) => self.accepts += 1,
             Some(UserAction::Reject) => self.rejects += 1,
             _ => {}
         }
         self.undos += u64::from(e.was_undone);
-    }
-
-    fn merge(&mut self, o: &FeatureAcc) {
-        self.n += o.n;
-        self.score_sum += o.score_sum;
-        self.accepts += o.accepts;
-        self.rejects += o.rejects;
-        self.undos += o.undos;
     }
 
     fn finish(&self) -> FeatureEffectiveness {
@@ -193,13 +190,9 @@ impl FeatureAcc {
 }
 
 /// Effectiveness per fix type of `events` (fix types without events are absent).
-pub fn by_fix_type<'a>(
-    events: impl IntoIterator<Item = &'a FeedbackEvent>,
-) -> BTreeMap<FixType, FixTypeEffectiveness> {
+pub fn by_fix_type<E: Outcomes + ?Sized>(events: &E) -> BTreeMap<FixType, FixTypeEffectiveness> {
     let mut acc = [TypeAcc::default(); FixType::ALL.len()];
-    for e in events {
-        acc[e.fix_type as usize].push(e);
-    }
+    events.each(|e| acc[e.fix_type as usize].push(&e));
     FixType::ALL
         .into_iter()
         .zip(acc)
@@ -209,16 +202,60 @@ pub fn by_fix_type<'a>(
 }
 
 /// Effectiveness per feature name of `events`.
-pub fn by_feature<'a>(
-    events: impl IntoIterator<Item = &'a FeedbackEvent>,
-) -> BTreeMap<String, FeatureEffectiveness> {
-    let mut acc: HashMap<&'a str, FeatureAcc> = HashMap::new();
-    for e in events {
-        acc.entry(e.feature_name.as_str()).or_default().push(e);
+pub fn by_feature<E: Outcomes + ?Sized>(events: &E) -> BTreeMap<String, FeatureEffectiveness> {
+    let mut acc = FeatureAccs::default();
+    events.each(|e| acc.push(&e));
+    acc.finish()
+}
+
+/// Per-feature accumulators. Events name their feature with shared strings (a fold's
+/// table, the JSON reader's interned texts), so a small cache keyed by the string's
+/// address and length finds most accumulators without hashing: the strings live for
+/// `'a` unchanged, so equal addresses and lengths mean equal names.
+struct FeatureAccs<'a> {
+    index: HashMap<&'a str, usize>,
+    accs: Vec<(&'a str, FeatureAcc)>,
+    cache: [Option<(usize, usize, usize)>; FEATURE_CACHE_SLOTS],
+}
+
+impl Default for FeatureAccs<'_> {
+    fn default() -> Self {
+        FeatureAccs {
+            index: HashMap::new(),
+            accs: Vec::new(),
+            cache: [None; FEATURE_CACHE_SLOTS],
+        }
     }
-    acc.into_iter()
-        .map(|(name, a)| (name.to_string(), a.finish()))
-        .collect()
+}
+
+const FEATURE_CACHE_SLOTS: usize = 64;
+
+impl<'a> FeatureAccs<'a> {
+    fn push(&mut self, e: &EventOutcome<'a>) {
+        let name = e.feature_name;
+        let (addr, len) = (name.as_ptr() as usize, name.len());
+        let slot = &mut self.cache[(addr >> 3) % FEATURE_CACHE_SLOTS];
+        let i = match *slot {
+            Some((a, l, i)) if a == addr && l == len => i,
+            _ => {
+                let next = self.accs.len();
+                let i = *self.index.entry(name).or_insert(next);
+                if i == next {
+                    self.accs.push((name, FeatureAcc::default()));
+                }
+                *slot = Some((addr, len, i));
+                i
+            }
+        };
+        self.accs[i].1.push(e);
+    }
+
+    fn finish(self) -> BTreeMap<String, FeatureEffectiveness> {
+        self.accs
+            .into_iter()
+            .map(|(name, a)| (name.to_string(), a.finish()))
+            .collect()
+    }
 }
 
 /// Thresholds of the summary's recommendations. Each recommendation needs at least
@@ -313,8 +350,8 @@ impl Summary {
     /// the window ending at `now`, using the default thresholds.
     ///
     /// An empty selection is an error that says how many events were left out.
-    pub fn compute(
-        events: &[FeedbackEvent],
+    pub fn compute<E: Outcomes + ?Sized>(
+        events: &E,
         since: Option<Since>,
         now: Timestamp,
     ) -> Result<Summary> {
@@ -322,8 +359,8 @@ impl Summary {
     }
 
     /// [`Summary::compute`] with explicit recommendation thresholds.
-    pub fn compute_with(
-        events: &[FeedbackEvent],
+    pub fn compute_with<E: Outcomes + ?Sized>(
+        events: &E,
         since: Option<Since>,
         now: Timestamp,
         thresholds: &RecommendationThresholds,
@@ -331,31 +368,16 @@ impl Summary {
         let cutoff = since.map(|s| s.cutoff(now));
         // One pass over the events: per-type and per-feature accumulators at once.
         let mut types = [TypeAcc::default(); FixType::ALL.len()];
-        let mut features: HashMap<&str, FeatureAcc> = HashMap::new();
-        let mut last: Option<(&str, FeatureAcc)> = None;
-        for e in events {
+        let mut features = FeatureAccs::default();
+        events.each(|e| {
             if let Some(c) = cutoff {
                 if e.timestamp < c || e.timestamp > now {
-                    continue;
+                    return;
                 }
             }
-            types[e.fix_type as usize].push(e);
-            // Consecutive events often share a feature; avoid a hash lookup for those.
-            match &mut last {
-                Some((name, acc)) if *name == e.feature_name => acc.push(e),
-                _ => {
-                    if let Some((name, acc)) = last.take() {
-                        features.entry(name).or_default().merge(&acc);
-                    }
-                    let mut acc = FeatureAcc::default();
-                    acc.push(e);
-                    last = Some((e.feature_name.as_str(), acc));
-                }
-            }
-        }
-        if let Some((name, acc)) = last {
-            features.entry(name).or_default().merge(&acc);
-        }
+            types[e.fix_type as usize].push(&e);
+            features.push(&e);
+        });
         let mut all = TypeAcc::default();
         for t in &types {
             all.merge(t);
@@ -368,7 +390,7 @@ impl Summary {
                      outside it",
                     s.title().to_lowercase(),
                     s.cutoff(now),
-                    events.len()
+                    events.count()
                 ),
             };
             return Err(Error::new(ErrorKind::NotFound, msg));
@@ -380,10 +402,7 @@ impl Summary {
             .filter(|(_, a)| a.n > 0)
             .map(|(t, a)| (t, a.finish()))
             .collect();
-        let by_feature: BTreeMap<String, FeatureEffectiveness> = features
-            .into_iter()
-            .map(|(name, a)| (name.to_string(), a.finish()))
-            .collect();
+        let by_feature = features.finish();
         let recommendations = recommend(&by_fix_type, &by_feature, thresholds);
         Ok(Summary {
             since,

@@ -28,9 +28,9 @@
 
 use super::confidence::{update_confidences, ConfidenceUpdate};
 use super::effectiveness::{by_feature, FeatureEffectiveness};
+use super::Outcomes;
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::FixType;
-use crate::feedback::FeedbackEvent;
 use crate::profile::{FeatureStats, Profile};
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -160,12 +160,12 @@ pub fn refined_version(old: &str, date: NaiveDate) -> String {
 
 /// Refines `profile` from `events` (see the module docs). The input is not modified; the
 /// returned profile is validated. Errors: no events, or options out of range.
-pub fn refine(
+pub fn refine<E: Outcomes + ?Sized>(
     profile: &Profile,
-    events: &[FeedbackEvent],
+    events: &E,
     options: &RefineOptions,
 ) -> Result<Refinement> {
-    if events.is_empty() {
+    if events.count() == 0 {
         return Err(Error::new(
             ErrorKind::NotFound,
             format!(
@@ -225,7 +225,7 @@ pub fn refine(
         report: RefineReport {
             version: refined.version.clone(),
             previous_version: profile.version.clone(),
-            events: events.len() as u64,
+            events: events.count() as u64,
             options: *options,
             adjustments,
             confidence,

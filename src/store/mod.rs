@@ -129,9 +129,10 @@ mod writer;
 
 pub use collector::{AppliedFix, Collector, CollectorStats, Flushed, PushError, SessionInfo};
 pub use reader::{
-    export_jsonl, export_jsonl_file, import_events, import_jsonl, load_events, read_dir_events,
-    read_events, read_log, read_segment_bytes, verify, ExportReport, FrameProblem, ImportReport,
-    LoadedEvents, Log, ProblemKind, SegmentReport, VerifyReport,
+    export_jsonl, export_jsonl_file, import_events, import_jsonl, load_events, load_feedback,
+    read_dir_events, read_dir_folded, read_events, read_log, read_segment_bytes, verify,
+    ExportReport, Feedback, FoldedLog, FrameProblem, ImportReport, LoadedEvents, Log, ProblemKind,
+    SegmentReport, VerifyReport,
 };
 pub use segment::{is_segment_name, lock_path, Recovered, LOCK_SUFFIX, SEGMENT_EXT};
 

@@ -4,7 +4,7 @@
 use super::frame::{decode_payload, FrameScanner, Scanned, SegmentHeader, HEADER_LEN};
 use super::segment::{is_segment_name, lock_path, now_us, random_id, SegmentFile};
 use crate::error::{Error, ErrorKind, Result};
-use crate::feedback::records::{FoldReport, Folder, LogEntry, Record};
+use crate::feedback::records::{FoldReport, Folded, Folder, LogEntry, Record};
 use crate::feedback::{jsonl, FeedbackEvent};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -465,8 +465,27 @@ pub struct LoadedEvents {
     pub report: Option<VerifyReport>,
 }
 
+/// A log directory's fold, kept compact (see [`Folded`]), and the report of reading it.
+#[derive(Debug)]
+pub struct FoldedLog {
+    /// The events, compact.
+    pub folded: Folded,
+    /// The reading report (its `fold` counts are the fold's).
+    pub report: VerifyReport,
+}
+
 /// Reads a log directory and folds it into events.
 pub fn read_dir_events(dir: &Path) -> Result<LoadedEvents> {
+    let log = read_dir_folded(dir)?;
+    Ok(LoadedEvents {
+        events: log.folded.into_fold().events,
+        report: Some(log.report),
+    })
+}
+
+/// Reads a log directory and folds it, keeping the events compact: what learning reads
+/// ([`crate::learn::Outcomes`]) without building every [`FeedbackEvent`].
+pub fn read_dir_folded(dir: &Path) -> Result<FoldedLog> {
     // Two stages on two threads: read, check, decode and merge | fold. Batches go back
     // to the reader once folded, so their memory is reused rather than reallocated.
     const BATCH: usize = 4096;
@@ -485,7 +504,7 @@ pub fn read_dir_events(dir: &Path) -> Result<LoadedEvents> {
                     batch.clear();
                     let _ = back_tx.try_send(batch);
                 }
-                folder.finish()
+                folder.into_folded()
             });
         let fresh = || {
             back_rx
@@ -513,16 +532,66 @@ pub fn read_dir_events(dir: &Path) -> Result<LoadedEvents> {
         Error::new(ErrorKind::Io, format!("folding the log failed: {why}"))
             .with_origin(dir.display().to_string())
     })?;
-    report.fold = folded.report;
-    Ok(LoadedEvents {
-        events: folded.events,
-        report: Some(report),
-    })
+    report.fold = folded.report().clone();
+    Ok(FoldedLog { folded, report })
 }
 
-/// Reads the events at `path`, which is either a log directory or a JSON-lines file in
-/// the interchange format of SPEC §3.1 (`--feedback PATH`).
-pub fn load_events(path: &Path) -> Result<LoadedEvents> {
+/// Feedback as learning reads it: a log directory's compact fold, or a JSON-lines
+/// file's events. Both are [`crate::learn::Outcomes`].
+#[derive(Debug)]
+pub enum Feedback {
+    /// A log directory, folded.
+    Log(Box<FoldedLog>),
+    /// The events of a JSON-lines file.
+    Lines(Vec<FeedbackEvent>),
+}
+
+impl Feedback {
+    /// The reading report (`None` for a JSON-lines file).
+    pub fn report(&self) -> Option<&VerifyReport> {
+        match self {
+            Feedback::Log(l) => Some(&l.report),
+            Feedback::Lines(_) => None,
+        }
+    }
+
+    /// The events, built.
+    pub fn into_loaded(self) -> LoadedEvents {
+        match self {
+            Feedback::Log(l) => {
+                let l = *l;
+                LoadedEvents {
+                    events: l.folded.into_fold().events,
+                    report: Some(l.report),
+                }
+            }
+            Feedback::Lines(events) => LoadedEvents {
+                events,
+                report: None,
+            },
+        }
+    }
+}
+
+impl crate::learn::Outcomes for Feedback {
+    fn count(&self) -> usize {
+        match self {
+            Feedback::Log(l) => l.folded.count(),
+            Feedback::Lines(e) => e.count(),
+        }
+    }
+
+    fn each<'a, F: FnMut(crate::feedback::EventOutcome<'a>)>(&'a self, f: F) {
+        match self {
+            Feedback::Log(l) => l.folded.each(f),
+            Feedback::Lines(e) => e.each(f),
+        }
+    }
+}
+
+/// Reads the feedback at `path`, a log directory or a JSON-lines file in the
+/// interchange format of SPEC §3.1, for learning: a log stays compact (see [`Folded`]).
+pub fn load_feedback(path: &Path) -> Result<Feedback> {
     let meta = std::fs::metadata(path).map_err(|e| {
         let kind = if e.kind() == std::io::ErrorKind::NotFound {
             ErrorKind::NotFound
@@ -534,13 +603,16 @@ pub fn load_events(path: &Path) -> Result<LoadedEvents> {
             .with_source(e)
     })?;
     if meta.is_dir() {
-        read_dir_events(path)
+        read_dir_folded(path).map(|l| Feedback::Log(Box::new(l)))
     } else {
-        Ok(LoadedEvents {
-            events: jsonl::read_file(path)?,
-            report: None,
-        })
+        jsonl::read_file(path).map(Feedback::Lines)
     }
+}
+
+/// Reads the events at `path`, which is either a log directory or a JSON-lines file in
+/// the interchange format of SPEC §3.1 (`--feedback PATH`).
+pub fn load_events(path: &Path) -> Result<LoadedEvents> {
+    load_feedback(path).map(Feedback::into_loaded)
 }
 
 /// [`load_events`] without the report.
