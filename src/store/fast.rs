@@ -128,6 +128,17 @@ impl<'a> Rd<'a> {
     }
 }
 
+/// The merge key `(time_us, seq)` of a payload the writer wrote, read from the start of
+/// its envelope without decoding the record; `None` for any other layout (the caller
+/// then decodes the whole payload).
+pub(crate) fn peek_key(payload: &[u8]) -> Option<(i64, u64)> {
+    let mut r = Rd { b: payload };
+    r.lit(b"\x84\xa1s")?;
+    let seq = r.uint()?;
+    r.lit(b"\xa1t")?;
+    Some((r.int()?, seq))
+}
+
 /// Decodes `(seq, time_us, collector, record)`, or `None` to fall back on serde.
 pub(crate) fn decode(payload: &[u8]) -> Option<(u64, i64, u64, Record)> {
     decode_in_order(payload).or_else(|| decode_any_order(payload))

@@ -164,6 +164,23 @@ pub fn encode_frame(buf: &mut Vec<u8>, seq: u64, time_us: i64, collector: u64, r
         buf.truncate(start);
         return;
     }
+    finish_frame(buf, start);
+}
+
+/// Appends a frame holding the payload bytes `payload` as they are (tests build frames
+/// that are intact but do not decode).
+#[cfg(test)]
+pub(crate) fn raw_frame(buf: &mut Vec<u8>, payload: &[u8]) {
+    let start = buf.len();
+    buf.extend_from_slice(&SYNC);
+    buf.extend_from_slice(&[0u8; 8]);
+    buf.extend_from_slice(payload);
+    finish_frame(buf, start);
+}
+
+/// Fills in the length and checksum of the frame starting at `start`, its payload
+/// written after the header.
+fn finish_frame(buf: &mut [u8], start: usize) {
     let payload_len = (buf.len() - start - FRAME_OVERHEAD) as u32;
     let len_bytes = payload_len.to_le_bytes();
     buf[start + 4..start + 8].copy_from_slice(&len_bytes);

@@ -180,17 +180,77 @@ fn empty_report(path: &Path) -> SegmentReport {
     }
 }
 
+/// What decoding a segment's frames found. Kept apart from the scan (damaged and torn
+/// stretches) so that decoding can run on another thread; [`Tally::apply`] puts it in
+/// the segment's report.
+#[derive(Clone, Debug, Default)]
+struct Tally {
+    records: u64,
+    /// Whether the last record decoded is the end mark.
+    sealed: bool,
+    /// File offset of the last record decoded.
+    last: Option<u64>,
+    undecodable: Vec<FrameProblem>,
+}
+
+impl Tally {
+    /// Decodes the intact frame at file offset `offset`; an undecodable one is noted.
+    fn decode(&mut self, writer: u64, offset: u64, payload: &[u8]) -> Option<LogEntry> {
+        match decode_payload(writer, payload) {
+            Ok(e) => {
+                self.records += 1;
+                self.sealed = matches!(e.record, Record::SegmentEnd(_));
+                self.last = Some(offset);
+                Some(e)
+            }
+            Err(_) => {
+                self.undecodable.push(FrameProblem {
+                    kind: ProblemKind::Undecodable,
+                    offset,
+                    len_bytes: (super::frame::FRAME_OVERHEAD + payload.len()) as u64,
+                });
+                None
+            }
+        }
+    }
+
+    /// Adds the tally of other frames of the same segment.
+    fn merge(&mut self, other: Tally) {
+        self.records += other.records;
+        if other.last > self.last {
+            self.sealed = other.sealed;
+            self.last = other.last;
+        }
+        self.undecodable.extend(other.undecodable);
+    }
+
+    fn apply(self, report: &mut SegmentReport) {
+        report.records += self.records;
+        report.sealed = self.sealed;
+        if !self.undecodable.is_empty() {
+            report.problems.extend(self.undecodable);
+            report.problems.sort_by_key(|p| p.offset);
+        }
+    }
+}
+
 /// The decoded records of one segment, in file order, reporting problems as it goes.
 struct SegmentStream<'a> {
     writer: u64,
     scanner: FrameScanner<'a>,
+    tally: Tally,
 }
 
 impl SegmentStream<'_> {
     fn next(&mut self, report: &mut SegmentReport) -> Option<LogEntry> {
         for step in self.scanner.by_ref() {
-            if let Some(e) = take_step(self.writer, step, report) {
-                return Some(e);
+            match step {
+                Scanned::Frame { offset, payload } => {
+                    if let Some(e) = self.tally.decode(self.writer, offset, payload) {
+                        return Some(e);
+                    }
+                }
+                other => report_damage(other, report),
             }
         }
         None
@@ -204,6 +264,7 @@ fn open_stream<'a>(data: &'a [u8], report: &mut SegmentReport) -> Option<Segment
             Some(SegmentStream {
                 writer: h.writer,
                 scanner: FrameScanner::new(&data[HEADER_LEN..], HEADER_LEN as u64),
+                tally: Tally::default(),
             })
         }
         Err(e) => {
@@ -293,7 +354,10 @@ impl FileStream {
         }
     }
 
-    fn next(&mut self, report: &mut SegmentReport) -> Option<LogEntry> {
+    /// The next intact frame with its merge key; damaged and torn stretches go to
+    /// `report` on the way. The frame's payload ([`FileStream::payload`]) stays valid
+    /// until the next call.
+    fn next_frame(&mut self, report: &mut SegmentReport) -> Option<Head> {
         loop {
             self.fill(super::frame::FRAME_OVERHEAD, report);
             let avail = &self.buf[self.pos..];
@@ -313,56 +377,73 @@ impl FileStream {
                 self.fill(usize::MAX, report);
                 continue;
             }
-            let used = match step {
-                Scanned::Frame { payload, .. } => super::frame::FRAME_OVERHEAD + payload.len(),
+            let at = self.pos;
+            let (used, payload_len) = match step {
+                Scanned::Frame { payload, .. } => {
+                    (super::frame::FRAME_OVERHEAD + payload.len(), payload.len())
+                }
                 Scanned::Damaged { len_bytes, .. } | Scanned::TornTail { len_bytes, .. } => {
-                    len_bytes as usize
+                    report_damage(step, report);
+                    self.pos += len_bytes as usize;
+                    continue;
                 }
             };
-            let entry = take_step(self.writer, step, report);
             self.pos += used;
-            if entry.is_some() {
-                return entry;
-            }
+            let start = at + super::frame::FRAME_OVERHEAD;
+            let payload = &self.buf[start..start + payload_len];
+            let key = match super::fast::peek_key(payload) {
+                Some(key) => key,
+                // Another layout: decode it whole for its key (and to know it decodes).
+                None => {
+                    let mut tally = Tally::default();
+                    match tally.decode(self.writer, offset, payload) {
+                        Some(e) => (e.time_us, e.seq),
+                        None => {
+                            report.problems.extend(tally.undecodable);
+                            continue;
+                        }
+                    }
+                }
+            };
+            return Some(Head {
+                time_us: key.0,
+                seq: key.1,
+                offset,
+                start,
+                len: payload_len,
+            });
         }
+    }
+
+    fn payload(&self, head: &Head) -> &[u8] {
+        &self.buf[head.start..head.start + head.len]
     }
 }
 
-/// Records one scanner step in `report`; the decoded entry for an intact frame.
-fn take_step(writer: u64, step: Scanned<'_>, report: &mut SegmentReport) -> Option<LogEntry> {
-    match step {
-        Scanned::Frame { offset, payload } => match decode_payload(writer, payload) {
-            Ok(e) => {
-                report.records += 1;
-                report.sealed = matches!(e.record, Record::SegmentEnd(_));
-                Some(e)
-            }
-            Err(_) => {
-                report.problems.push(FrameProblem {
-                    kind: ProblemKind::Undecodable,
-                    offset,
-                    len_bytes: (super::frame::FRAME_OVERHEAD + payload.len()) as u64,
-                });
-                None
-            }
-        },
-        Scanned::Damaged { offset, len_bytes } => {
-            report.problems.push(FrameProblem {
-                kind: ProblemKind::Damaged,
-                offset,
-                len_bytes,
-            });
-            None
-        }
-        Scanned::TornTail { offset, len_bytes } => {
-            report.problems.push(FrameProblem {
-                kind: ProblemKind::TornTail,
-                offset,
-                len_bytes,
-            });
-            None
-        }
-    }
+/// An intact frame of a [`FileStream`]: its merge key and where its payload lies.
+#[derive(Clone, Copy, Debug)]
+struct Head {
+    time_us: i64,
+    seq: u64,
+    /// File offset of the frame.
+    offset: u64,
+    /// The payload's range in the stream's buffer.
+    start: usize,
+    len: usize,
+}
+
+/// Records a damaged or torn stretch in `report` (an intact frame is not a problem).
+fn report_damage(step: Scanned<'_>, report: &mut SegmentReport) {
+    let (kind, offset, len_bytes) = match step {
+        Scanned::Frame { .. } => return,
+        Scanned::Damaged { offset, len_bytes } => (ProblemKind::Damaged, offset, len_bytes),
+        Scanned::TornTail { offset, len_bytes } => (ProblemKind::TornTail, offset, len_bytes),
+    };
+    report.problems.push(FrameProblem {
+        kind,
+        offset,
+        len_bytes,
+    });
 }
 
 /// Reads one segment's bytes into `entries` (file order); never panics, whatever they are.
@@ -372,13 +453,26 @@ pub fn read_segment_bytes(path: &Path, data: &[u8], entries: &mut Vec<LogEntry>)
         while let Some(e) = stream.next(&mut report) {
             entries.push(e);
         }
+        stream.tally.apply(&mut report);
     }
     report
 }
 
-/// Reads every segment of `dir` and hands each intact record to `sink` in merged
-/// (time, writer, sequence) order: a k-way merge of the segments, each already in order.
-fn merge_dir(dir: &Path, mut sink: impl FnMut(LogEntry)) -> Result<VerifyReport> {
+/// An intact frame handed on by [`merge_dir`].
+struct Frame<'a> {
+    /// Index of its segment in the report.
+    segment: usize,
+    writer: u64,
+    /// File offset of the frame.
+    offset: u64,
+    payload: &'a [u8],
+}
+
+/// Reads every segment of `dir` and hands each intact frame to `sink` in merged
+/// (time, writer, sequence) order: a k-way merge of the segments, each already in
+/// order. The report has the scan's findings (headers, damaged and torn stretches);
+/// the caller decodes the frames and applies its [`Tally`]s.
+fn merge_dir(dir: &Path, mut sink: impl FnMut(Frame<'_>)) -> Result<VerifyReport> {
     let listing = std::fs::read_dir(dir).map_err(|e| Error::io(dir, "list log directory", e))?;
     let mut paths: Vec<PathBuf> = listing.flatten().map(|e| e.path()).collect();
     paths.sort();
@@ -402,41 +496,123 @@ fn merge_dir(dir: &Path, mut sink: impl FnMut(LogEntry)) -> Result<VerifyReport>
             }
         }
     }
+    let emit = |i: usize, s: &FileStream, h: &Head, sink: &mut dyn FnMut(Frame<'_>)| {
+        sink(Frame {
+            segment: i,
+            writer: s.writer,
+            offset: h.offset,
+            payload: s.payload(h),
+        })
+    };
     if streams.len() == 1 {
         // One segment is already in order: no merge needed.
         if let Some(stream) = streams[0].as_mut() {
-            while let Some(e) = stream.next(&mut report.segments[0]) {
-                sink(e);
+            while let Some(h) = stream.next_frame(&mut report.segments[0]) {
+                emit(0, stream, &h, &mut sink);
             }
         }
-        report.records = report.segments[0].records;
         return Ok(report);
     }
     type Key = (i64, u64, u64);
-    let mut heads: Vec<Option<LogEntry>> = Vec::with_capacity(streams.len());
+    let mut heads: Vec<Option<Head>> = Vec::with_capacity(streams.len());
     let mut heap: BinaryHeap<Reverse<(Key, usize)>> = BinaryHeap::new();
     for (i, s) in streams.iter_mut().enumerate() {
-        let head = s.as_mut().and_then(|s| s.next(&mut report.segments[i]));
-        if let Some(e) = &head {
-            heap.push(Reverse(((e.time_us, e.writer, e.seq), i)));
+        let head = s
+            .as_mut()
+            .and_then(|s| s.next_frame(&mut report.segments[i]));
+        if let (Some(h), Some(s)) = (&head, s) {
+            heap.push(Reverse(((h.time_us, s.writer, h.seq), i)));
         }
         heads.push(head);
     }
     while let Some(Reverse((_, i))) = heap.pop() {
-        let Some(entry) = heads[i].take() else {
+        let (Some(head), Some(stream)) = (heads[i].take(), streams[i].as_mut()) else {
             continue;
         };
-        let next = streams[i]
-            .as_mut()
-            .and_then(|s| s.next(&mut report.segments[i]));
-        if let Some(e) = &next {
-            heap.push(Reverse(((e.time_us, e.writer, e.seq), i)));
+        emit(i, stream, &head, &mut sink);
+        let next = stream.next_frame(&mut report.segments[i]);
+        if let Some(h) = &next {
+            heap.push(Reverse(((h.time_us, stream.writer, h.seq), i)));
         }
         heads[i] = next;
-        sink(entry);
+    }
+    Ok(report)
+}
+
+/// Records on their way from the reading thread to the folding one.
+enum Batch {
+    /// Intact frames, to decode.
+    Raw(RawBatch),
+    /// Records the reading thread decoded.
+    Decoded(Vec<LogEntry>),
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        match self {
+            Batch::Raw(raw) => {
+                raw.bytes.clear();
+                raw.frames.clear();
+            }
+            Batch::Decoded(entries) => entries.clear(),
+        }
+    }
+}
+
+/// Intact frames: payloads end to end in `bytes`.
+#[derive(Default)]
+struct RawBatch {
+    bytes: Vec<u8>,
+    frames: Vec<RawFrame>,
+}
+
+struct RawFrame {
+    segment: usize,
+    writer: u64,
+    offset: u64,
+    /// The payload's range in `RawBatch::bytes`.
+    start: usize,
+    len: usize,
+}
+
+/// Applies the decoding tallies of every segment and totals the records.
+fn apply_tallies(report: &mut VerifyReport, tallies: Vec<Tally>) {
+    for (tally, seg) in tallies.into_iter().zip(&mut report.segments) {
+        tally.apply(seg);
     }
     report.records = report.segments.iter().map(|s| s.records).sum();
-    Ok(report)
+}
+
+/// Decodes frames, keeping a tally per segment.
+#[derive(Default)]
+struct Decoder {
+    tallies: Vec<Tally>,
+}
+
+impl Decoder {
+    fn decode(
+        &mut self,
+        segment: usize,
+        writer: u64,
+        offset: u64,
+        payload: &[u8],
+    ) -> Option<LogEntry> {
+        if self.tallies.len() <= segment {
+            self.tallies.resize_with(segment + 1, Tally::default);
+        }
+        self.tallies[segment].decode(writer, offset, payload)
+    }
+
+    /// Adds the tallies of another decoder of the same segments.
+    fn merge(&mut self, other: Decoder) {
+        if self.tallies.len() < other.tallies.len() {
+            self.tallies
+                .resize_with(other.tallies.len(), Tally::default);
+        }
+        for (mine, theirs) in self.tallies.iter_mut().zip(other.tallies) {
+            mine.merge(theirs);
+        }
+    }
 }
 
 /// Reads every segment of `dir` (read-only: nothing is repaired), merges the records of
@@ -446,7 +622,11 @@ fn merge_dir(dir: &Path, mut sink: impl FnMut(LogEntry)) -> Result<VerifyReport>
 /// in their [`SegmentReport`].
 pub fn read_log(dir: &Path) -> Result<Log> {
     let mut entries = Vec::new();
-    let report = merge_dir(dir, |e| entries.push(e))?;
+    let mut decoder = Decoder::default();
+    let mut report = merge_dir(dir, |f| {
+        entries.extend(decoder.decode(f.segment, f.writer, f.offset, f.payload))
+    })?;
+    apply_tallies(&mut report, decoder.tallies);
     Ok(Log { entries, report })
 }
 
@@ -486,37 +666,102 @@ pub fn read_dir_events(dir: &Path) -> Result<LoadedEvents> {
 /// Reads a log directory and folds it, keeping the events compact: what learning reads
 /// ([`crate::learn::Outcomes`]) without building every [`FeedbackEvent`].
 pub fn read_dir_folded(dir: &Path) -> Result<FoldedLog> {
-    // Two stages on two threads: read, check, decode and merge | fold. Batches go back
-    // to the reader once folded, so their memory is reused rather than reallocated.
-    const BATCH: usize = 4096;
+    fold_dir(dir, DecodeOn::Either)
+}
+
+/// Which thread of [`fold_dir`] decodes the records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DecodeOn {
+    /// The reader while the folder keeps up, else the folder (batch by batch).
+    Either,
+    /// Always the reader (tests).
+    #[cfg(test)]
+    Reader,
+    /// Always the folder (tests).
+    #[cfg(test)]
+    Folder,
+}
+
+fn fold_dir(dir: &Path, decode_on: DecodeOn) -> Result<FoldedLog> {
+    // Two stages on two threads: read, check and merge frames | decode and fold. Which
+    // thread decodes is decided batch by batch: the reader hands on raw payloads while
+    // the folder keeps up, and decodes batches itself while the folder has a backlog,
+    // so both cores stay busy whatever their relative speed. Batches go back to the
+    // reader once folded, so their memory is reused.
+    const BATCH_FRAMES: usize = 4096;
     const IN_FLIGHT: usize = 8;
-    let (tx, rx) = crossbeam_channel::bounded::<Vec<LogEntry>>(IN_FLIGHT);
-    let (back_tx, back_rx) = crossbeam_channel::bounded::<Vec<LogEntry>>(IN_FLIGHT + 2);
+    let (tx, rx) = crossbeam_channel::bounded::<Batch>(IN_FLIGHT);
+    let (raw_back_tx, raw_back_rx) = crossbeam_channel::bounded::<Batch>(IN_FLIGHT + 2);
+    let (decoded_back_tx, decoded_back_rx) = crossbeam_channel::bounded::<Batch>(IN_FLIGHT + 2);
     let (merged, folded) = std::thread::scope(|s| {
         let folding = std::thread::Builder::new()
             .name("fixloop-fold".into())
             .spawn_scoped(s, move || {
                 let mut folder = Folder::new();
+                let mut decoder = Decoder::default();
                 for mut batch in rx {
-                    for e in &batch {
-                        folder.push(e);
+                    match &mut batch {
+                        Batch::Raw(raw) => {
+                            for f in &raw.frames {
+                                let payload = &raw.bytes[f.start..f.start + f.len];
+                                let entry = decoder.decode(f.segment, f.writer, f.offset, payload);
+                                if let Some(e) = entry {
+                                    folder.push(&e);
+                                }
+                            }
+                        }
+                        Batch::Decoded(entries) => entries.iter().for_each(|e| folder.push(e)),
                     }
                     batch.clear();
-                    let _ = back_tx.try_send(batch);
+                    let _ = match batch {
+                        Batch::Raw(_) => raw_back_tx.try_send(batch),
+                        Batch::Decoded(_) => decoded_back_tx.try_send(batch),
+                    };
                 }
-                folder.into_folded()
+                (folder.into_folded(), decoder)
             });
-        let fresh = || {
-            back_rx
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(BATCH))
+        let mut decoder = Decoder::default();
+        let next_batch = || {
+            let on_folder = match decode_on {
+                DecodeOn::Either => tx.is_empty(),
+                #[cfg(test)]
+                DecodeOn::Reader => false,
+                #[cfg(test)]
+                DecodeOn::Folder => true,
+            };
+            if on_folder {
+                raw_back_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Batch::Raw(RawBatch::default()))
+            } else {
+                // The folder has a backlog: decode here.
+                decoded_back_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Batch::Decoded(Vec::with_capacity(BATCH_FRAMES)))
+            }
         };
-        let mut batch = fresh();
-        let merged = merge_dir(dir, |e| {
-            batch.push(e);
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, fresh());
-                let _ = tx.send(full);
+        let mut batch = next_batch();
+        let mut frames = 0;
+        let merged = merge_dir(dir, |f| {
+            match &mut batch {
+                Batch::Raw(raw) => {
+                    raw.frames.push(RawFrame {
+                        segment: f.segment,
+                        writer: f.writer,
+                        offset: f.offset,
+                        start: raw.bytes.len(),
+                        len: f.payload.len(),
+                    });
+                    raw.bytes.extend_from_slice(f.payload);
+                }
+                Batch::Decoded(entries) => {
+                    entries.extend(decoder.decode(f.segment, f.writer, f.offset, f.payload))
+                }
+            }
+            frames += 1;
+            if frames == BATCH_FRAMES {
+                frames = 0;
+                let _ = tx.send(std::mem::replace(&mut batch, next_batch()));
             }
         });
         let _ = tx.send(batch);
@@ -525,13 +770,18 @@ pub fn read_dir_folded(dir: &Path) -> Result<FoldedLog> {
             Ok(handle) => handle.join().map_err(|_| "it panicked".to_string()),
             Err(e) => Err(format!("its thread could not start: {e}")),
         };
+        let folded = folded.map(|(folded, theirs)| {
+            decoder.merge(theirs);
+            (folded, decoder.tallies)
+        });
         (merged, folded)
     });
     let mut report = merged?;
-    let folded = folded.map_err(|why| {
+    let (folded, tallies) = folded.map_err(|why| {
         Error::new(ErrorKind::Io, format!("folding the log failed: {why}"))
             .with_origin(dir.display().to_string())
     })?;
+    apply_tallies(&mut report, tallies);
     report.fold = folded.report().clone();
     Ok(FoldedLog { folded, report })
 }
@@ -697,4 +947,121 @@ pub fn export_jsonl_file(dir: &Path, path: &Path) -> Result<ExportReport> {
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, "create", e))?;
     export_jsonl(dir, std::io::BufWriter::new(file))
         .map_err(|e| e.with_origin(path.display().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::{Feature, FixType};
+    use crate::feedback::records::{EventId, FixApplied, FixId, SessionMark};
+    use crate::feedback::UserAction;
+    use crate::store::frame::{encode_frame, raw_frame};
+
+    fn fix(collector: u64, serial: u32) -> Record {
+        Record::FixApplied(FixApplied {
+            event: EventId { collector, serial },
+            session: 0,
+            fix_id: FixId::new("f").unwrap(),
+            feature: Feature::BassLevel.id(),
+            fix_type: FixType::VolumeAdjust as u32,
+            original_value: 1.0,
+            target_value: 0.0,
+            applied_value: 0.5,
+            gap_before: 2.0,
+        })
+    }
+
+    /// A segment of `n` fixes with an accept for each, an intact frame of an unknown
+    /// kind after fix `bad_at`, an intact frame that is not MessagePack after the next,
+    /// and a session mark; sealed or not.
+    fn segment(dir: &Path, writer: u64, t0: i64, n: u32, bad_at: u32, sealed: bool) {
+        let mut seg = SegmentFile::create(dir, writer).unwrap();
+        let mut buf = Vec::new();
+        let mut records = 0;
+        for i in 1..=n {
+            let t = t0 + 10 * i64::from(i);
+            encode_frame(&mut buf, seg.take_seq(), t, writer, &fix(writer, i));
+            let accept = Record::UserAction(crate::feedback::records::UserActionRecord {
+                event: EventId {
+                    collector: writer,
+                    serial: i,
+                },
+                action: UserAction::Accept,
+                modified_value: None,
+            });
+            encode_frame(&mut buf, seg.take_seq(), t + 1, writer, &accept);
+            records += 2;
+            if i == bad_at {
+                // The writer's envelope around a record kind from the future.
+                let mut unknown = b"\x84\xa1s".to_vec();
+                unknown.push(0xcf);
+                unknown.extend_from_slice(&seg.take_seq().to_be_bytes());
+                unknown.extend_from_slice(b"\xa1t\xd3");
+                unknown.extend_from_slice(&(t + 2).to_be_bytes());
+                unknown.extend_from_slice(b"\xa1c\x01\xa1r\x81\xa6future\x80");
+                raw_frame(&mut buf, &unknown);
+            }
+            if i == bad_at + 1 {
+                raw_frame(&mut buf, b"not messagepack");
+            }
+        }
+        encode_frame(
+            &mut buf,
+            seg.take_seq(),
+            t0 + 10 * i64::from(n) + 5,
+            writer,
+            &Record::SessionSaved(SessionMark { session: 0 }),
+        );
+        seg.append(&buf).unwrap();
+        if sealed {
+            seg.seal(records + 1).unwrap();
+        }
+    }
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "fixloop-reader-{tag}-{}-{}",
+            std::process::id(),
+            random_id()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn decoding_on_either_thread_gives_the_same_events_and_report() {
+        let d = dir("placement");
+        // Two writers whose records interleave in time, one sealed, one not. Enough
+        // records for many batches, so batches change hands.
+        segment(&d, 1, 1_000, 9_000, 4_000, true);
+        segment(&d, 2, 1_003, 7_000, 100, false);
+        let reference = read_log(&d).unwrap();
+        let expected: Vec<FeedbackEvent> =
+            crate::feedback::records::fold(&reference.entries).events;
+        assert_eq!(expected.len(), 16_000);
+        assert!(expected
+            .iter()
+            .all(|e| e.user_action == Some(UserAction::Accept)));
+        let r = &reference.report;
+        assert_eq!(r.count(ProblemKind::Undecodable), 4, "{r}");
+        assert_eq!(
+            r.count(ProblemKind::Damaged) + r.count(ProblemKind::TornTail),
+            0
+        );
+        let sealed: Vec<bool> = r.segments.iter().map(|s| s.sealed).collect();
+        assert_eq!(sealed, [true, false]);
+        let records: Vec<u64> = r.segments.iter().map(|s| s.records).collect();
+        assert_eq!(records, [18_002, 14_001]); // fixes, accepts, the mark (+ the end)
+        for s in &r.segments {
+            assert!(s.problems.windows(2).all(|w| w[0].offset < w[1].offset));
+        }
+        for on in [DecodeOn::Either, DecodeOn::Reader, DecodeOn::Folder] {
+            let log = fold_dir(&d, on).unwrap();
+            let mut report = reference.report.clone();
+            report.fold = log.folded.report().clone();
+            assert_eq!(log.report, report, "{on:?}");
+            assert_eq!(log.folded.into_fold().events, expected, "{on:?}");
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }
