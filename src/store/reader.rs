@@ -327,11 +327,16 @@ impl FileStream {
     }
 
     /// Makes at least `need` unread bytes available, unless the file ends first.
+    #[inline]
     fn fill(&mut self, need: usize, report: &mut SegmentReport) {
-        use std::io::Read;
-        if self.buf.len() - self.pos >= need || self.eof {
-            return;
+        if self.buf.len() - self.pos < need && !self.eof {
+            self.refill(need, report);
         }
+    }
+
+    #[inline(never)]
+    fn refill(&mut self, need: usize, report: &mut SegmentReport) {
+        use std::io::Read;
         self.buf.drain(..self.pos);
         self.base += self.pos as u64;
         self.pos = 0;
@@ -357,7 +362,29 @@ impl FileStream {
     /// The next intact frame with its merge key; damaged and torn stretches go to
     /// `report` on the way. The frame's payload ([`FileStream::payload`]) stays valid
     /// until the next call.
+    #[inline]
     fn next_frame(&mut self, report: &mut SegmentReport) -> Option<Head> {
+        // Almost always a whole intact frame of the usual layout is in the buffer.
+        if let Some((payload, end)) = super::frame::frame_at(&self.buf, self.pos) {
+            if let Some((time_us, seq)) = super::fast::peek_key(payload) {
+                let head = Head {
+                    time_us,
+                    seq,
+                    offset: self.base + self.pos as u64,
+                    start: self.pos + super::frame::FRAME_OVERHEAD,
+                    len: payload.len(),
+                };
+                self.pos = end;
+                return Some(head);
+            }
+        }
+        self.next_frame_slow(report)
+    }
+
+    /// [`FileStream::next_frame`] when the buffer does not start with a whole intact
+    /// frame of the usual layout: refills, reports damage, decodes other layouts.
+    #[inline(never)]
+    fn next_frame_slow(&mut self, report: &mut SegmentReport) -> Option<Head> {
         loop {
             self.fill(super::frame::FRAME_OVERHEAD, report);
             let avail = &self.buf[self.pos..];
