@@ -182,6 +182,16 @@ fn confidence_on_a_hand_computed_sequence() {
         "{u:?}"
     );
     assert!(u.low < u.mean && u.mean < u.high);
+    // Refinement's confidence (computed in its one pass over the events) also takes
+    // them in time order.
+    let mut p = fixloop::profile::Profile::new("p");
+    p.fix_confidence.insert(t, 0.8);
+    let options =
+        fixloop::learn::RefineOptions::new(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+    for order in [&events, &shuffled] {
+        let r = fixloop::learn::refine(&p, order, &options).unwrap();
+        assert_eq!(&r.report.confidence[&t], u);
+    }
     // Clamping: 40 undos from 0.5 → 0.5·0.9⁴⁰ ≈ 0.0074 → 0.1; 200 successes → 0.99.
     let undos: Vec<_> = (0..40)
         .map(|i| event(i, t, "x", Some(Undo), true, None))

@@ -113,46 +113,75 @@ pub fn update_confidences<E: Outcomes + ?Sized>(
     events: &E,
     prior: impl Fn(FixType) -> f64,
 ) -> BTreeMap<FixType, ConfidenceUpdate> {
-    let mut sorted = true;
-    let mut last: Option<Timestamp> = None;
-    events.each(|e| {
-        sorted &= last.is_none_or(|t| t <= e.timestamp);
-        last = Some(e.timestamp);
-    });
-    let n_types = FixType::ALL.len();
-    let mut c: Vec<f64> = FixType::ALL.iter().map(|&t| prior(t)).collect();
-    let mut counts = vec![[0u64; 3]; n_types];
-    let mut step = |fix_type: FixType, ev: Evidence| {
+    let mut acc = ConfidenceAcc::new(&prior);
+    events.each(|e| acc.push(&e));
+    acc.finish(events, &prior)
+}
+
+/// [`update_confidences`] fed one event at a time, so it can share a pass over the
+/// events with other accumulators. Events are assumed in time order; if they turn out
+/// not to be, [`ConfidenceAcc::finish`] starts again in time order.
+pub(crate) struct ConfidenceAcc {
+    c: Vec<f64>,
+    /// Per fix type: events, successes, failures.
+    counts: Vec<[u64; 3]>,
+    last: Option<Timestamp>,
+    sorted: bool,
+}
+
+impl ConfidenceAcc {
+    pub(crate) fn new(prior: &impl Fn(FixType) -> f64) -> ConfidenceAcc {
+        ConfidenceAcc {
+            c: FixType::ALL.iter().map(|&t| prior(t)).collect(),
+            counts: vec![[0u64; 3]; FixType::ALL.len()],
+            last: None,
+            sorted: true,
+        }
+    }
+
+    pub(crate) fn push(&mut self, e: &EventOutcome<'_>) {
+        self.sorted &= self.last.is_none_or(|t| t <= e.timestamp);
+        self.last = Some(e.timestamp);
+        self.step(e.fix_type, outcome_evidence(e));
+    }
+
+    fn step(&mut self, fix_type: FixType, ev: Evidence) {
         let i = fix_type as usize;
-        c[i] = seed_step(c[i], ev);
-        counts[i][0] += 1;
+        self.c[i] = seed_step(self.c[i], ev);
+        self.counts[i][0] += 1;
         match ev {
-            Evidence::Success => counts[i][1] += 1,
-            Evidence::Undone | Evidence::Rejected => counts[i][2] += 1,
+            Evidence::Success => self.counts[i][1] += 1,
+            Evidence::Undone | Evidence::Rejected => self.counts[i][2] += 1,
             Evidence::Neutral => {}
         }
-    };
-    if sorted {
-        events.each(|e| step(e.fix_type, outcome_evidence(&e)));
-    } else {
-        let mut order = Vec::with_capacity(events.count());
-        events.each(|e| order.push((e.timestamp, e.fix_type, outcome_evidence(&e))));
-        order.sort_by_key(|&(t, _, _)| t); // stable: equal times keep their order
-        order.into_iter().for_each(|(_, t, ev)| step(t, ev));
     }
-    FixType::ALL
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| counts[*i][0] > 0)
-        .map(|(i, t)| {
-            let before = prior(t);
-            let [n, s, f] = counts[i];
-            (
-                t,
-                beta_view(before, c[i].clamp(MIN_CONFIDENCE, MAX_CONFIDENCE), n, s, f),
-            )
-        })
-        .collect()
+
+    /// The updates; `events` are those pushed (read again only if they were not in
+    /// time order).
+    pub(crate) fn finish<E: Outcomes + ?Sized>(
+        mut self,
+        events: &E,
+        prior: &impl Fn(FixType) -> f64,
+    ) -> BTreeMap<FixType, ConfidenceUpdate> {
+        if !self.sorted {
+            let mut order = Vec::with_capacity(events.count());
+            events.each(|e| order.push((e.timestamp, e.fix_type, outcome_evidence(&e))));
+            order.sort_by_key(|&(t, _, _)| t); // stable: equal times keep their order
+            self = ConfidenceAcc::new(prior);
+            order.into_iter().for_each(|(_, t, ev)| self.step(t, ev));
+        }
+        FixType::ALL
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| self.counts[*i][0] > 0)
+            .map(|(i, t)| {
+                let before = prior(t);
+                let [n, s, f] = self.counts[i];
+                let after = self.c[i].clamp(MIN_CONFIDENCE, MAX_CONFIDENCE);
+                (t, beta_view(before, after, n, s, f))
+            })
+            .collect()
+    }
 }
 
 fn beta_view(

@@ -212,7 +212,7 @@ pub fn by_feature<E: Outcomes + ?Sized>(events: &E) -> BTreeMap<String, FeatureE
 /// table, the JSON reader's interned texts), so a small cache keyed by the string's
 /// address and length finds most accumulators without hashing: the strings live for
 /// `'a` unchanged, so equal addresses and lengths mean equal names.
-struct FeatureAccs<'a> {
+pub(crate) struct FeatureAccs<'a> {
     index: HashMap<&'a str, usize>,
     accs: Vec<(&'a str, FeatureAcc)>,
     cache: [Option<(usize, usize, usize)>; FEATURE_CACHE_SLOTS],
@@ -231,7 +231,7 @@ impl Default for FeatureAccs<'_> {
 const FEATURE_CACHE_SLOTS: usize = 64;
 
 impl<'a> FeatureAccs<'a> {
-    fn push(&mut self, e: &EventOutcome<'a>) {
+    pub(crate) fn push(&mut self, e: &EventOutcome<'a>) {
         let name = e.feature_name;
         let (addr, len) = (name.as_ptr() as usize, name.len());
         let slot = &mut self.cache[(addr >> 3) % FEATURE_CACHE_SLOTS];
@@ -250,7 +250,7 @@ impl<'a> FeatureAccs<'a> {
         self.accs[i].1.push(e);
     }
 
-    fn finish(self) -> BTreeMap<String, FeatureEffectiveness> {
+    pub(crate) fn finish(self) -> BTreeMap<String, FeatureEffectiveness> {
         self.accs
             .into_iter()
             .map(|(name, a)| (name.to_string(), a.finish()))

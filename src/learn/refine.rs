@@ -26,8 +26,8 @@
 //! [`confidence`](super::confidence), and the version becomes `{old}_refined_{YYYYMMDD}`
 //! for the date given. The input profile is never modified.
 
-use super::confidence::{update_confidences, ConfidenceUpdate};
-use super::effectiveness::{by_feature, FeatureEffectiveness};
+use super::confidence::{ConfidenceAcc, ConfidenceUpdate};
+use super::effectiveness::{FeatureAccs, FeatureEffectiveness};
 use super::Outcomes;
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::FixType;
@@ -183,7 +183,16 @@ pub fn refine<E: Outcomes + ?Sized>(
             ),
         ));
     }
-    let effectiveness = by_feature(events);
+    // One pass: per-feature effectiveness and the confidence updates together.
+    let prior = |t| profile.fix_confidence(t);
+    let mut features = FeatureAccs::default();
+    let mut confidence = ConfidenceAcc::new(&prior);
+    events.each(|e| {
+        features.push(&e);
+        confidence.push(&e);
+    });
+    let effectiveness = features.finish();
+    let confidence = confidence.finish(events, &prior);
     let mut refined = profile.clone();
     let names: BTreeSet<&str> = profile
         .features
@@ -213,7 +222,6 @@ pub fn refine<E: Outcomes + ?Sized>(
         };
         adjustments.push(adj);
     }
-    let confidence = update_confidences(events, |t| profile.fix_confidence(t));
     for (t, c) in &confidence {
         refined.fix_confidence.insert(*t, c.after);
     }
