@@ -1060,15 +1060,26 @@ mod tests {
         let d = dir("placement");
         // Two writers whose records interleave in time, one sealed, one not. Enough
         // records for many batches, so batches change hands.
-        segment(&d, 1, 1_000, 9_000, 4_000, true);
-        segment(&d, 2, 1_003, 7_000, 100, false);
+        segment(&d, 1, 1_000, 40_000, 4_000, true);
+        segment(&d, 2, 1_003, 30_000, 100, false);
         let reference = read_log(&d).unwrap();
         let expected: Vec<FeedbackEvent> =
             crate::feedback::records::fold(&reference.entries).events;
-        assert_eq!(expected.len(), 16_000);
+        assert_eq!(expected.len(), 70_000);
         assert!(expected
             .iter()
             .all(|e| e.user_action == Some(UserAction::Accept)));
+        // Built (on several threads when there are cores) in the order of their fixes.
+        let fixes: Vec<String> = reference
+            .entries
+            .iter()
+            .filter_map(|e| match &e.record {
+                Record::FixApplied(f) => Some(f.event.to_string()),
+                _ => None,
+            })
+            .collect();
+        let built: Vec<&str> = expected.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(built, fixes);
         let r = &reference.report;
         assert_eq!(r.count(ProblemKind::Undecodable), 4, "{r}");
         assert_eq!(
@@ -1078,7 +1089,7 @@ mod tests {
         let sealed: Vec<bool> = r.segments.iter().map(|s| s.sealed).collect();
         assert_eq!(sealed, [true, false]);
         let records: Vec<u64> = r.segments.iter().map(|s| s.records).collect();
-        assert_eq!(records, [18_002, 14_001]); // fixes, accepts, the mark (+ the end)
+        assert_eq!(records, [80_002, 60_001]); // fixes, accepts, the mark (+ the end)
         for s in &r.segments {
             assert!(s.problems.windows(2).all(|w| w[0].offset < w[1].offset));
         }
