@@ -85,6 +85,11 @@ impl FixId {
         })
     }
 
+    /// The id's bytes (valid UTF-8), without checking them again.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+
     /// The id as text.
     ///
     /// # Real-time safety
@@ -771,7 +776,7 @@ impl Folder {
         match &self.fix_cache[slot] {
             Some((id, at)) if id == fix_id => *at,
             _ => {
-                let text = fix_id.as_str().as_bytes();
+                let text = fix_id.as_bytes();
                 let at = (self.fix_ids.len() as u64) << 8 | text.len() as u64;
                 self.fix_ids.extend_from_slice(text);
                 self.fix_cache[slot] = Some((*fix_id, at));
