@@ -1,16 +1,17 @@
 //! A hand-written MessagePack encoder and decoder for the frames the writer emits most
 //! (the envelope with `fix_applied`, `user_action`, `outcome`, `session_saved`,
-//! `deactivated`, `track_bounced` and `dropped`), several times cheaper than going
-//! through serde. `rmp_serde` stays the reference: the encoder writes exactly its bytes
+//! `deactivated`, `track_bounced` and `dropped`; the decoder also takes `session_start`),
+//! several times cheaper than going through serde. `rmp_serde` stays the reference: the encoder writes exactly its bytes
 //! (tested), and anything the decoder does not recognise exactly (another kind, an
 //! unknown or repeated key, another encoding of a value) returns `None` so the caller
 //! decodes the payload with `rmp_serde`.
 
 use crate::feedback::records::{
     Bounce, BounceEvidence, Dropped, EventId, FixApplied, FixId, Outcome, Record, SessionMark,
-    UserActionRecord,
+    SessionStart, UserActionRecord,
 };
-use crate::feedback::UserAction;
+use crate::feedback::{Arm, Text, UserAction};
+use std::collections::BTreeMap;
 
 struct Rd<'a> {
     b: &'a [u8],
@@ -325,6 +326,38 @@ fn decode_record(r: &mut Rd<'_>) -> Option<Record> {
                 gap_after: ga?,
             }))
         }
+        b"session_start" if n == 5 => {
+            let (mut s, mut track, mut sid, mut pv, mut ab) = (None, None, None, None, None);
+            for _ in 0..n {
+                match r.str_bytes()? {
+                    b"s" if s.is_none() => s = Some(r.u32()?),
+                    b"track" if track.is_none() => track = Some(text(r)?),
+                    b"sid" if sid.is_none() => sid = Some(text(r)?),
+                    b"pv" if pv.is_none() => pv = Some(text(r)?),
+                    b"ab" if ab.is_none() => {
+                        let mut arms = BTreeMap::new();
+                        for _ in 0..r.map_len()? {
+                            let test = text(r)?;
+                            let arm = match r.str_bytes()? {
+                                b"control" => Arm::Control,
+                                b"treatment" => Arm::Treatment,
+                                _ => return None,
+                            };
+                            arms.insert(test, arm); // a repeated key: the last wins, as in serde
+                        }
+                        ab = Some(arms);
+                    }
+                    _ => return None,
+                }
+            }
+            Some(Record::SessionStart(Box::new(SessionStart {
+                session: s?,
+                track_path: track?,
+                session_id: sid?,
+                profile_version: pv?,
+                ab: ab?,
+            })))
+        }
         b"session_saved" | b"deactivated" if n == 1 => {
             if r.str_bytes()? != b"s" {
                 return None;
@@ -358,6 +391,11 @@ fn decode_record(r: &mut Rd<'_>) -> Option<Record> {
         }
         _ => None,
     }
+}
+
+/// A string, shared with a recent equal one as serde's path does ([`Text::interned`]).
+fn text(r: &mut Rd<'_>) -> Option<Text> {
+    Some(Text::interned(std::str::from_utf8(r.str_bytes()?).ok()?))
 }
 
 fn evidence(r: &mut Rd<'_>) -> Option<BounceEvidence> {
@@ -716,9 +754,49 @@ mod tests {
     }
 
     #[test]
+    fn session_starts_decode_as_serde_decodes_them() {
+        let long = "/Users/someone/Music/Projects/ünïcode — a long track name.als";
+        let starts = [
+            SessionStart::default(),
+            SessionStart {
+                session: 70_000,
+                track_path: long.into(),
+                session_id: "s-1".into(),
+                profile_version: "trance_v1_refined_20261128".into(),
+                ab: BTreeMap::from([
+                    (Text::from("amount"), Arm::Treatment),
+                    (Text::from("width"), Arm::Control),
+                ]),
+            },
+        ];
+        for start in starts {
+            let rec = Record::SessionStart(Box::new(start));
+            let p = payload(7, -3, 1 << 40, &rec);
+            let fast = decode(&p).expect("session start takes the fast path");
+            let slow = crate::store::frame::decode_payload_serde(9, &p).unwrap();
+            assert_eq!(fast, (slow.seq, slow.time_us, slow.collector, slow.record));
+            assert_eq!(fast.3, rec);
+            for cut in 0..p.len() {
+                assert!(decode(&p[..cut]).is_none());
+            }
+        }
+        // An arm this build does not know, or no `ab` key: left to serde.
+        let mut p = payload(
+            1,
+            2,
+            3,
+            &Record::SessionStart(Box::new(SessionStart {
+                ab: BTreeMap::from([(Text::from("t"), Arm::Control)]),
+                ..SessionStart::default()
+            })),
+        );
+        let at = p.windows(7).position(|w| w == b"control").unwrap();
+        p[at..at + 7].copy_from_slice(b"CONTROL");
+        assert!(decode(&p).is_none());
+    }
+
+    #[test]
     fn other_kinds_and_truncations_fall_back_without_panicking() {
-        let start = Record::SessionStart(Box::default());
-        assert!(decode(&payload(1, 2, 3, &start)).is_none());
         let end = Record::SegmentEnd(SegmentEnd {
             records: 1,
             recovered: false,
