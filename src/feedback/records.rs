@@ -460,13 +460,14 @@ const SAVED: u8 = 2;
 const BOUNCED: u8 = 4;
 /// `Slot::flags`: `gap_after` is set.
 const HAS_GAP_AFTER: u8 = 8;
-/// `Slot::flags`: `modified_value` is set.
+/// `Slot::flags`: a modified value is set (in `modified`).
 const HAS_MODIFIED: u8 = 16;
 /// `Slot::flags`: an imported event, whole in `imported[collector]`.
 const IMPORTED: u8 = 32;
 
-/// One folded event, compact: 96 bytes instead of a [`FeedbackEvent`]'s 240 and no heap.
-/// Strings are indices into the fold's shared tables; the event is built on demand.
+/// One folded event, compact: 72 bytes instead of a [`FeedbackEvent`]'s 240, and no
+/// heap. Strings are indices into the fold's shared tables; the rare modified value sits
+/// in a side table; the event is built on demand.
 #[derive(Clone, Copy)]
 struct Slot {
     time_us: i64,
@@ -475,7 +476,6 @@ struct Slot {
     applied_value: f64,
     gap_before: f64,
     gap_after: f64,
-    modified_value: f64,
     /// The fix id: offset in `fix_ids` << 8 | length.
     fix: u64,
     serial: u32,
@@ -484,14 +484,18 @@ struct Slot {
     collector: u32,
     /// 1 + index in `contexts`, 0 for no session.
     context: u32,
-    /// Index in `features`.
-    feature: u32,
-    /// `FixType as u8`.
-    fix_type: u8,
-    /// 1 + `UserAction as u8`, 0 for none.
-    action: u8,
+    /// Index in `features`; [`FEATURE_ELSEWHERE`] when it does not fit (then in
+    /// `feature_overflow`).
+    feature: u16,
+    /// `FixType as u8` in the low nibble, 1 + `UserAction as u8` (0 for none) in the high.
+    kind: u8,
     flags: u8,
 }
+
+/// `Slot::feature` of an event whose feature index is in `feature_overflow`.
+const FEATURE_ELSEWHERE: u16 = u16::MAX;
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 72);
 
 impl Slot {
     fn imported(index: usize) -> Slot {
@@ -502,33 +506,35 @@ impl Slot {
             applied_value: 0.0,
             gap_before: 0.0,
             gap_after: 0.0,
-            modified_value: 0.0,
             fix: 0,
             serial: 0,
             collector: index as u32,
             context: 0,
             feature: 0,
-            fix_type: 0,
-            action: 0,
+            kind: 0,
             flags: IMPORTED,
         }
     }
 
+    fn fix_type(&self) -> FixType {
+        FixType::ALL[usize::from(self.kind & 0x0f)]
+    }
+
     fn user_action(&self) -> Option<UserAction> {
-        self.action
+        (self.kind >> 4)
             .checked_sub(1)
             .and_then(|a| UserAction::from_id(u32::from(a)))
     }
 
-    fn apply_action(&mut self, action: UserAction, value: Option<f64>) {
-        self.action = action as u8 + 1;
+    /// Sets the action (the caller keeps the modified value, if any, in `modified`).
+    fn apply_action(&mut self, action: UserAction, modified: bool) {
+        self.kind = (self.kind & 0x0f) | (action as u8 + 1) << 4;
         self.flags &= !(UNDONE | HAS_MODIFIED);
         if action == UserAction::Undo {
             self.flags |= UNDONE;
         }
-        if let Some(v) = value {
+        if modified {
             self.flags |= HAS_MODIFIED;
-            self.modified_value = v;
         }
     }
 
@@ -665,6 +671,10 @@ pub struct Folder {
     /// Feature names, shared by the events that name them (`Slot::feature`).
     features: Vec<Text>,
     feature_index: IdMap<u32, u32>,
+    /// Feature indices of events whose index does not fit their slot.
+    feature_overflow: IdMap<usize, u32>,
+    /// Modified values, by event index.
+    modified: IdMap<usize, f64>,
     /// Fix ids, end to end (`Slot::fix`); repeated ids are stored once while they stay
     /// in the direct-mapped cache `fix_cache`.
     fix_ids: Vec<u8>,
@@ -717,7 +727,7 @@ impl Folder {
             }
             Record::FixApplied(f) => self.fix_applied(entry, f),
             Record::UserAction(a) => match self.by_id.get(a.event) {
-                Some(i) => self.slots[i].apply_action(a.action, a.modified_value),
+                Some(i) => self.apply_action(i, a.action, a.modified_value),
                 None => {
                     self.pending.entry(a.event).or_default().action =
                         Some((a.action, a.modified_value))
@@ -748,6 +758,20 @@ impl Folder {
                 }
             },
             Record::Deactivated(_) | Record::SegmentEnd(_) => {}
+        }
+    }
+
+    fn apply_action(&mut self, i: usize, action: UserAction, value: Option<f64>) {
+        let had = self.slots[i].flag(HAS_MODIFIED);
+        self.slots[i].apply_action(action, value.is_some());
+        match value {
+            Some(v) => {
+                self.modified.insert(i, v);
+            }
+            None if had => {
+                self.modified.remove(&i);
+            }
+            None => {}
         }
     }
 
@@ -795,36 +819,41 @@ impl Folder {
             return; // the same event id twice: keep the first
         };
         let si = self.session((entry.collector, f.session));
-        let mut slot = Slot {
+        let feature = self.feature(f.feature);
+        let slot = Slot {
             time_us: entry.time_us,
             original_value: f.original_value,
             target_value: f.target_value,
             applied_value: f.applied_value,
             gap_before: f.gap_before,
             gap_after: 0.0,
-            modified_value: 0.0,
             fix: self.fix(&f.fix_id),
             serial: f.event.serial,
             collector: table as u32,
             context: self.sessions[si].context,
-            feature: self.feature(f.feature),
-            fix_type: fix_type as u8,
-            action: 0,
+            feature: u16::try_from(feature)
+                .ok()
+                .filter(|&x| x != FEATURE_ELSEWHERE)
+                .unwrap_or(FEATURE_ELSEWHERE),
+            kind: fix_type as u8,
             flags: 0,
         };
+        if slot.feature == FEATURE_ELSEWHERE {
+            self.feature_overflow.insert(idx, feature);
+        }
+        self.sessions[si].events.push(idx);
+        self.slots.push(slot);
         if let Some(p) = (!self.pending.is_empty())
             .then(|| self.pending.remove(&f.event))
             .flatten()
         {
             if let Some((action, value)) = p.action {
-                slot.apply_action(action, value);
+                self.apply_action(idx, action, value);
             }
             if let Some(gap_after) = p.gap_after {
-                slot.apply_outcome(gap_after);
+                self.slots[idx].apply_outcome(gap_after);
             }
         }
-        self.sessions[si].events.push(idx);
-        self.slots.push(slot);
     }
 
     fn mark_open(&mut self, collector: u64, session: u32, flag: u8) {
@@ -849,6 +878,8 @@ impl Folder {
             .sum();
         Folded {
             report: self.report,
+            feature_overflow: self.feature_overflow,
+            modified: self.modified,
             slots: self.slots,
             imported: self.imported,
             collector_ids: self.by_id.collector_ids,
@@ -869,6 +900,8 @@ impl Folder {
 /// [`Folded::outcomes`] without building any; [`Folded::into_fold`] builds them all.
 pub struct Folded {
     report: FoldReport,
+    feature_overflow: IdMap<usize, u32>,
+    modified: IdMap<usize, f64>,
     slots: Vec<Slot>,
     imported: Vec<FeedbackEvent>,
     collector_ids: Vec<u64>,
@@ -904,14 +937,14 @@ impl Folded {
 
     /// What learning reads of each event, in order, without building the events.
     pub fn outcomes(&self) -> impl Iterator<Item = EventOutcome<'_>> + Clone + '_ {
-        self.slots.iter().map(move |s| {
+        self.slots.iter().enumerate().map(move |(i, s)| {
             if s.flag(IMPORTED) {
                 return self.imported[s.collector as usize].outcome();
             }
             EventOutcome {
                 timestamp: Timestamp::from_micros(s.time_us),
-                fix_type: FixType::ALL[s.fix_type as usize],
-                feature_name: &self.features[s.feature as usize],
+                fix_type: s.fix_type(),
+                feature_name: self.feature_name(i, s),
                 user_action: s.user_action(),
                 was_undone: s.flag(UNDONE),
                 improvement_ratio: s
@@ -921,14 +954,22 @@ impl Folded {
         })
     }
 
+    fn feature_name(&self, i: usize, s: &Slot) -> &Text {
+        let f = match s.feature {
+            FEATURE_ELSEWHERE => self.feature_overflow.get(&i).copied().unwrap_or(0),
+            f => u32::from(f),
+        };
+        &self.features[f as usize]
+    }
+
     fn fix_text(&self, fix: u64) -> &str {
         let (at, len) = ((fix >> 8) as usize, (fix & 0xff) as usize);
         // Whole fix ids were appended, each valid UTF-8.
         std::str::from_utf8(&self.fix_ids[at..at + len]).unwrap_or_default()
     }
 
-    /// Builds event `s`; `fix_id` is its fix id's shared text.
-    fn event(&self, s: &Slot, fix_id: Text) -> FeedbackEvent {
+    /// Builds event `i`, whose slot is `s`; `fix_id` is its fix id's shared text.
+    fn event(&self, i: usize, s: &Slot, fix_id: Text) -> FeedbackEvent {
         let empty = SessionStart::default();
         let ctx = match s.context {
             0 => &empty,
@@ -942,8 +983,8 @@ impl Folded {
             event_id: event_id.to_text(),
             timestamp: Timestamp::from_micros(s.time_us),
             fix_id,
-            fix_type: FixType::ALL[s.fix_type as usize],
-            feature_name: self.features[s.feature as usize].clone(),
+            fix_type: s.fix_type(),
+            feature_name: self.feature_name(i, s).clone(),
             track_path: ctx.track_path.clone(),
             session_id: ctx.session_id.clone(),
             profile_version: ctx.profile_version.clone(),
@@ -958,7 +999,10 @@ impl Folded {
             improvement_ratio: s
                 .flag(HAS_GAP_AFTER)
                 .then(|| improvement_ratio(s.gap_before, s.gap_after)),
-            user_modified_value: s.flag(HAS_MODIFIED).then_some(s.modified_value),
+            user_modified_value: match s.flag(HAS_MODIFIED) {
+                true => self.modified.get(&i).copied(),
+                false => None,
+            },
             session_saved_after: s.flag(SAVED),
             track_bounced_after: s.flag(BOUNCED),
             notes: None,
@@ -987,13 +1031,13 @@ impl Folded {
                 let this = &self;
                 let spawned = std::thread::Builder::new()
                     .name("fixloop-build".into())
-                    .spawn_scoped(s, move || this.build_into(slots, out));
+                    .spawn_scoped(s, move || this.build_into((i + 1) * chunk, slots, out));
                 if spawned.is_err() {
                     unbuilt.push(i + 1);
                 }
             }
             if let Some((out, slots)) = first {
-                self.build_into(slots, out);
+                self.build_into(0, slots, out);
             }
             unbuilt
         });
@@ -1001,7 +1045,7 @@ impl Folded {
         for i in unbuilt {
             let range = i * chunk..((i + 1) * chunk).min(n);
             let out = &mut events.spare_capacity_mut()[range.clone()];
-            self.build_into(&self.slots[range], out);
+            self.build_into(range.start, &self.slots[range], out);
         }
         // SAFETY: the first `n` elements are initialised: the chunks of `out` cover them
         // and each was written by `build_into` on this thread or a scoped thread that
@@ -1014,10 +1058,16 @@ impl Folded {
         }
     }
 
-    /// Builds the events of `slots` into `out` (the same length).
-    fn build_into(&self, slots: &[Slot], out: &mut [std::mem::MaybeUninit<FeedbackEvent>]) {
+    /// Builds the events of `slots`, the fold's from index `first` on, into `out` (the
+    /// same length).
+    fn build_into(
+        &self,
+        first: usize,
+        slots: &[Slot],
+        out: &mut [std::mem::MaybeUninit<FeedbackEvent>],
+    ) {
         let mut cache: Vec<Option<(u64, Text)>> = vec![None; FIX_ID_SLOTS];
-        for (s, out) in slots.iter().zip(out) {
+        for (i, (s, out)) in slots.iter().zip(out).enumerate() {
             if s.flag(IMPORTED) {
                 out.write(self.imported[s.collector as usize].clone());
                 continue;
@@ -1031,7 +1081,7 @@ impl Folded {
                     text
                 }
             };
-            out.write(self.event(s, fix_id));
+            out.write(self.event(first + i, s, fix_id));
         }
     }
 }
@@ -1297,6 +1347,37 @@ mod tests {
         );
         assert_eq!(c, &imported, "a re-import replaces the event in place");
         assert_eq!(outcomes[2].user_action, Some(UserAction::Reject));
+    }
+
+    #[test]
+    fn many_features_and_early_modified_values_fold_exactly() {
+        // More distinct feature ids than a slot holds inline (65 535), and actions that
+        // arrive before their fix, with and without a modified value.
+        let n = 70_000u32;
+        let mut log = Vec::new();
+        for i in 1..=n {
+            if i % 3 == 0 {
+                let value = (i % 2 == 0).then_some(f64::from(i));
+                log.push(entry(
+                    log.len() as u64,
+                    7,
+                    action(i, UserAction::Modify, value),
+                ));
+            }
+            let mut rec = applied(i, 0, 1.0);
+            if let Record::FixApplied(f) = &mut rec {
+                f.feature = 1_000 + i;
+            }
+            log.push(entry(log.len() as u64, 7, rec));
+        }
+        let fold = fold(&log);
+        assert_eq!(fold.events.len(), n as usize);
+        assert_eq!(fold.report.orphans, 0);
+        for (i, e) in (1..=n).zip(&fold.events) {
+            assert_eq!(e.feature_name, format!("feature_{}", 1_000 + i));
+            let value = (i % 3 == 0 && i % 2 == 0).then_some(f64::from(i));
+            assert_eq!(e.user_modified_value, value, "event {i}");
+        }
     }
 
     #[test]
