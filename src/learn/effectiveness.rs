@@ -350,7 +350,7 @@ impl Summary {
     /// the window ending at `now`, using the default thresholds.
     ///
     /// An empty selection is an error that says how many events were left out.
-    pub fn compute<E: Outcomes + ?Sized>(
+    pub fn compute<E: Outcomes + Sync + ?Sized>(
         events: &E,
         since: Option<Since>,
         now: Timestamp,
@@ -359,25 +359,38 @@ impl Summary {
     }
 
     /// [`Summary::compute`] with explicit recommendation thresholds.
-    pub fn compute_with<E: Outcomes + ?Sized>(
+    pub fn compute_with<E: Outcomes + Sync + ?Sized>(
         events: &E,
         since: Option<Since>,
         now: Timestamp,
         thresholds: &RecommendationThresholds,
     ) -> Result<Summary> {
         let cutoff = since.map(|s| s.cutoff(now));
-        // One pass over the events: per-type and per-feature accumulators at once.
-        let mut types = [TypeAcc::default(); FixType::ALL.len()];
-        let mut features = FeatureAccs::default();
-        events.each(|e| {
-            if let Some(c) = cutoff {
-                if e.timestamp < c || e.timestamp > now {
-                    return;
-                }
-            }
-            types[e.fix_type as usize].push(&e);
-            features.push(&e);
-        });
+        let inside =
+            |e: &EventOutcome<'_>| cutoff.is_none_or(|c| c <= e.timestamp && e.timestamp <= now);
+        // Per fix type and per feature: two passes, side by side on two threads for
+        // large inputs.
+        let (types, features) = super::join(
+            events.count() >= super::PARALLEL_EVENTS,
+            || {
+                let mut types = [TypeAcc::default(); FixType::ALL.len()];
+                events.each(|e| {
+                    if inside(&e) {
+                        types[e.fix_type as usize].push(&e);
+                    }
+                });
+                types
+            },
+            || {
+                let mut features = FeatureAccs::default();
+                events.each(|e| {
+                    if inside(&e) {
+                        features.push(&e);
+                    }
+                });
+                features.finish()
+            },
+        );
         let mut all = TypeAcc::default();
         for t in &types {
             all.merge(t);
@@ -402,7 +415,7 @@ impl Summary {
             .filter(|(_, a)| a.n > 0)
             .map(|(t, a)| (t, a.finish()))
             .collect();
-        let by_feature = features.finish();
+        let by_feature = features;
         let recommendations = recommend(&by_fix_type, &by_feature, thresholds);
         Ok(Summary {
             since,

@@ -33,6 +33,44 @@ pub use since::Since;
 use crate::feedback::records::Folded;
 use crate::feedback::{EventOutcome, FeedbackEvent};
 
+/// Runs `a` on this thread and `b` on another when `parallel` (and a thread can be
+/// started), else both here: two independent passes over the same events, so results
+/// are exactly those of running them one after the other.
+pub(crate) fn join<A, B>(
+    parallel: bool,
+    a: impl FnOnce() -> A,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B)
+where
+    B: Send,
+{
+    if !parallel {
+        return (a(), b());
+    }
+    // `b` waits here; whichever thread runs it takes it, so a thread that cannot start
+    // leaves it to this one.
+    let slot = std::sync::Mutex::new(Some(b));
+    let take = || {
+        let b = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        b.map(|b| b())
+    };
+    std::thread::scope(|s| {
+        let handle = std::thread::Builder::new()
+            .name("fixloop-learn".into())
+            .spawn_scoped(s, take);
+        let ra = a();
+        let rb = match handle {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            Err(_) => None,
+        };
+        let rb = rb.or_else(take).expect("the second pass runs exactly once");
+        (ra, rb)
+    })
+}
+
+/// Events from which a pass is worth a thread of its own.
+pub(crate) const PARALLEL_EVENTS: usize = 1 << 17;
+
 /// Events as learning reads them: each one's [`EventOutcome`], in order.
 pub trait Outcomes {
     /// Number of events.
@@ -74,5 +112,84 @@ impl Outcomes for Folded {
     }
     fn each<'a, F: FnMut(EventOutcome<'a>)>(&'a self, f: F) {
         self.outcomes().for_each(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::{Feature, FixType};
+    use crate::feedback::{Timestamp, UserAction};
+    use crate::profile::{FeatureStats, Profile};
+
+    #[test]
+    fn join_runs_each_pass_once_in_either_mode() {
+        for parallel in [false, true] {
+            let (a, b) = join(parallel, || 1 + 1, || "two".to_string());
+            assert_eq!((a, b.as_str()), (2, "two"));
+        }
+    }
+
+    #[test]
+    fn passes_side_by_side_give_the_one_thread_results() {
+        // More events than PARALLEL_EVENTS, so summary and refine split their passes;
+        // the public one-pass functions are the reference.
+        let n = PARALLEL_EVENTS + 1_000;
+        let mut rng = SplitMix64::new(11);
+        let events: Vec<FeedbackEvent> = (0..n)
+            .map(|i| {
+                let r = rng.next_u64();
+                let action = UserAction::ALL.get((r % 5) as usize).copied();
+                let ratio = (!r.is_multiple_of(3)).then(|| (r >> 8) as f64 / (1u64 << 56) as f64);
+                FeedbackEvent {
+                    event_id: format!("e{i}").into(),
+                    // Out of time order now and then: confidence must sort them.
+                    timestamp: Timestamp::from_micros((i as i64 ^ 3) * 1_000),
+                    fix_id: "f".into(),
+                    fix_type: FixType::ALL[(r >> 4) as usize % FixType::ALL.len()],
+                    feature_name: Feature::ALL[(r >> 12) as usize % 7].name().into(),
+                    track_path: "t".into(),
+                    session_id: "s".into(),
+                    profile_version: "v".into(),
+                    original_value: 0.0,
+                    target_value: 1.0,
+                    applied_value: 1.0,
+                    user_action: action,
+                    was_applied: true,
+                    was_undone: action == Some(UserAction::Undo),
+                    gap_before: 1.0,
+                    gap_after: ratio.map(|r| 1.0 - r),
+                    improvement_ratio: ratio,
+                    user_modified_value: None,
+                    session_saved_after: false,
+                    track_bounced_after: false,
+                    notes: None,
+                    ab: Default::default(),
+                }
+            })
+            .collect();
+        let now = Timestamp::from_micros(n as i64 * 1_000);
+        let s = Summary::compute(&events, None, now).unwrap();
+        assert_eq!(s.total, n as u64);
+        assert_eq!(s.by_fix_type, effectiveness::by_fix_type(&events));
+        assert_eq!(s.by_feature, effectiveness::by_feature(&events));
+        let mut p = Profile::new("p");
+        p.track_count = 3;
+        for f in Feature::ALL {
+            let stats = FeatureStats::from_samples(&[0.0, 1.0, 2.0]).unwrap();
+            p.features.insert(f.name().into(), stats);
+        }
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let r = refine(&p, &events, &RefineOptions::new(date)).unwrap();
+        let sequential = update_confidences(&events, |t| p.fix_confidence(t));
+        assert_eq!(r.report.confidence, sequential);
+        let by_feature = effectiveness::by_feature(&events);
+        assert_eq!(by_feature.len(), 7);
+        for a in &r.report.adjustments {
+            match by_feature.get(&a.feature) {
+                Some(f) => assert_eq!((a.events, a.factor), (f.samples, Some(f.factor))),
+                None => assert_eq!((a.events, a.factor), (0, None)),
+            }
+        }
     }
 }
