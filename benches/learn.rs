@@ -7,7 +7,9 @@
 //! plus each computation from native logs written through the collector (the lifecycle
 //! records of SPEC §3.2: a session start, then per event a fix, the action and the
 //! outcome when there is one, and a save per session): one of 1M records and one of 1M
-//! events. Each result is checked for correctness before timing. `benches/learn_pandas.py` runs the equivalent pandas computation on
+//! events, read as `fixloop summary` / `refine` read them (`store::load_feedback`, the
+//! compact fold) and, as the baseline, into `FeedbackEvent`s (`read_dir_events`). Each
+//! result is checked for correctness before timing. `benches/learn_pandas.py` runs the equivalent pandas computation on
 //! the file this benchmark writes (`target/learn-bench-1m.jsonl`).
 
 use chrono::NaiveDate;
