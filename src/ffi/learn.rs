@@ -7,18 +7,28 @@ use crate::learn::{self, AbStatus, AbStore, RefineOptions, Since, Summary};
 use crate::store;
 use std::path::{Path, PathBuf};
 
-/// The events at `feedback` (a log directory or a `.jsonl` file; NULL = the default home's log).
+/// The feedback at `feedback` (a log directory or a `.jsonl` file; NULL = the default
+/// home's log), a log kept compact for the learning functions.
 ///
 /// # Safety
 /// `feedback` is NULL or NUL-terminated.
-unsafe fn events_at(feedback: *const c_char) -> FfiResult<Vec<FeedbackEvent>> {
+unsafe fn feedback_at(feedback: *const c_char) -> FfiResult<store::Feedback> {
     let path = if feedback.is_null() {
         Home::resolve(None)?.feedback_dir()
     } else {
         // SAFETY: non-NULL, NUL-terminated per the contract.
         PathBuf::from(unsafe { arg_str(feedback, "feedback") }?)
     };
-    Ok(store::read_events(&path)?)
+    Ok(store::load_feedback(&path)?)
+}
+
+/// The events at `feedback` (see [`feedback_at`]).
+///
+/// # Safety
+/// `feedback` is NULL or NUL-terminated.
+unsafe fn events_at(feedback: *const c_char) -> FfiResult<Vec<FeedbackEvent>> {
+    // SAFETY: forwarded contract on feedback.
+    Ok(unsafe { feedback_at(feedback) }?.into_loaded().events)
 }
 
 fn json_out(out: *mut *mut c_char, value: &impl serde::Serialize) -> FfiResult {
@@ -50,7 +60,7 @@ pub unsafe extern "C" fn fixloop_summary_json(
             Some(Since::parse(unsafe { arg_str(since, "since") }?)?)
         };
         // SAFETY: forwarded contract on feedback.
-        let events = unsafe { events_at(feedback) }?;
+        let events = unsafe { feedback_at(feedback) }?;
         let summary = Summary::compute(&events, since, Timestamp::now())?;
         json_out(out, &summary)
     })
@@ -76,7 +86,7 @@ pub unsafe extern "C" fn fixloop_refine_profile(
         // SAFETY: NULL or a live handle, per the contract.
         let profile = unsafe { arg_ref(profile, "profile") }?;
         // SAFETY: forwarded contract on feedback.
-        let events = unsafe { events_at(feedback) }?;
+        let events = unsafe { feedback_at(feedback) }?;
         let mut options = RefineOptions::new(chrono::Utc::now().date_naive());
         if min_events > 0 {
             options.min_events = min_events;
