@@ -538,6 +538,11 @@ impl Slot {
         }
     }
 
+    fn improvement_ratio(&self) -> Option<f64> {
+        self.flag(HAS_GAP_AFTER)
+            .then(|| improvement_ratio(self.gap_before, self.gap_after))
+    }
+
     fn apply_outcome(&mut self, gap_after: f64) {
         self.flags |= HAS_GAP_AFTER;
         self.gap_after = gap_after;
@@ -947,9 +952,7 @@ impl Folded {
                 feature_name: self.feature_name(i, s),
                 user_action: s.user_action(),
                 was_undone: s.flag(UNDONE),
-                improvement_ratio: s
-                    .flag(HAS_GAP_AFTER)
-                    .then(|| improvement_ratio(s.gap_before, s.gap_after)),
+                improvement_ratio: s.improvement_ratio(),
             }
         })
     }
@@ -996,9 +999,7 @@ impl Folded {
             was_undone: s.flag(UNDONE),
             gap_before: s.gap_before,
             gap_after: s.flag(HAS_GAP_AFTER).then_some(s.gap_after),
-            improvement_ratio: s
-                .flag(HAS_GAP_AFTER)
-                .then(|| improvement_ratio(s.gap_before, s.gap_after)),
+            improvement_ratio: s.improvement_ratio(),
             user_modified_value: match s.flag(HAS_MODIFIED) {
                 true => self.modified.get(&i).copied(),
                 false => None,

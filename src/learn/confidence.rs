@@ -118,10 +118,9 @@ pub fn update_confidences<E: Outcomes + ?Sized>(
     acc.finish(events, &prior)
 }
 
-/// [`update_confidences`] fed one event at a time, so it can share a pass over the
-/// events with other accumulators. Events are assumed in time order; if they turn out
-/// not to be, [`ConfidenceAcc::finish`] starts again in time order.
-pub(crate) struct ConfidenceAcc {
+/// [`update_confidences`] fed one event at a time. Events are assumed in time order; if
+/// they turn out not to be, [`ConfidenceAcc::finish`] starts again in time order.
+struct ConfidenceAcc {
     c: Vec<f64>,
     /// Per fix type: events, successes, failures.
     counts: Vec<[u64; 3]>,
@@ -130,7 +129,7 @@ pub(crate) struct ConfidenceAcc {
 }
 
 impl ConfidenceAcc {
-    pub(crate) fn new(prior: &impl Fn(FixType) -> f64) -> ConfidenceAcc {
+    fn new(prior: &impl Fn(FixType) -> f64) -> ConfidenceAcc {
         ConfidenceAcc {
             c: FixType::ALL.iter().map(|&t| prior(t)).collect(),
             counts: vec![[0u64; 3]; FixType::ALL.len()],
@@ -139,7 +138,7 @@ impl ConfidenceAcc {
         }
     }
 
-    pub(crate) fn push(&mut self, e: &EventOutcome<'_>) {
+    fn push(&mut self, e: &EventOutcome<'_>) {
         self.sorted &= self.last.is_none_or(|t| t <= e.timestamp);
         self.last = Some(e.timestamp);
         self.step(e.fix_type, outcome_evidence(e));
@@ -158,7 +157,7 @@ impl ConfidenceAcc {
 
     /// The updates; `events` are those pushed (read again only if they were not in
     /// time order).
-    pub(crate) fn finish<E: Outcomes + ?Sized>(
+    fn finish<E: Outcomes + ?Sized>(
         mut self,
         events: &E,
         prior: &impl Fn(FixType) -> f64,

@@ -191,8 +191,30 @@ impl FeatureAcc {
 
 /// Effectiveness per fix type of `events` (fix types without events are absent).
 pub fn by_fix_type<E: Outcomes + ?Sized>(events: &E) -> BTreeMap<FixType, FixTypeEffectiveness> {
+    finish_types(type_accs(events, |_| true))
+}
+
+/// Effectiveness per feature name of `events`.
+pub fn by_feature<E: Outcomes + ?Sized>(events: &E) -> BTreeMap<String, FeatureEffectiveness> {
+    features_of(events, |_| true)
+}
+
+/// The per-fix-type accumulators of the events `keep` accepts.
+fn type_accs<E: Outcomes + ?Sized>(
+    events: &E,
+    keep: impl Fn(&EventOutcome<'_>) -> bool,
+) -> [TypeAcc; FixType::ALL.len()] {
     let mut acc = [TypeAcc::default(); FixType::ALL.len()];
-    events.each(|e| acc[e.fix_type as usize].push(&e));
+    events.each(|e| {
+        if keep(&e) {
+            acc[e.fix_type as usize].push(&e);
+        }
+    });
+    acc
+}
+
+/// The results of per-fix-type accumulators (fix types without events are absent).
+fn finish_types(acc: [TypeAcc; FixType::ALL.len()]) -> BTreeMap<FixType, FixTypeEffectiveness> {
     FixType::ALL
         .into_iter()
         .zip(acc)
@@ -201,10 +223,17 @@ pub fn by_fix_type<E: Outcomes + ?Sized>(events: &E) -> BTreeMap<FixType, FixTyp
         .collect()
 }
 
-/// Effectiveness per feature name of `events`.
-pub fn by_feature<E: Outcomes + ?Sized>(events: &E) -> BTreeMap<String, FeatureEffectiveness> {
+/// Effectiveness per feature name of the events `keep` accepts.
+fn features_of<E: Outcomes + ?Sized>(
+    events: &E,
+    keep: impl Fn(&EventOutcome<'_>) -> bool,
+) -> BTreeMap<String, FeatureEffectiveness> {
     let mut acc = FeatureAccs::default();
-    events.each(|e| acc.push(&e));
+    events.each(|e| {
+        if keep(&e) {
+            acc.push(&e);
+        }
+    });
     acc.finish()
 }
 
@@ -212,7 +241,7 @@ pub fn by_feature<E: Outcomes + ?Sized>(events: &E) -> BTreeMap<String, FeatureE
 /// table, the JSON reader's interned texts), so a small cache keyed by the string's
 /// address and length finds most accumulators without hashing: the strings live for
 /// `'a` unchanged, so equal addresses and lengths mean equal names.
-pub(crate) struct FeatureAccs<'a> {
+struct FeatureAccs<'a> {
     index: HashMap<&'a str, usize>,
     accs: Vec<(&'a str, FeatureAcc)>,
     cache: [Option<(usize, usize, usize)>; FEATURE_CACHE_SLOTS],
@@ -231,7 +260,7 @@ impl Default for FeatureAccs<'_> {
 const FEATURE_CACHE_SLOTS: usize = 64;
 
 impl<'a> FeatureAccs<'a> {
-    pub(crate) fn push(&mut self, e: &EventOutcome<'a>) {
+    fn push(&mut self, e: &EventOutcome<'a>) {
         let name = e.feature_name;
         let (addr, len) = (name.as_ptr() as usize, name.len());
         let slot = &mut self.cache[(addr >> 3) % FEATURE_CACHE_SLOTS];
@@ -250,7 +279,7 @@ impl<'a> FeatureAccs<'a> {
         self.accs[i].1.push(e);
     }
 
-    pub(crate) fn finish(self) -> BTreeMap<String, FeatureEffectiveness> {
+    fn finish(self) -> BTreeMap<String, FeatureEffectiveness> {
         self.accs
             .into_iter()
             .map(|(name, a)| (name.to_string(), a.finish()))
@@ -370,26 +399,10 @@ impl Summary {
             |e: &EventOutcome<'_>| cutoff.is_none_or(|c| c <= e.timestamp && e.timestamp <= now);
         // Per fix type and per feature: two passes, side by side on two threads for
         // large inputs.
-        let (types, features) = super::join(
+        let (types, by_feature) = super::join(
             events.count() >= super::PARALLEL_EVENTS,
-            || {
-                let mut types = [TypeAcc::default(); FixType::ALL.len()];
-                events.each(|e| {
-                    if inside(&e) {
-                        types[e.fix_type as usize].push(&e);
-                    }
-                });
-                types
-            },
-            || {
-                let mut features = FeatureAccs::default();
-                events.each(|e| {
-                    if inside(&e) {
-                        features.push(&e);
-                    }
-                });
-                features.finish()
-            },
+            || type_accs(events, inside),
+            || features_of(events, inside),
         );
         let mut all = TypeAcc::default();
         for t in &types {
@@ -409,13 +422,7 @@ impl Summary {
             return Err(Error::new(ErrorKind::NotFound, msg));
         }
         let overall = all.finish();
-        let by_fix_type: BTreeMap<FixType, FixTypeEffectiveness> = FixType::ALL
-            .into_iter()
-            .zip(types)
-            .filter(|(_, a)| a.n > 0)
-            .map(|(t, a)| (t, a.finish()))
-            .collect();
-        let by_feature = features;
+        let by_fix_type = finish_types(types);
         let recommendations = recommend(&by_fix_type, &by_feature, thresholds);
         Ok(Summary {
             since,

@@ -26,8 +26,8 @@
 //! [`confidence`](super::confidence), and the version becomes `{old}_refined_{YYYYMMDD}`
 //! for the date given. The input profile is never modified.
 
-use super::confidence::{ConfidenceAcc, ConfidenceUpdate};
-use super::effectiveness::{FeatureAccs, FeatureEffectiveness};
+use super::confidence::{update_confidences, ConfidenceUpdate};
+use super::effectiveness::{by_feature, FeatureEffectiveness};
 use super::Outcomes;
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::FixType;
@@ -185,19 +185,10 @@ pub fn refine<E: Outcomes + Sync + ?Sized>(
     }
     // Per-feature effectiveness and the confidence updates: two passes, side by side on
     // two threads for large inputs.
-    let prior = |t| profile.fix_confidence(t);
     let (effectiveness, confidence) = super::join(
         events.count() >= super::PARALLEL_EVENTS,
-        || {
-            let mut features = FeatureAccs::default();
-            events.each(|e| features.push(&e));
-            features.finish()
-        },
-        || {
-            let mut confidence = ConfidenceAcc::new(&prior);
-            events.each(|e| confidence.push(&e));
-            confidence.finish(events, &prior)
-        },
+        || by_feature(events),
+        || update_confidences(events, |t| profile.fix_confidence(t)),
     );
     let mut refined = profile.clone();
     let names: BTreeSet<&str> = profile

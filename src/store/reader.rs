@@ -681,13 +681,19 @@ pub struct FoldedLog {
     pub report: VerifyReport,
 }
 
+impl FoldedLog {
+    /// The events, built, with the report.
+    pub fn into_loaded(self) -> LoadedEvents {
+        LoadedEvents {
+            events: self.folded.into_fold().events,
+            report: Some(self.report),
+        }
+    }
+}
+
 /// Reads a log directory and folds it into events.
 pub fn read_dir_events(dir: &Path) -> Result<LoadedEvents> {
-    let log = read_dir_folded(dir)?;
-    Ok(LoadedEvents {
-        events: log.folded.into_fold().events,
-        report: Some(log.report),
-    })
+    read_dir_folded(dir).map(FoldedLog::into_loaded)
 }
 
 /// Reads a log directory and folds it, keeping the events compact: what learning reads
@@ -835,13 +841,7 @@ impl Feedback {
     /// The events, built.
     pub fn into_loaded(self) -> LoadedEvents {
         match self {
-            Feedback::Log(l) => {
-                let l = *l;
-                LoadedEvents {
-                    events: l.folded.into_fold().events,
-                    report: Some(l.report),
-                }
-            }
+            Feedback::Log(l) => l.into_loaded(),
             Feedback::Lines(events) => LoadedEvents {
                 events,
                 report: None,
