@@ -135,6 +135,7 @@ fn write_native_log(dir: &Path, events: &[FeedbackEvent], max_records: u64) -> (
             target_value: e.target_value,
             applied_value: e.applied_value,
             gap_before: e.gap_before,
+            was_applied: e.was_applied,
         };
         let mut id = None;
         while id.is_none() {

@@ -46,6 +46,7 @@ fn applied() -> AppliedFix {
         target_value: -6.0,
         applied_value: -4.6,
         gap_before: 2.1,
+        was_applied: true,
     }
 }
 
@@ -64,6 +65,7 @@ fn record(serial: u32) -> Record {
         target_value: f.target_value,
         applied_value: f.applied_value,
         gap_before: f.gap_before,
+        was_applied: f.was_applied,
     })
 }
 

@@ -16,7 +16,7 @@
 //! - [`features`]: the catalogue of feature names, units, bands and default fix types,
 //!   the [`FeatureVector`](features::FeatureVector) of one track, the real-time
 //!   [`Analyser`](features::Analyser) that measures it, and offline analysis of audio files
-//!   and folders ([`analyze_file`](features::analyze_file), [`build_profile`](features::build_profile)).
+//!   and folders ([`analyze_file`](features::analyze_file), [`build_profile`](profile::build_profile)).
 //! - [`profile`]: the `fixloop.profile/1` model, validation and JSON I/O.
 //! - [`gaps`]: z-scores, in-range flags and the 0–100 score.
 //! - [`fixes`]: the fix-generation policy and prescriptive fixes.
@@ -44,6 +44,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod dsp;
 pub mod error;
 pub mod features;
 pub mod feedback;

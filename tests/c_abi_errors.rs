@@ -7,10 +7,7 @@ use fixloop::ffi::*;
 use std::ffi::{c_char, CStr, CString};
 use std::ptr::{null, null_mut};
 
-const PROFILE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/examples/data/trance_profile.json"
-);
+const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/trance_profile.json");
 
 fn last_error() -> String {
     let mut buf = [0 as c_char; 1024];

@@ -60,7 +60,7 @@ fn run(exe: &Path) -> String {
     ));
     let _ = std::fs::remove_dir_all(&feedback);
     let out = Command::new(exe)
-        .arg(root().join("examples/data/trance_profile.json"))
+        .arg(root().join("assets/trance_profile.json"))
         .arg(&feedback)
         .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         .output()
@@ -84,7 +84,7 @@ fn check_c_output(text: &str) {
         fixloop::features::FeatureVector::load(&root().join("examples/data/wip_features.json"))
             .unwrap();
     let profile =
-        fixloop::profile::Profile::load(&root().join("examples/data/trance_profile.json")).unwrap();
+        fixloop::profile::Profile::load(&root().join("assets/trance_profile.json")).unwrap();
     let report = fixloop::gaps::compare(&profile, &features);
     let want = format!(
         "score {:.1} ({} of {} in range)",

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-const PROFILE: &str = "examples/data/trance_profile.json";
+const PROFILE: &str = "assets/trance_profile.json";
 const WIP: &str = "examples/data/wip_features.json";
 
 fn fixloop(args: &[&str]) -> std::process::Output {

@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 mod learn_support;
 
 const SEED: &str = "tests/data/seed_feedback.jsonl";
-const PROFILE: &str = "examples/data/trance_profile.json";
+const PROFILE: &str = "assets/trance_profile.json";
 
 fn home(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fixloop-cli-{name}-{}", std::process::id()));

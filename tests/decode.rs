@@ -5,9 +5,10 @@ mod common;
 
 use common::*;
 use fixloop::features::{
-    analyze_file, build_profile, decode_file, list_audio_files, Analyser, Feature, FeatureVector,
-    Measurement, Progress,
+    analyze_file, decode_file, list_audio_files, Analyser, Feature, FeatureVector, Measurement,
+    Progress,
 };
+use fixloop::profile::build_profile;
 use fixloop::ErrorKind;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

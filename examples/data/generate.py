@@ -86,7 +86,7 @@ def main():
             "compression": 0.68, "width_adjust": 0.74, "modulation_adjust": 0.62,
         },
     }
-    with open("examples/data/trance_profile.json", "w") as f:
+    with open("assets/trance_profile.json", "w") as f:
         json.dump(profile, f, indent=2)
         f.write("\n")
     # A work-in-progress mix: quiet, bass-heavy, dull, wide low end, little pumping.

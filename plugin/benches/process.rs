@@ -14,9 +14,8 @@
 //! Before timing, the bypassed path is checked to leave the audio bit-identical.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use fixloop_plugin::audio::AudioPath;
-use fixloop_plugin::dsp::{FixSettings, BAND_COUNT};
-use fixloop_plugin::engine::AudioCounters;
+use fixloop::dsp::{FixSettings, BAND_COUNT};
+use fixloop_plugin::audio::{AudioCounters, AudioPath};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

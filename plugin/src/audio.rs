@@ -1,10 +1,23 @@
 //! The audio thread's whole job: run the fix stage, copy the result into the ring for the
-//! background thread, publish the frame counter.
+//! background thread, publish the frame counter. Imports nothing from the background
+//! engine, the store's reader or the learning: its only links to the rest of the plugin
+//! are the ring ([`Frame`]s) and the [`AudioCounters`] atomics.
 
-use crate::dsp::{FixSettings, FixStage};
-use crate::engine::{AudioCounters, Frame};
-use std::sync::atomic::Ordering;
+use fixloop::dsp::{FixSettings, FixStage};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// One stereo frame as it travels through the ring.
+pub type Frame = [f32; 2];
+
+/// Counters the audio thread publishes (relaxed stores of running totals).
+#[derive(Debug, Default)]
+pub struct AudioCounters {
+    /// Frames processed since the plugin was created.
+    pub frames_processed: AtomicU64,
+    /// Frames the ring could not take (the background thread fell behind).
+    pub frames_dropped: AtomicU64,
+}
 
 /// The audio-thread state of one plugin instance.
 pub struct AudioPath {

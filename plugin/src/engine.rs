@@ -6,19 +6,19 @@
 //! Nothing here runs on the audio thread. The audio thread's only links to it are the
 //! ring (wait-free SPSC) and the [`AudioCounters`] atomics.
 
-use crate::actions::{FixParam, HostView};
 use crate::analysis::{FeatureSource, MAX_CHUNK_FRAMES};
-use crate::feedback::{
-    BounceEvidence, EventId, FeedbackSink, HostApi, Outcome, SessionId, SessionStart, StateSaved,
-    TrackBounced, UserActionRecord,
-};
-use crate::host_signals::{RenderPace, RenderPaceConfig, SaveDebounce};
+use crate::audio::{AudioCounters, Frame};
+use crate::feedback::{FeedbackSink, HostApi};
+use crate::host_signals::{PaceEvidence, RenderPace, RenderPaceConfig, SaveDebounce};
+use crate::params::{HostView, PARAM_TOLERANCE};
 use arc_swap::ArcSwap;
 use fixloop::features::{Feature, FeatureVector};
+use fixloop::feedback::records::{BounceEvidence, EventId};
 use fixloop::feedback::UserAction;
-use fixloop::fixes::{propose, Fix, Policy};
+use fixloop::fixes::{propose, ControlMove, Fix, Policy};
 use fixloop::gaps::{compare, GapReport};
 use fixloop::profile::Profile;
+use fixloop::store::SessionInfo;
 use parking_lot::Mutex;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,21 +26,6 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// The profile bundled with the plugin, used when none is chosen or the chosen one fails.
-pub const BUNDLED_PROFILE: &str = include_str!("../../examples/data/trance_profile.json");
-
-/// One stereo frame as it travels through the ring.
-pub type Frame = [f32; 2];
-
-/// Counters the audio thread publishes (relaxed stores of running totals).
-#[derive(Debug, Default)]
-pub struct AudioCounters {
-    /// Frames processed since the plugin was created.
-    pub frames_processed: AtomicU64,
-    /// Frames the ring could not take (the background thread fell behind).
-    pub frames_dropped: AtomicU64,
-}
 
 /// What the editor reads: the latest analysis, gaps, score and fixes.
 #[derive(Clone, Debug, Default)]
@@ -76,13 +61,13 @@ impl Analysis {
 
 /// A fix the producer applied, tracked until it is closed.
 #[derive(Clone, Debug)]
-pub struct AppliedFix {
-    /// The event opened for it.
-    pub event_id: EventId,
+pub struct OpenFix {
+    /// The event opened for it (`None` when the store could not take the record).
+    pub event_id: Option<EventId>,
     /// The fix as proposed.
     pub fix: Fix,
-    /// The parameter it moved, with the values before and after (`None`: applied outside the plugin).
-    pub param: Option<ParamMove>,
+    /// The control it moved, with the values before and after (`None`: applied outside the plugin).
+    pub param: Option<ControlMove>,
     /// Window resets requested up to the application; the outcome waits for the window after it.
     pub window_reset: u64,
     /// Whether it was undone (by the action API or the host putting the parameter back).
@@ -91,37 +76,12 @@ pub struct AppliedFix {
     pub outcome_recorded: bool,
 }
 
-/// A parameter moved by a fix.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ParamMove {
-    /// The parameter.
-    pub param: FixParam,
-    /// Its value before.
-    pub previous: f64,
-    /// Its value after.
-    pub applied: f64,
-}
-
-impl ParamMove {
-    /// The setting in effect after the move, in the fix's unit: the gain change in dB, or
-    /// the width ratio (after clamping to the parameter's range).
-    pub fn setting(&self) -> f64 {
-        match self.param {
-            FixParam::Width if self.previous > 0.0 => self.applied / self.previous,
-            FixParam::Width => self.applied,
-            _ => self.applied - self.previous,
-        }
-    }
-}
-
 /// What the plugin, the background thread and the action API share.
 pub struct Hub {
     /// Where records go.
     pub sink: Arc<dyn FeedbackSink>,
-    /// This instance's session.
-    pub session_id: SessionId,
     snapshot: ArcSwap<Analysis>,
-    pub(crate) applied: Mutex<Vec<AppliedFix>>,
+    pub(crate) applied: Mutex<Vec<OpenFix>>,
     window_resets: AtomicU64,
 }
 
@@ -130,7 +90,6 @@ impl Hub {
     pub fn new(sink: Arc<dyn FeedbackSink>) -> Hub {
         Hub {
             sink,
-            session_id: SessionId::generate(),
             snapshot: ArcSwap::from_pointee(Analysis::default()),
             applied: Mutex::new(Vec::new()),
             window_resets: AtomicU64::new(0),
@@ -143,7 +102,7 @@ impl Hub {
     }
 
     /// Applied fixes still tracked (a copy).
-    pub fn applied_fixes(&self) -> Vec<AppliedFix> {
+    pub fn applied_fixes(&self) -> Vec<OpenFix> {
         self.applied.lock().clone()
     }
 
@@ -249,7 +208,7 @@ impl Engine {
         host: Arc<dyn HostView>,
         source: Box<dyn FeatureSource>,
     ) -> Engine {
-        let bundled = Arc::new(bundled_profile());
+        let bundled = Arc::new(fixloop::profile::bundled());
         let mut engine = Engine {
             config,
             hub,
@@ -336,11 +295,10 @@ impl Engine {
                 self.offline_since = told_offline.then_some(frames_at_activate.min(frames_now));
                 if !self.session_started {
                     self.session_started = true;
-                    self.hub.sink.session_started(&SessionStart {
-                        session_id: self.hub.session_id,
-                        profile_version: &self.profile.version,
-                        host_api,
-                        sample_rate_hz: rate,
+                    self.hub.sink.start_session(&SessionInfo {
+                        session_id: crate::feedback::session_id(host_api),
+                        profile_version: self.profile.version.clone(),
+                        ..SessionInfo::default()
                     });
                 }
                 self.step(now);
@@ -356,7 +314,7 @@ impl Engine {
                     }
                 }
                 self.pace.restart();
-                self.hub.sink.deactivated(self.hub.session_id);
+                self.hub.sink.deactivated();
                 self.hub.sink.flush();
                 if let Some(done) = done {
                     let _ = done.try_send(());
@@ -398,10 +356,10 @@ impl Engine {
         }
         self.profile_generation = Some(generation);
         let (profile, error) = match path.as_deref().filter(|p| !p.is_empty()) {
-            None => (bundled_profile(), None),
+            None => (fixloop::profile::bundled(), None),
             Some(p) => match Profile::load(Path::new(p)) {
                 Ok(profile) => (profile, None),
-                Err(e) => (bundled_profile(), Some(format!("{e:#}"))),
+                Err(e) => (fixloop::profile::bundled(), Some(format!("{e:#}"))),
             },
         };
         self.profile = Arc::new(profile);
@@ -489,19 +447,15 @@ impl Engine {
             let mut applied = self.hub.applied.lock();
             for a in applied.iter_mut().filter(|a| !a.undone) {
                 let Some(m) = a.param else { continue };
-                let now = self.host.param(m.param);
-                let tolerance = crate::actions::PARAM_TOLERANCE;
-                if (m.applied - m.previous).abs() > tolerance
-                    && (now - m.previous).abs() <= tolerance
+                let now = self.host.param(m.control);
+                if (m.applied - m.previous).abs() > PARAM_TOLERANCE
+                    && (now - m.previous).abs() <= PARAM_TOLERANCE
                 {
                     a.undone = true;
                     undone = true;
-                    self.hub.sink.user_action(&UserActionRecord {
-                        event_id: a.event_id,
-                        action: UserAction::Undo,
-                        modified_value: None,
-                        modified_setting: None,
-                    });
+                    if let Some(event) = a.event_id {
+                        self.hub.sink.user_action(event, UserAction::Undo, None);
+                    }
                 }
             }
         }
@@ -520,7 +474,6 @@ impl Engine {
         let Some(report) = self.last.report.as_ref() else {
             return;
         };
-        let analysed_seconds = self.window_frames as f64 / self.sample_rate_hz;
         let mut applied = self.hub.applied.lock();
         for a in applied.iter_mut().filter(|a| {
             !a.undone && !a.outcome_recorded && a.window_reset <= self.window_reset_seen
@@ -532,20 +485,15 @@ impl Engine {
                 continue;
             }
             a.outcome_recorded = true;
-            self.hub.sink.outcome(&Outcome {
-                event_id: a.event_id,
-                gap_after: gap.z,
-                analysed_seconds,
-            });
+            if let Some(event) = a.event_id {
+                self.hub.sink.outcome(event, gap.z);
+            }
         }
     }
 
     fn watch_saves(&mut self, now: Instant) {
-        if let Some(save) = self.saves.observe(self.host.save_count(), now) {
-            self.hub.sink.session_saved(&StateSaved {
-                session_id: self.hub.session_id,
-                serialisations: save.serialisations,
-            });
+        if self.saves.observe(self.host.save_count(), now).is_some() {
+            self.hub.sink.session_saved();
             self.hub.sink.flush();
         }
     }
@@ -555,13 +503,7 @@ impl Engine {
         if let Some(since) = self.offline_since {
             if frames > since {
                 self.offline_since = None;
-                self.hub.sink.track_bounced(&TrackBounced {
-                    session_id: self.hub.session_id,
-                    likely: false,
-                    evidence: BounceEvidence::OfflineProcessMode {
-                        frames: frames - since,
-                    },
-                });
+                self.hub.sink.track_bounced(BounceEvidence::Host);
                 self.hub.sink.flush();
             }
             return;
@@ -574,12 +516,8 @@ impl Engine {
         }
     }
 
-    fn record_likely_bounce(&self, evidence: crate::host_signals::PaceEvidence) {
-        self.hub.sink.track_bounced(&TrackBounced {
-            session_id: self.hub.session_id,
-            likely: true,
-            evidence: BounceEvidence::FasterThanRealTime(evidence),
-        });
+    fn record_likely_bounce(&self, evidence: PaceEvidence) {
+        self.hub.sink.track_bounced(evidence.record());
         self.hub.sink.flush();
     }
 
@@ -592,13 +530,6 @@ impl Engine {
     pub fn value(&self, feature: Feature) -> Option<f64> {
         self.last.features.value(feature)
     }
-}
-
-/// Parses the bundled profile. It is checked by a test, so this cannot fail in a release;
-/// should it ever, an empty profile keeps the plugin running.
-pub fn bundled_profile() -> Profile {
-    Profile::from_json(BUNDLED_PROFILE, "bundled trance_profile.json")
-        .unwrap_or_else(|_| Profile::new("empty"))
 }
 
 /// The background thread running an [`Engine`]. It polls (never waits on anything the audio

@@ -6,6 +6,7 @@
 //! The detectors here are pure: they are fed counters and wall-clock instants and decide,
 //! so tests drive them with synthetic clocks.
 
+use fixloop::feedback::records::BounceEvidence;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -144,6 +145,18 @@ pub struct PaceEvidence {
     pub audio_seconds: f64,
     /// Wall-clock time the stretch took, seconds.
     pub wall_seconds: f64,
+}
+
+impl PaceEvidence {
+    /// The evidence as the store records it (`likely {rt, ms}`).
+    pub fn record(&self) -> BounceEvidence {
+        BounceEvidence::Likely {
+            realtime_factor: self.speed_ratio as f32,
+            audio_ms: (self.audio_seconds * 1000.0)
+                .round()
+                .clamp(0.0, f64::from(u32::MAX)) as u32,
+        }
+    }
 }
 
 /// The faster-than-real-time heuristic for hosts that do not say they render offline

@@ -22,13 +22,23 @@
 //!
 //! ## Modules
 //!
-//! - [`params`]: host parameters and persisted fields; [`dsp`]: the fix stage;
+//! The plugin is glue: the DSP (`fixloop::dsp`), the fix model (`fixloop::fixes`), the
+//! records and the store (`fixloop::feedback`, `fixloop::store`) are the library's.
+//!
+//! - [`params`]: host parameters, persisted fields, and the [`HostView`](params::HostView)
+//!   / [`ParamWriter`](params::ParamWriter) traits through which the rest sees them;
+//! - [`audio`]: the audio thread's path (fix stage → ring, frame counters); it imports
+//!   nothing from the background side;
 //! - [`analysis`]: the [`FeatureSource`](analysis::FeatureSource) trait, implemented by the
 //!   library's streaming analyser;
-//! - [`feedback`]: the [`FeedbackSink`](feedback::FeedbackSink) trait, its records, and
-//!   [`StoreSink`](feedback::StoreSink), which writes them to the feedback store;
+//! - [`feedback`]: the [`FeedbackSink`](feedback::FeedbackSink) trait over the library's
+//!   record types and [`StoreSink`](feedback::StoreSink), the library's collector behind it;
 //! - [`host_signals`]: state-save and offline-render detection;
 //! - [`engine`]: the background thread; [`actions`]: the editor's action API.
+//!
+//! Module order is dependency order: `params`, `audio`, `analysis`, `feedback`,
+//! `host_signals` import none of the others but `host_signals`; `engine` imports those;
+//! `actions` imports `engine`; nothing imports `actions`.
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -36,18 +46,17 @@
 pub mod actions;
 pub mod analysis;
 pub mod audio;
-pub mod dsp;
 pub mod engine;
 pub mod feedback;
 pub mod host_signals;
 pub mod params;
 
-use actions::{Actions, HostView};
-use audio::AudioPath;
-use engine::{AudioCounters, Control, Engine, EngineConfig, Hub, Worker};
+use actions::Actions;
+use audio::{AudioCounters, AudioPath};
+use engine::{Control, Engine, EngineConfig, Hub, Worker};
 use feedback::{FeedbackSink, HostApi};
 use nice_plug::prelude::*;
-use params::FixloopParams;
+use params::{FixloopParams, HostView};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,18 +1,52 @@
-//! Host-visible parameters (the fix stage's settings, automatable, so an applied fix is a
-//! parameter change the host records and can undo) and the persisted fields (profile
-//! path, save probe).
+//! Host-visible parameters (the fix stage's controls, automatable, so an applied fix is a
+//! parameter change the host records and can undo), the persisted fields (profile path,
+//! save probe), and the [`HostView`] / [`ParamWriter`] traits through which the
+//! background thread and the action API see and move them.
 
-use crate::actions::FixParam;
-use crate::dsp::{FixSettings, BAND_COUNT};
 use crate::host_signals::SaveProbe;
+use fixloop::dsp::{FixSettings, BAND_COUNT};
+use fixloop::fixes::{Control, GAIN_RANGE_DB, MAX_WIDTH_RATIO};
 use nice_plug::prelude::*;
 use parking_lot::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Range of the output gain and the band gains, dB.
-pub const GAIN_RANGE_DB: f32 = 24.0;
-/// Largest width ratio (side gain).
-pub const MAX_WIDTH_RATIO: f32 = 2.0;
+/// Two parameter values closer than this are the same value (host normalisation round-off).
+pub const PARAM_TOLERANCE: f64 = 1e-3;
+
+/// What the background thread needs to see of the host side: control values, the save
+/// counter and the profile choice. Implemented by [`FixloopParams`]; tests supply their own.
+pub trait HostView: Send + Sync {
+    /// The current (unmodulated) value of `control`.
+    fn param(&self, control: Control) -> f64;
+    /// State serialisations so far.
+    fn save_count(&self) -> u64;
+    /// The profile choice: generation and path (`None` = bundled).
+    fn profile_selection(&self) -> (u64, Option<String>);
+}
+
+impl HostView for FixloopParams {
+    fn param(&self, control: Control) -> f64 {
+        self.param(control)
+            .map(|p| f64::from(p.unmodulated_plain_value()))
+            .unwrap_or(0.0)
+    }
+
+    fn save_count(&self) -> u64 {
+        self.save_probe.count()
+    }
+
+    fn profile_selection(&self) -> (u64, Option<String>) {
+        self.profile.get()
+    }
+}
+
+/// Moves a host parameter. The editor implements this with nice-plug's `ParamSetter`
+/// (`begin_set_parameter`, `set_parameter`, `end_set_parameter`), so the move is one
+/// undoable gesture in the host.
+pub trait ParamWriter {
+    /// Sets `control` to `value` (in the control's own unit).
+    fn set(&self, control: Control, value: f64);
+}
 
 /// The plugin's parameters and persisted fields.
 #[derive(Params)]
@@ -57,8 +91,8 @@ fn gain_param(name: &str) -> FloatParam {
         name,
         0.0,
         FloatRange::Linear {
-            min: -GAIN_RANGE_DB,
-            max: GAIN_RANGE_DB,
+            min: -GAIN_RANGE_DB as f32,
+            max: GAIN_RANGE_DB as f32,
         },
     )
     .with_unit(" dB")
@@ -81,7 +115,7 @@ impl Default for FixloopParams {
                 1.0,
                 FloatRange::Linear {
                     min: 0.0,
-                    max: MAX_WIDTH_RATIO,
+                    max: MAX_WIDTH_RATIO as f32,
                 },
             )
             .with_value_to_string(formatters::v2s_f32_rounded(3)),
@@ -105,12 +139,12 @@ impl FixloopParams {
         ]
     }
 
-    /// The parameter behind `param` (`None` for a band index out of range).
-    pub fn param(&self, param: FixParam) -> Option<&FloatParam> {
-        match param {
-            FixParam::OutputGain => Some(&self.output_gain_db),
-            FixParam::Width => Some(&self.width_ratio),
-            FixParam::Band(i) => self.bands().get(i).copied(),
+    /// The parameter behind `control` (`None` for a band index out of range).
+    pub fn param(&self, control: Control) -> Option<&FloatParam> {
+        match control {
+            Control::OutputGain => Some(&self.output_gain_db),
+            Control::Width => Some(&self.width_ratio),
+            Control::Band(i) => self.bands().get(i).copied(),
         }
     }
 
@@ -214,8 +248,8 @@ mod tests {
     #[test]
     fn every_fix_param_exists() {
         let p = FixloopParams::default();
-        assert!(p.param(FixParam::OutputGain).is_some());
-        assert!(p.param(FixParam::Band(6)).is_some());
-        assert!(p.param(FixParam::Band(7)).is_none());
+        assert!(p.param(Control::OutputGain).is_some());
+        assert!(p.param(Control::Band(6)).is_some());
+        assert!(p.param(Control::Band(7)).is_none());
     }
 }

@@ -27,15 +27,15 @@
 //! | `spectral_centroid` | `Σ f·P(f) / Σ P(f)` over the same spectrum within 20 Hz–20 kHz |
 //! | `stereo_width` | `sqrt(Σ side² / Σ mid²)`, mid = (L+R)/2, side = (L−R)/2, over every sample; capped at 10 |
 //! | `stereo_correlation` | Pearson correlation of L and R over every sample (means removed); absent when a channel's variance is below −120 dBFS |
-//! | `low_end_width` | `stereo_width` of mid and side each through a 150 Hz Linkwitz–Riley 4th-order low-pass (see [`crossover`](super::crossover)); absent (`silence`) when the low band is 60 dB below the whole ([`LOW_END_GATE`]) or below −120 dBFS |
+//! | `low_end_width` | `stereo_width` of mid and side each through a 150 Hz Linkwitz–Riley 4th-order low-pass (see [`crossover`](crate::dsp::crossover)); absent (`silence`) when the low band is 60 dB below the whole ([`LOW_END_GATE`]) or below −120 dBFS |
 //! | `modulation_depth` | see [`modulation`](super::modulation): median over 1 s windows of the 95th − 5th percentile of 10 ms mid levels |
 //!
 //! Signals whose mean square is below [`SILENCE_MEAN_SQUARE`] (−120 dBFS RMS) count as silent.
 
-use super::crossover::{LowPassLr4, LOW_END_CUTOFF_HZ};
 use super::modulation::Modulation;
 use super::spectrum::Spectrum;
 use super::{Absent, Band, Feature, FeatureVector};
+use crate::dsp::crossover::{LowPassLr4, LOW_END_CUTOFF_HZ};
 use crate::error::{Error, ErrorKind, Result};
 use ebur128::{EbuR128, Mode};
 

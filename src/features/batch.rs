@@ -1,5 +1,5 @@
-//! Folders of reference tracks: finding audio files, analysing many files in parallel,
-//! and building a profile from them.
+//! Folders of reference tracks: finding audio files and analysing many files in parallel
+//! (building a profile from them is [`crate::profile::build_profile`]).
 //!
 //! Parallelism is `std::thread::scope` over `available_parallelism()` workers pulling file
 //! indices from an atomic counter: decoding and analysis are CPU-bound and a file is the
@@ -7,9 +7,8 @@
 //! Progress is reported through a callback so the library does not depend on a terminal
 //! progress bar; the CLI draws one.
 
-use super::{analyze_file, Feature, FeatureVector};
+use super::{analyze_file, FeatureVector};
 use crate::error::{Error, Result};
-use crate::profile::{FeatureStats, Profile};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -131,62 +130,4 @@ pub fn analyze_files(
             }),
         })
         .collect()
-}
-
-/// The result of [`build_profile`].
-#[derive(Debug)]
-pub struct BuiltProfile {
-    /// The profile of the files that could be analysed (`track_count` of them), with
-    /// per-track `samples` kept; features no track had are left out.
-    pub profile: Profile,
-    /// The files that failed, with why; they are not in the profile.
-    pub failed: Vec<(PathBuf, Error)>,
-}
-
-/// Analyses `paths` in parallel and builds the profile `name` from those that succeed
-/// (statistics by [`FeatureStats::from_samples`]). Fails only when no file succeeds, with
-/// an error that names the first failure.
-pub fn build_profile(
-    name: &str,
-    paths: &[PathBuf],
-    progress: &(dyn Fn(Progress<'_>) + Sync),
-) -> Result<BuiltProfile> {
-    let results = analyze_files(paths, progress);
-    let mut failed = Vec::new();
-    let mut vectors = Vec::new();
-    for r in results {
-        match r.features {
-            Ok(v) => vectors.push(v),
-            Err(e) => failed.push((r.path, e)),
-        }
-    }
-    if vectors.is_empty() {
-        let why = match failed.first() {
-            Some((_, e)) => format!("no file could be analysed (first failure: {e})"),
-            None => "no audio files given".to_string(),
-        };
-        return Err(
-            Error::new(crate::error::ErrorKind::Audio, why).with_origin(format!("profile {name}"))
-        );
-    }
-    Ok(BuiltProfile {
-        profile: profile_from_vectors(name, &vectors)?,
-        failed,
-    })
-}
-
-/// The profile `name` of the tracks `vectors`: per feature, the statistics of the tracks
-/// where it is present ([`FeatureStats::from_samples`]).
-pub fn profile_from_vectors(name: &str, vectors: &[FeatureVector]) -> Result<Profile> {
-    let mut profile = Profile::new(name);
-    profile.track_count = vectors.len() as u64;
-    for feature in Feature::ALL {
-        let samples: Vec<f64> = vectors.iter().filter_map(|v| v.value(feature)).collect();
-        if samples.is_empty() {
-            continue;
-        }
-        let stats = FeatureStats::from_samples(&samples).map_err(|e| e.context(feature))?;
-        profile.features.insert(feature.name().to_string(), stats);
-    }
-    Ok(profile)
 }

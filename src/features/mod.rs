@@ -7,7 +7,6 @@
 mod analyser;
 mod batch;
 mod catalogue;
-pub mod crossover;
 mod decode;
 pub mod modulation;
 pub mod spectrum;
@@ -17,10 +16,7 @@ pub use analyser::{
     Analyser, BAND_FLOOR_DB, LOW_END_GATE, MAX_BLOCK_FRAMES, MAX_SAMPLE_RATE_HZ, MAX_WIDTH,
     MIN_LOUDNESS_SECONDS, MIN_LRA_SECONDS, MIN_SAMPLE_RATE_HZ, SILENCE_MEAN_SQUARE,
 };
-pub use batch::{
-    analyze_files, build_profile, list_audio_files, profile_from_vectors, BuiltProfile, Progress,
-    TrackResult, AUDIO_EXTENSIONS,
-};
+pub use batch::{analyze_files, list_audio_files, Progress, TrackResult, AUDIO_EXTENSIONS};
 pub use catalogue::{Band, Direction, Feature, FixType, Unit};
 pub use decode::{analyze_file, decode_file, AudioInfo, MIN_FILE_SECONDS};
 pub use vector::{Absent, FeatureVector, Measurement};

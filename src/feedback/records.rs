@@ -271,6 +271,19 @@ pub struct FixApplied {
     /// z-score of the gap before the fix.
     #[serde(rename = "gb")]
     pub gap_before: f64,
+    /// Whether the fix was applied at all: `false` for a proposal rejected before it was
+    /// applied (its `applied_value` is then the original value). Written only when false,
+    /// so the bytes of an applied fix are those of format version 1 before this key.
+    #[serde(rename = "ap", default = "applied", skip_serializing_if = "is_applied")]
+    pub was_applied: bool,
+}
+
+fn applied() -> bool {
+    true
+}
+
+fn is_applied(was_applied: &bool) -> bool {
+    *was_applied
 }
 
 /// The producer's explicit action on an applied fix.
@@ -464,6 +477,8 @@ const HAS_GAP_AFTER: u8 = 8;
 const HAS_MODIFIED: u8 = 16;
 /// `Slot::flags`: an imported event, whole in `imported[collector]`.
 const IMPORTED: u8 = 32;
+/// `Slot::flags`: the fix was never applied (rejected as a proposal).
+const NOT_APPLIED: u8 = 64;
 
 /// One folded event, compact: 72 bytes instead of a [`FeedbackEvent`]'s 240, and no
 /// heap. Strings are indices into the fold's shared tables; the rare modified value sits
@@ -841,7 +856,7 @@ impl Folder {
                 .filter(|&x| x != FEATURE_ELSEWHERE)
                 .unwrap_or(FEATURE_ELSEWHERE),
             kind: fix_type as u8,
-            flags: 0,
+            flags: if f.was_applied { 0 } else { NOT_APPLIED },
         };
         if slot.feature == FEATURE_ELSEWHERE {
             self.feature_overflow.insert(idx, feature);
@@ -995,7 +1010,7 @@ impl Folded {
             target_value: s.target_value,
             applied_value: s.applied_value,
             user_action: s.user_action(),
-            was_applied: true,
+            was_applied: !s.flag(NOT_APPLIED),
             was_undone: s.flag(UNDONE),
             gap_before: s.gap_before,
             gap_after: s.flag(HAS_GAP_AFTER).then_some(s.gap_after),
@@ -1091,7 +1106,7 @@ impl Folded {
 ///
 /// - `fix_applied` starts an event with the session's context (track, session id,
 ///   profile version, A/B arms; empty strings when no session was started) and
-///   `was_applied = true`; the event's timestamp is the time the writer took the record.
+///   the record's `was_applied` (false for a proposal rejected unapplied); the event's timestamp is the time the writer took the record.
 /// - `user_action` sets `user_action`, `user_modified_value`, and `was_undone` (true
 ///   exactly when the last action is `undo`, as in the seed).
 /// - `outcome` sets `gap_after` and `improvement_ratio` by [`improvement_ratio`]
@@ -1139,6 +1154,7 @@ mod tests {
             target_value: -6.0,
             applied_value: -4.5,
             gap_before,
+            was_applied: true,
         })
     }
 

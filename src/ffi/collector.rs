@@ -212,6 +212,7 @@ pub unsafe extern "C" fn fixloop_collector_fix_applied(
             target_value: fix.target_value,
             applied_value: fix.new_value,
             gap_before: fix.z_score,
+            was_applied: true,
         };
         match collector.inner.fix_applied(&applied) {
             Ok(event) => {

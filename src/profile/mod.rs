@@ -9,9 +9,11 @@
 //! `mean` and `std` are kept as stored. `std` is the sample standard deviation (n − 1).
 //! Unknown fields, at the top level and per feature, are kept on round trip.
 
+mod build;
 mod merge;
 mod stats;
 
+pub use build::{build_profile, profile_from_vectors, BuiltProfile};
 pub use merge::{bump_version, merge_references, FeatureMerge, MergeReport, Merged};
 pub use stats::percentile;
 
@@ -243,6 +245,19 @@ impl FeatureStats {
         }
         Ok(())
     }
+}
+
+/// The bundled default profile (`assets/trance_profile.json`: 40 synthesised trance
+/// references, written by `examples/data/generate.py`), the one the plugin uses until
+/// the producer picks another.
+pub const BUNDLED_JSON: &str = include_str!("../../assets/trance_profile.json");
+
+/// The bundled default profile, parsed ([`BUNDLED_JSON`]). A test checks that it is
+/// valid, so this cannot fail in a release; should it ever, an empty profile keeps a
+/// host running.
+pub fn bundled() -> Profile {
+    Profile::from_json(BUNDLED_JSON, "bundled trance_profile.json")
+        .unwrap_or_else(|_| Profile::new("empty"))
 }
 
 impl Profile {

@@ -246,3 +246,13 @@ fn save_is_atomic_and_validated() {
     assert!(e.to_string().contains("missing.json"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_bundled_profile_is_valid_and_scores_every_feature() {
+    let p = Profile::from_json(BUNDLED_JSON, "bundled").unwrap();
+    assert_eq!(p.name, "trance");
+    assert_eq!(bundled(), p);
+    for f in crate::features::Feature::ALL {
+        assert!(p.features.contains_key(f.name()), "{}", f.name());
+    }
+}

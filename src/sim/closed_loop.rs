@@ -224,7 +224,7 @@ impl World {
                 ))
             })
             .collect::<Result<_>>()?;
-        let mut profile = crate::features::profile_from_vectors("trance", &refs)?;
+        let mut profile = crate::profile::profile_from_vectors("trance", &refs)?;
         profile.version = "trance_v1".into();
         let taste = config.taste.taste(&profile);
         let wip: Vec<FeatureVector> = (0..config.wip_tracks)
@@ -428,6 +428,7 @@ pub fn run_loop(world: &World, config: &LoopConfig, log_dir: &Path) -> Result<Lo
                         target_value: fix.target_value,
                         applied_value: fix.new_value,
                         gap_before: fix.z_score,
+                        was_applied: true,
                     })
                     .map_err(push_err)?;
                 collector

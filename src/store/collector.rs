@@ -1,12 +1,12 @@
 //! The collector: one per plugin instance or host session, with record functions the
 //! audio thread may call.
 
-use super::writer::{writer_for, CollectorShared, PollReceiver, Writer};
+use super::writer::{writer_for, CollectorShared, PollReceiver, Queued, Writer};
 use super::StoreOptions;
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::{Feature, FixType};
 use crate::feedback::records::{
-    Bounce, BounceEvidence, EventId, FixApplied, FixId, Outcome, Record, SessionMark, SessionStart,
+    Bounce, BounceEvidence, EventId, FixApplied, FixId, Outcome, SessionMark, SessionStart,
     UserActionRecord,
 };
 use crate::feedback::{Arm, Text, UserAction};
@@ -55,6 +55,9 @@ pub struct AppliedFix {
     pub applied_value: f64,
     /// z-score of the gap before the fix.
     pub gap_before: f64,
+    /// Whether the fix was applied: `false` records a proposal rejected before it was
+    /// applied (give `applied_value = original_value`, then a `reject`).
+    pub was_applied: bool,
 }
 
 /// The context of a host session (strings; give it from a non-real-time thread).
@@ -115,7 +118,7 @@ pub struct Flushed {
 /// Dropping the collector flushes what it queued (blocking; do it off the audio thread).
 pub struct Collector {
     id: u64,
-    tx: Option<Sender<Record>>,
+    tx: Option<Sender<Queued>>,
     shared: Arc<CollectorShared>,
     next_serial: AtomicU32,
     session: AtomicU32,
@@ -161,7 +164,7 @@ impl Collector {
         self.writer.dir()
     }
 
-    fn push(&self, record: Record) -> std::result::Result<(), PushError> {
+    fn push(&self, record: Queued) -> std::result::Result<(), PushError> {
         let Some(tx) = &self.tx else {
             return Err(PushError::Full);
         };
@@ -181,18 +184,29 @@ impl Collector {
     /// Not real-time safe: allocates, and waits up to a second for room in the queue. On
     /// timeout the record is counted as dropped and an error is returned.
     pub fn start_session(&self, info: &SessionInfo) -> Result<u32> {
-        let session = self.session.fetch_add(1, Ordering::AcqRel) + 1;
-        let record = Record::SessionStart(Box::new(SessionStart {
-            session,
-            track_path: info.track_path.as_str().into(),
-            session_id: info.session_id.as_str().into(),
-            profile_version: info.profile_version.as_str().into(),
-            ab: info.ab.iter().map(|(k, v)| (Text::from(k), *v)).collect(),
-        }));
         let tx = self.tx.as_ref().ok_or_else(|| {
             Error::new(ErrorKind::Io, "the collector is closed").with_origin(self.origin())
         })?;
-        if tx.send_timeout(record, Duration::from_secs(1)).is_err() {
+        let session = self.session.fetch_add(1, Ordering::AcqRel) + 1;
+        // The strings wait beside the queue; the writer joins them to the marker.
+        self.shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(SessionStart {
+                session,
+                track_path: info.track_path.as_str().into(),
+                session_id: info.session_id.as_str().into(),
+                profile_version: info.profile_version.as_str().into(),
+                ab: info.ab.iter().map(|(k, v)| (Text::from(k), *v)).collect(),
+            });
+        let marker = Queued::SessionStart { session };
+        if tx.send_timeout(marker, Duration::from_secs(1)).is_err() {
+            self.shared
+                .sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|s| s.session != session);
             self.shared.dropped.fetch_add(1, Ordering::Release);
             return Err(Error::new(
                 ErrorKind::Io,
@@ -228,7 +242,7 @@ impl Collector {
             collector: self.id,
             serial: self.next_serial.fetch_add(1, Ordering::Relaxed),
         };
-        self.push(Record::FixApplied(FixApplied {
+        self.push(Queued::FixApplied(FixApplied {
             event,
             session: self.session(),
             fix_id: fix.fix_id,
@@ -238,6 +252,7 @@ impl Collector {
             target_value: fix.target_value,
             applied_value: fix.applied_value,
             gap_before: fix.gap_before,
+            was_applied: fix.was_applied,
         }))
         .inspect_err(|_| {
             // Give the serial back when no other thread took one meanwhile, so a flood
@@ -265,7 +280,7 @@ impl Collector {
         if modified_value.is_some_and(|v| !v.is_finite()) {
             return Err(PushError::NonFinite);
         }
-        self.push(Record::UserAction(UserActionRecord {
+        self.push(Queued::UserAction(UserActionRecord {
             event,
             action,
             modified_value,
@@ -280,7 +295,7 @@ impl Collector {
         if !gap_after.is_finite() {
             return Err(PushError::NonFinite);
         }
-        self.push(Record::Outcome(Outcome { event, gap_after }))
+        self.push(Queued::Outcome(Outcome { event, gap_after }))
     }
 
     /// Records that the host saved the session; the writer syncs at once after it.
@@ -288,7 +303,7 @@ impl Collector {
     /// # Real-time safety
     /// Real-time safe, as [`fix_applied`](Self::fix_applied).
     pub fn session_saved(&self) -> std::result::Result<(), PushError> {
-        self.push(Record::SessionSaved(SessionMark {
+        self.push(Queued::SessionSaved(SessionMark {
             session: self.session(),
         }))
     }
@@ -299,7 +314,7 @@ impl Collector {
     /// # Real-time safety
     /// Real-time safe, as [`fix_applied`](Self::fix_applied).
     pub fn track_bounced(&self, evidence: BounceEvidence) -> std::result::Result<(), PushError> {
-        self.push(Record::TrackBounced(Bounce {
+        self.push(Queued::TrackBounced(Bounce {
             session: self.session(),
             evidence,
         }))
@@ -310,7 +325,7 @@ impl Collector {
     /// # Real-time safety
     /// Real-time safe, as [`fix_applied`](Self::fix_applied).
     pub fn deactivated(&self) -> std::result::Result<(), PushError> {
-        self.push(Record::Deactivated(SessionMark {
+        self.push(Queued::Deactivated(SessionMark {
             session: self.session(),
         }))
     }

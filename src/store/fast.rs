@@ -187,6 +187,7 @@ fn decode_in_order(payload: &[u8]) -> Option<(u64, i64, u64, Record)> {
             target_value,
             applied_value,
             gap_before,
+            was_applied: true,
         })
     } else if r.lit(b"\xabuser_action\x83\xa1e").is_some() {
         let event = r.event_id()?;
@@ -254,9 +255,9 @@ fn decode_record(r: &mut Rd<'_>) -> Option<Record> {
     let kind = r.str_bytes()?;
     let n = r.map_len()?;
     match kind {
-        b"fix_applied" if n == 9 => {
+        b"fix_applied" if n == 9 || n == 10 => {
             let (mut e, mut s, mut fix, mut ft, mut ty) = (None, None, None, None, None);
-            let (mut ov, mut tv, mut av, mut gb) = (None, None, None, None);
+            let (mut ov, mut tv, mut av, mut gb, mut ap) = (None, None, None, None, None);
             for _ in 0..n {
                 match r.str_bytes()? {
                     b"e" if e.is_none() => e = Some(r.event_id()?),
@@ -271,6 +272,13 @@ fn decode_record(r: &mut Rd<'_>) -> Option<Record> {
                     b"tv" if tv.is_none() => tv = Some(r.f64()?),
                     b"av" if av.is_none() => av = Some(r.f64()?),
                     b"gb" if gb.is_none() => gb = Some(r.f64()?),
+                    b"ap" if ap.is_none() => {
+                        ap = Some(match r.byte()? {
+                            0xc2 => false,
+                            0xc3 => true,
+                            _ => return None,
+                        })
+                    }
                     _ => return None,
                 }
             }
@@ -284,6 +292,7 @@ fn decode_record(r: &mut Rd<'_>) -> Option<Record> {
                 target_value: tv?,
                 applied_value: av?,
                 gap_before: gb?,
+                was_applied: ap.unwrap_or(true),
             }))
         }
         b"user_action" if n == 3 => {
@@ -490,7 +499,7 @@ pub(crate) fn encode(
     rec: &Record,
 ) -> bool {
     let (kind, fields): (&[u8], u8) = match rec {
-        Record::FixApplied(_) => (b"fix_applied", 9),
+        Record::FixApplied(f) => (b"fix_applied", 9 + u8::from(!f.was_applied)),
         Record::UserAction(_) => (b"user_action", 3),
         Record::Outcome(_) => (b"outcome", 2),
         Record::SessionSaved(_) => (b"session_saved", 1),
@@ -530,6 +539,10 @@ pub(crate) fn encode(
             put_f64(b, f.applied_value);
             put_str(b, b"gb");
             put_f64(b, f.gap_before);
+            if !f.was_applied {
+                put_str(b, b"ap");
+                b.push(0xc2);
+            }
         }
         Record::UserAction(a) => {
             put_str(b, b"e");
@@ -610,6 +623,7 @@ mod tests {
                 target_value: f64::MIN_POSITIVE,
                 applied_value: 1e300,
                 gap_before: -0.0,
+                was_applied: true,
             }),
             Record::UserAction(UserActionRecord {
                 event: id,
@@ -642,6 +656,22 @@ mod tests {
                 },
             }),
             Record::Dropped(Dropped { total: 1 << 40 }),
+            // A proposal rejected unapplied: one key more (`ap`), general path only.
+            Record::FixApplied(FixApplied {
+                event: EventId {
+                    collector: 9,
+                    serial: 1,
+                },
+                session: 1,
+                fix_id: FixId::new("rejected").unwrap(),
+                feature: 2,
+                fix_type: 3,
+                original_value: -3.0,
+                target_value: -6.0,
+                applied_value: -3.0,
+                gap_before: 2.0,
+                was_applied: false,
+            }),
         ]
     }
 
@@ -730,6 +760,7 @@ mod tests {
                 target_value: f64::NAN,
                 applied_value: f64::INFINITY,
                 gap_before: -(v as f64),
+                was_applied: v % 2 == 0,
             }));
         }
         for rec in &recs {

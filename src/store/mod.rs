@@ -86,7 +86,7 @@
 //! | kind | fields |
 //! |---|---|
 //! | `session_start` | `s` session number, `track`, `sid` session id, `pv` profile version, `ab` {test id: `control`\|`treatment`} |
-//! | `fix_applied` | `e` event id `[collector, serial]`, `s` session, `fix` fix id, `ft` feature id, `ty` fix type id, `ov` original, `tv` target, `av` applied value, `gb` gap before |
+//! | `fix_applied` | `e` event id `[collector, serial]`, `s` session, `fix` fix id, `ft` feature id, `ty` fix type id, `ov` original, `tv` target, `av` applied value, `gb` gap before; `ap` `false` only for a proposal rejected before it was applied (absent: applied) |
 //! | `user_action` | `e`, `a` action (`accept`\|`reject`\|`undo`\|`modify`), `mv` modified value or nil |
 //! | `outcome` | `e`, `ga` gap after |
 //! | `session_saved`, `deactivated` | `s` |
@@ -134,7 +134,7 @@ pub use reader::{
     ExportReport, Feedback, FoldedLog, FrameProblem, ImportReport, LoadedEvents, Log, ProblemKind,
     SegmentReport, VerifyReport,
 };
-pub use segment::{is_segment_name, lock_path, Recovered, LOCK_SUFFIX, SEGMENT_EXT};
+pub use segment::{is_segment_name, lock_path, random_id, Recovered, LOCK_SUFFIX, SEGMENT_EXT};
 
 use std::time::Duration;
 

@@ -995,6 +995,7 @@ mod tests {
             target_value: 0.0,
             applied_value: 0.5,
             gap_before: 2.0,
+            was_applied: true,
         })
     }
 

@@ -23,16 +23,18 @@ pub(crate) fn now_us() -> i64 {
         .unwrap_or(0)
 }
 
-/// A random 64-bit id (never 0, which marks the writer's own records).
-pub(crate) fn random_id() -> u64 {
+/// A random 64-bit id from the operating system (never 0, which marks the writer's own
+/// records): the ids of writers and collectors, and of plugin sessions, unique across
+/// processes without coordination.
+///
+/// # Real-time safety
+/// Not real-time safe: a system call.
+pub fn random_id() -> u64 {
     let mut id = getrandom::u64().unwrap_or(0);
     while id == 0 {
         // Without an OS source, fall back on time and pid mixed by a SplitMix64 step.
-        let mut z = (now_us() as u64) ^ (u64::from(std::process::id()) << 32);
-        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        id = z ^ (z >> 31);
+        let z = (now_us() as u64) ^ (u64::from(std::process::id()) << 32);
+        id = crate::rng::SplitMix64::new(z).next_u64();
     }
     id
 }

@@ -9,7 +9,9 @@ use super::frame::encode_frame;
 use super::segment::{now_us, random_id, recover_dead, Recovered, SegmentFile};
 use super::StoreOptions;
 use crate::error::{Error, ErrorKind, Result};
-use crate::feedback::records::{Dropped, Record};
+use crate::feedback::records::{
+    Bounce, Dropped, FixApplied, Outcome, Record, SessionMark, SessionStart, UserActionRecord,
+};
 use crossbeam_channel::{Receiver, TryRecvError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,17 +19,67 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// What a collector's queue carries: a fixed-size `Copy` record, so no heap data can
+/// travel the real-time path by construction (a `Box` or `String` would not compile
+/// here). A session start's strings are parked in [`CollectorShared::sessions`] before its
+/// marker is queued, and the writer joins them up when it takes the marker.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Queued {
+    /// A session started; its context waits in `CollectorShared::sessions`.
+    SessionStart {
+        /// The collector-local session number.
+        session: u32,
+    },
+    /// See [`Record::FixApplied`].
+    FixApplied(FixApplied),
+    /// See [`Record::UserAction`].
+    UserAction(UserActionRecord),
+    /// See [`Record::Outcome`].
+    Outcome(Outcome),
+    /// See [`Record::SessionSaved`].
+    SessionSaved(SessionMark),
+    /// See [`Record::TrackBounced`].
+    TrackBounced(Bounce),
+    /// See [`Record::Deactivated`].
+    Deactivated(SessionMark),
+}
+
+impl Queued {
+    /// The log record, taking a session start's context out of `shared`.
+    fn into_record(self, shared: &CollectorShared) -> Record {
+        match self {
+            Queued::SessionStart { session } => {
+                let mut parked = lock(&shared.sessions);
+                let start = match parked.iter().position(|s| s.session == session) {
+                    Some(i) => parked.swap_remove(i),
+                    None => SessionStart {
+                        session,
+                        ..SessionStart::default()
+                    },
+                };
+                Record::SessionStart(Box::new(start))
+            }
+            Queued::FixApplied(f) => Record::FixApplied(f),
+            Queued::UserAction(a) => Record::UserAction(a),
+            Queued::Outcome(o) => Record::Outcome(o),
+            Queued::SessionSaved(m) => Record::SessionSaved(m),
+            Queued::TrackBounced(b) => Record::TrackBounced(b),
+            Queued::Deactivated(m) => Record::Deactivated(m),
+        }
+    }
+}
+
 /// A queue receiver that can only poll. Blocking receives (`recv`, `recv_timeout`,
 /// `select!`) would make every real-time `try_send` take a lock and wake a futex
 /// (SPEC §3.3 design notes), so this type does not offer them.
-pub(crate) struct PollReceiver(Receiver<Record>);
+pub(crate) struct PollReceiver(Receiver<Queued>);
 
 impl PollReceiver {
-    pub(crate) fn new(rx: Receiver<Record>) -> Self {
+    pub(crate) fn new(rx: Receiver<Queued>) -> Self {
         PollReceiver(rx)
     }
 
-    fn try_recv(&self) -> std::result::Result<Record, TryRecvError> {
+    fn try_recv(&self) -> std::result::Result<Queued, TryRecvError> {
         self.0.try_recv()
     }
 
@@ -46,6 +98,8 @@ pub(crate) struct CollectorShared {
     pub(crate) dropped: AtomicU64,
     /// Records of this collector known to be on disk and synced.
     pub(crate) durable: AtomicU64,
+    /// Contexts of session starts queued and not yet taken by the writer.
+    pub(crate) sessions: Mutex<Vec<SessionStart>>,
 }
 
 struct Channel {
@@ -361,7 +415,8 @@ impl Loop {
                     break;
                 }
                 match ch.rx.try_recv() {
-                    Ok(rec) => {
+                    Ok(queued) => {
+                        let rec = queued.into_record(&ch.shared);
                         let seq = self.seg.take_seq();
                         encode_frame(&mut self.pending, seq, now, ch.collector, &rec);
                         ch.received += 1;

@@ -49,6 +49,7 @@ pub fn fix(id: &str, n: u64) -> AppliedFix {
         target_value: -6.0,
         applied_value: -4.5,
         gap_before: 1.5,
+        was_applied: true,
     }
 }
 

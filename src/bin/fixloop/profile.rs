@@ -45,7 +45,7 @@ pub fn run(command: &Command) -> Result<()> {
         Command::Build { refs, name, output } => {
             let paths = audio_files(refs)?;
             let bar = bar(paths.len());
-            let built = features::build_profile(name, &paths, &|p| tick(&bar, p));
+            let built = fixloop::profile::build_profile(name, &paths, &|p| tick(&bar, p));
             bar.finish_and_clear();
             let built = built?;
             report_failures(&built.failed);

@@ -12,7 +12,7 @@
 
 use super::biquad::{Biquad, Coefficients, FilterShape};
 use super::mid_side;
-use fixloop::features::Feature;
+use crate::features::Feature;
 
 /// Number of band filters (SPEC §1's seven band-level features).
 pub const BAND_COUNT: usize = 7;
@@ -91,7 +91,7 @@ impl BandLayout {
             q: 1.0,
         }; BAND_COUNT];
         for (i, feature) in Feature::BANDS.into_iter().enumerate() {
-            let band = feature.band().unwrap_or(fixloop::features::Band::FULL);
+            let band = feature.band().unwrap_or(crate::features::Band::FULL);
             out[i] = if i == 0 {
                 BandLayout {
                     shape: FilterShape::LowShelf,

@@ -2,49 +2,13 @@
 //!
 //! A 4th-order Linkwitz–Riley low-pass: two identical 2nd-order Butterworth sections
 //! (Q = 1/√2, RBJ Audio EQ Cookbook coefficients, bilinear transform with the cutoff
-//! pre-warped), −6 dB at the cutoff and −24 dB/octave beyond it: the low band a 150 Hz
-//! LR4 crossover (the common bass-mono crossover) would split off. Computed in `f64`,
-//! transposed direct form II.
+//! pre-warped, [`FilterShape::LowPass`]), −6 dB at the cutoff and −24 dB/octave beyond it:
+//! the low band a 150 Hz LR4 crossover (the common bass-mono crossover) would split off.
+
+use super::biquad::{Biquad, Coefficients, FilterShape};
 
 /// The cutoff of the low-end width measurement.
 pub const LOW_END_CUTOFF_HZ: f64 = 150.0;
-
-#[derive(Clone, Copy, Debug)]
-struct Biquad {
-    b0: f64,
-    b1: f64,
-    b2: f64,
-    a1: f64,
-    a2: f64,
-    s1: f64,
-    s2: f64,
-}
-
-impl Biquad {
-    fn butterworth_low_pass(cutoff_hz: f64, sample_rate_hz: f64) -> Biquad {
-        let w0 = 2.0 * std::f64::consts::PI * cutoff_hz / sample_rate_hz;
-        let (sin, cos) = w0.sin_cos();
-        let alpha = sin / (2.0 * std::f64::consts::FRAC_1_SQRT_2);
-        let a0 = 1.0 + alpha;
-        Biquad {
-            b0: (1.0 - cos) / 2.0 / a0,
-            b1: (1.0 - cos) / a0,
-            b2: (1.0 - cos) / 2.0 / a0,
-            a1: -2.0 * cos / a0,
-            a2: (1.0 - alpha) / a0,
-            s1: 0.0,
-            s2: 0.0,
-        }
-    }
-
-    #[inline]
-    fn process(&mut self, x: f64) -> f64 {
-        let y = self.b0 * x + self.s1;
-        self.s1 = self.b1 * x - self.a1 * y + self.s2;
-        self.s2 = self.b2 * x - self.a2 * y;
-        y
-    }
-}
 
 /// A Linkwitz–Riley 4th-order low-pass.
 #[derive(Clone, Copy, Debug)]
@@ -54,7 +18,14 @@ pub(crate) struct LowPassLr4 {
 
 impl LowPassLr4 {
     pub(crate) fn new(cutoff_hz: f64, sample_rate_hz: f64) -> LowPassLr4 {
-        let section = Biquad::butterworth_low_pass(cutoff_hz, sample_rate_hz);
+        let mut section = Biquad::default();
+        section.set_coefficients(Coefficients::design(
+            FilterShape::LowPass,
+            cutoff_hz,
+            std::f64::consts::FRAC_1_SQRT_2,
+            0.0,
+            sample_rate_hz,
+        ));
         LowPassLr4 {
             sections: [section, section],
         }
@@ -62,8 +33,7 @@ impl LowPassLr4 {
 
     pub(crate) fn reset(&mut self) {
         for s in &mut self.sections {
-            s.s1 = 0.0;
-            s.s2 = 0.0;
+            s.reset();
         }
     }
 

@@ -1,12 +1,16 @@
-//! Second-order IIR filters (transposed direct form II, `f64` state) with the peaking and
-//! shelving designs of R. Bristow-Johnson's "Cookbook formulae for audio EQ biquad filter
-//! coefficients" (W3C Audio EQ Cookbook). A shelf uses slope S = 1.
+//! Second-order IIR filters (transposed direct form II, `f64` state) with the low-pass,
+//! peaking and shelving designs of R. Bristow-Johnson's "Cookbook formulae for audio EQ
+//! biquad filter coefficients" (W3C Audio EQ Cookbook; bilinear transform with the
+//! frequency pre-warped). A shelf uses slope S = 1. The one biquad of the crate: the
+//! analyser's crossover and the fix stage's band filters are both built from it.
 
 use std::f64::consts::PI;
 
 /// The response shape of a band filter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FilterShape {
+    /// Passes everything below the cutoff (−3 dB there at Q = 1/√2: Butterworth); gain unused.
+    LowPass,
     /// Boosts or cuts everything below the corner (half the gain at the corner).
     LowShelf,
     /// Boosts or cuts a band around the centre (the full gain at the centre).
@@ -68,6 +72,17 @@ impl Coefficients {
         let w0 = 2.0 * PI * freq_hz / sample_rate_hz;
         let (sin_w0, cos_w0) = w0.sin_cos();
         let (b0, b1, b2, a0, a1, a2) = match shape {
+            FilterShape::LowPass => {
+                let alpha = sin_w0 / (2.0 * q);
+                (
+                    (1.0 - cos_w0) / 2.0,
+                    1.0 - cos_w0,
+                    (1.0 - cos_w0) / 2.0,
+                    1.0 + alpha,
+                    -2.0 * cos_w0,
+                    1.0 - alpha,
+                )
+            }
             FilterShape::Peak => {
                 let alpha = sin_w0 / (2.0 * q);
                 (
@@ -182,12 +197,21 @@ impl Biquad {
     /// Safe on the audio thread.
     #[inline]
     pub fn tick(&mut self, x: f32) -> f32 {
+        self.process(f64::from(x)) as f32
+    }
+
+    /// Filters one `f64` sample.
+    ///
+    /// # Real-time safety
+    ///
+    /// Safe on the audio thread.
+    #[inline]
+    pub fn process(&mut self, x: f64) -> f64 {
         let c = &self.coefficients;
-        let x = f64::from(x);
         let y = c.b0 * x + self.z1;
         self.z1 = c.b1 * x - c.a1 * y + self.z2;
         self.z2 = c.b2 * x - c.a2 * y;
-        y as f32
+        y
     }
 
     /// Clears the state if a non-finite input has poisoned it, so one NaN sample does not
@@ -251,6 +275,21 @@ mod tests {
         assert!((high.magnitude_db(12_000.0, sr) - 2.0).abs() < 1e-6);
         assert!(high.magnitude_db(200.0, sr).abs() < 0.05);
         assert!(high.magnitude_db(21_000.0, sr) > 3.5);
+    }
+
+    #[test]
+    fn butterworth_low_pass_is_3_db_down_at_the_cutoff() {
+        // 2nd-order Butterworth: |H(fc)|² = 1/2 (−3.01 dB), |H| ≈ 1 far below it.
+        let sr = 48_000.0;
+        let c = Coefficients::design(
+            FilterShape::LowPass,
+            150.0,
+            std::f64::consts::FRAC_1_SQRT_2,
+            0.0,
+            sr,
+        );
+        assert!((c.magnitude_db(150.0, sr) + 3.0103).abs() < 1e-3);
+        assert!(c.magnitude_db(10.0, sr).abs() < 1e-3);
     }
 
     #[test]

@@ -20,6 +20,13 @@ use crate::profile::Profile;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod model;
+
+pub use model::{
+    aimed_value, control_move, setting, setting_value, Control, ControlMove, GAIN_RANGE_DB,
+    MAX_WIDTH_RATIO,
+};
+
 /// Where a fix aims (SPEC §2 `target_strategy`).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -312,93 +319,6 @@ pub fn propose(profile: &Profile, report: &GapReport, policy: &Policy) -> Result
     Ok(fixes)
 }
 
-/// The action setting that moves `feature` from `current` to `new`.
-pub fn setting(feature: Feature, current: f64, new: f64) -> FixSetting {
-    match feature {
-        Feature::Loudness | Feature::TruePeak => FixSetting::Gain {
-            gain_db: new - current,
-        },
-        Feature::Plr | Feature::LoudnessRange => FixSetting::Dynamics {
-            change_db: new - current,
-        },
-        Feature::ModulationDepth => FixSetting::Pumping {
-            change_db: new - current,
-        },
-        Feature::StereoWidth | Feature::LowEndWidth => FixSetting::Width {
-            width_ratio: width_ratio(current, new),
-        },
-        Feature::StereoCorrelation => FixSetting::Width {
-            width_ratio: width_ratio(width_of_correlation(current), width_of_correlation(new)),
-        },
-        Feature::SpectralCentroid => FixSetting::EqTilt {
-            pivot_hz: 1000.0,
-            slope_db_per_octave: tilt_for_centroid_ratio(new / current.max(1.0)),
-        },
-        band_feature => {
-            let band = band_feature.band().unwrap_or(Band::FULL);
-            FixSetting::EqBand {
-                low_hz: band.low_hz,
-                high_hz: band.high_hz,
-                gain_db: band_gain_db(current, new),
-            }
-        }
-    }
-}
-
-/// Width below which a signal counts as mono when computing a ratio (a mono track cannot
-/// be widened by side gain; the ratio is taken against this floor).
-const MONO_WIDTH_FLOOR: f64 = 0.01;
-
-fn width_ratio(current: f64, new: f64) -> f64 {
-    new.max(0.0) / current.max(MONO_WIDTH_FLOOR)
-}
-
-/// The mid/side width of a pair with correlation `rho` when mid and side are uncorrelated:
-/// ρ = (M² − S²)/(M² + S²) ⇒ S/M = √((1 − ρ)/(1 + ρ)).
-fn width_of_correlation(rho: f64) -> f64 {
-    let rho = rho.clamp(-0.999, 1.0);
-    ((1.0 - rho) / (1.0 + rho)).sqrt()
-}
-
-/// Band gain in dB that moves a relative band level from `current_db` to `new_db` (see
-/// [`FixSetting::EqBand`]).
-fn band_gain_db(current_db: f64, new_db: f64) -> f64 {
-    // A band cannot hold more than (nearly) all the energy.
-    let r = 10f64.powf(current_db.min(-0.01) / 10.0);
-    let r_new = 10f64.powf(new_db.min(-0.01) / 10.0);
-    10.0 * ((r_new * (1.0 - r)) / (r * (1.0 - r_new))).log10()
-}
-
-/// Centroid of a pink (1/f) spectrum over 20 Hz–20 kHz tilted by `slope` dB/octave.
-fn pink_centroid(slope_db_per_octave: f64) -> f64 {
-    // Energy density f^(a−1) with a = slope / (10·log10 2); centroid = ∫f^a / ∫f^(a−1).
-    let a = slope_db_per_octave / (10.0 * 2f64.log10());
-    let (lo, hi): (f64, f64) = (Band::FULL.low_hz, Band::FULL.high_hz);
-    let integral = |p: f64| {
-        if p.abs() < 1e-9 {
-            (hi / lo).ln()
-        } else {
-            (hi.powf(p) - lo.powf(p)) / p
-        }
-    };
-    integral(a + 1.0) / integral(a)
-}
-
-/// The tilt (dB/octave, within ±6) that scales a pink spectrum's centroid by `ratio`.
-fn tilt_for_centroid_ratio(ratio: f64) -> f64 {
-    let base = pink_centroid(0.0);
-    let (mut lo, mut hi) = (-6.0, 6.0);
-    for _ in 0..60 {
-        let mid = 0.5 * (lo + hi);
-        if pink_centroid(mid) / base < ratio {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    0.5 * (lo + hi)
-}
-
 /// FNV-1a 64 of the fix's identity, printed as `feature.action.xxxxxxxx`.
 fn fix_id(feature: Feature, action: FixType, current: f64, target: f64) -> String {
     let h = crate::rng::fnv1a64([
@@ -533,19 +453,6 @@ mod tests {
     }
 
     #[test]
-    fn band_gain_is_exact_for_an_ideal_band() {
-        // A band at −6 dB relative (r = 0.2512) raised to −3 dB relative (r' = 0.5012):
-        // G = r'(1 − r) / (r(1 − r')) = 2.9952 → 4.764 dB; check by applying it.
-        let g = band_gain_db(-6.0, -3.0);
-        let r = 10f64.powf(-0.6);
-        let gain = 10f64.powf(g / 10.0);
-        let after = 10.0 * (gain * r / (1.0 - r + gain * r)).log10();
-        assert!((after - -3.0).abs() < 1e-9);
-        assert!((g - 4.764).abs() < 1e-3);
-        assert_eq!(band_gain_db(-6.0, -6.0), 0.0);
-    }
-
-    #[test]
     fn width_settings() {
         // Width 1.0 → 0.9 is "narrow 10 %".
         let FixSetting::Width { width_ratio } = setting(Feature::StereoWidth, 1.0, 0.9) else {
@@ -570,14 +477,6 @@ mod tests {
             z_score: 1.0,
         };
         assert_eq!(f.describe(), "Narrow the stereo image by 10 %");
-    }
-
-    #[test]
-    fn tilt_moves_pink_centroid_by_ratio() {
-        let s = tilt_for_centroid_ratio(1.2);
-        assert!(s > 0.0);
-        assert!((pink_centroid(s) / pink_centroid(0.0) - 1.2).abs() < 1e-6);
-        assert!(tilt_for_centroid_ratio(0.8) < 0.0);
     }
 
     #[test]

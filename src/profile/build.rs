@@ -1,0 +1,65 @@
+//! Building a profile from reference tracks: analyse the files (in parallel, with
+//! progress), then the per-feature statistics of the tracks that could be analysed.
+
+use super::{FeatureStats, Profile};
+use crate::error::{Error, Result};
+use crate::features::{analyze_files, Feature, FeatureVector, Progress};
+use std::path::PathBuf;
+
+/// The result of [`build_profile`].
+#[derive(Debug)]
+pub struct BuiltProfile {
+    /// The profile of the files that could be analysed (`track_count` of them), with
+    /// per-track `samples` kept; features no track had are left out.
+    pub profile: Profile,
+    /// The files that failed, with why; they are not in the profile.
+    pub failed: Vec<(PathBuf, Error)>,
+}
+
+/// Analyses `paths` in parallel and builds the profile `name` from those that succeed
+/// (statistics by [`FeatureStats::from_samples`]). Fails only when no file succeeds, with
+/// an error that names the first failure.
+pub fn build_profile(
+    name: &str,
+    paths: &[PathBuf],
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+) -> Result<BuiltProfile> {
+    let results = analyze_files(paths, progress);
+    let mut failed = Vec::new();
+    let mut vectors = Vec::new();
+    for r in results {
+        match r.features {
+            Ok(v) => vectors.push(v),
+            Err(e) => failed.push((r.path, e)),
+        }
+    }
+    if vectors.is_empty() {
+        let why = match failed.first() {
+            Some((_, e)) => format!("no file could be analysed (first failure: {e})"),
+            None => "no audio files given".to_string(),
+        };
+        return Err(
+            Error::new(crate::error::ErrorKind::Audio, why).with_origin(format!("profile {name}"))
+        );
+    }
+    Ok(BuiltProfile {
+        profile: profile_from_vectors(name, &vectors)?,
+        failed,
+    })
+}
+
+/// The profile `name` of the tracks `vectors`: per feature, the statistics of the tracks
+/// where it is present ([`FeatureStats::from_samples`]).
+pub fn profile_from_vectors(name: &str, vectors: &[FeatureVector]) -> Result<Profile> {
+    let mut profile = Profile::new(name);
+    profile.track_count = vectors.len() as u64;
+    for feature in Feature::ALL {
+        let samples: Vec<f64> = vectors.iter().filter_map(|v| v.value(feature)).collect();
+        if samples.is_empty() {
+            continue;
+        }
+        let stats = FeatureStats::from_samples(&samples).map_err(|e| e.context(feature))?;
+        profile.features.insert(feature.name().to_string(), stats);
+    }
+    Ok(profile)
+}
