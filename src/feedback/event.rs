@@ -375,35 +375,18 @@ impl FeedbackEvent {
     }
 
     /// What learning reads of this event.
-    pub fn outcome(&self) -> EventOutcome<'_> {
-        EventOutcome {
+    pub fn outcome(&self) -> super::EventOutcome<'_> {
+        super::EventOutcome {
             timestamp: self.timestamp,
             fix_type: self.fix_type,
             feature_name: &self.feature_name,
             user_action: self.user_action,
             was_undone: self.was_undone,
             improvement_ratio: self.improvement_ratio,
+            session_id: &self.session_id,
+            ab: &self.ab,
         }
     }
-}
-
-/// The part of a [`FeedbackEvent`] that effectiveness, confidence and refinement read
-/// (SPEC §4): a borrowed view, so they can run over a log's compact fold
-/// ([`crate::feedback::records::Folded::outcomes`]) without building every event.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct EventOutcome<'a> {
-    /// When the fix was applied.
-    pub timestamp: Timestamp,
-    /// The kind of fix.
-    pub fix_type: FixType,
-    /// The feature the fix addressed.
-    pub feature_name: &'a str,
-    /// The producer's explicit action, if any.
-    pub user_action: Option<UserAction>,
-    /// Whether it was undone.
-    pub was_undone: bool,
-    /// Relative reduction of |gap|, if measured.
-    pub improvement_ratio: Option<f64>,
 }
 
 /// fixloop's improvement ratio: `(|before| − |after|) / |before|`, 0 when `before` is 0.

@@ -2,8 +2,11 @@
 
 mod event;
 pub mod jsonl;
+mod outcomes;
 pub mod records;
 mod text;
 
-pub use event::{improvement_ratio, Arm, EventOutcome, FeedbackEvent, Timestamp, UserAction};
+pub use event::{improvement_ratio, Arm, FeedbackEvent, Timestamp, UserAction};
+pub(crate) use outcomes::NO_ARMS;
+pub use outcomes::{EventOutcome, Outcomes};
 pub use text::Text;

@@ -13,7 +13,8 @@
 //! [`SessionStart`] (created off the audio thread) and [`Record::Event`] (import) own
 //! heap data.
 
-use super::event::{improvement_ratio, Arm, EventOutcome, FeedbackEvent, Timestamp, UserAction};
+use super::event::{improvement_ratio, Arm, FeedbackEvent, Timestamp, UserAction};
+use super::EventOutcome;
 use super::Text;
 use crate::features::{Feature, FixType};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -961,6 +962,13 @@ impl Folded {
             if s.flag(IMPORTED) {
                 return self.imported[s.collector as usize].outcome();
             }
+            let (session_id, ab) = match s.context {
+                0 => ("", &super::NO_ARMS),
+                c => {
+                    let ctx = &self.contexts[c as usize - 1];
+                    (ctx.session_id.as_str(), &ctx.ab)
+                }
+            };
             EventOutcome {
                 timestamp: Timestamp::from_micros(s.time_us),
                 fix_type: s.fix_type(),
@@ -968,6 +976,8 @@ impl Folded {
                 user_action: s.user_action(),
                 was_undone: s.flag(UNDONE),
                 improvement_ratio: s.improvement_ratio(),
+                session_id,
+                ab,
             }
         })
     }

@@ -1,7 +1,7 @@
 //! Learning through the C ABI: summary, refinement, A/B status and assignment.
 
 use super::*;
-use crate::feedback::{Arm, FeedbackEvent, Timestamp};
+use crate::feedback::{Arm, Timestamp};
 use crate::home::Home;
 use crate::learn::{self, AbStatus, AbStore, RefineOptions, Since, Summary};
 use crate::store;
@@ -20,15 +20,6 @@ unsafe fn feedback_at(feedback: *const c_char) -> FfiResult<store::Feedback> {
         PathBuf::from(unsafe { arg_str(feedback, "feedback") }?)
     };
     Ok(store::load_feedback(&path)?)
-}
-
-/// The events at `feedback` (see [`feedback_at`]).
-///
-/// # Safety
-/// `feedback` is NULL or NUL-terminated.
-unsafe fn events_at(feedback: *const c_char) -> FfiResult<Vec<FeedbackEvent>> {
-    // SAFETY: forwarded contract on feedback.
-    Ok(unsafe { feedback_at(feedback) }?.into_loaded().events)
 }
 
 fn json_out(out: *mut *mut c_char, value: &impl serde::Serialize) -> FfiResult {
@@ -130,8 +121,8 @@ pub unsafe extern "C" fn fixloop_ab_status_json(
         };
         let test = AbStore::new(dir).resolve(test)?;
         // SAFETY: forwarded contract on feedback.
-        let events = unsafe { events_at(feedback) }?;
-        let status = AbStatus::compute(&test, &events, Timestamp::now())?;
+        let feedback = unsafe { feedback_at(feedback) }?;
+        let status = AbStatus::compute(&test, &feedback, Timestamp::now())?;
         json_out(out, &status)
     })
 }

@@ -1,9 +1,10 @@
 //! Learning from feedback (SPEC §4): which fixes work, how confident to be in each kind
 //! of fix, how to refine a profile, and A/B tests of fix-generation policies.
 //!
-//! Everything here works on any [`Outcomes`]: a slice of
-//! [`FeedbackEvent`]s however they were read (native log or JSON lines), or a log's
-//! compact fold ([`Folded`]), which it reads without building the events. It never
+//! Everything here works on any [`Outcomes`](crate::feedback::Outcomes): a slice of
+//! [`FeedbackEvent`](crate::feedback::FeedbackEvent)s, a log's compact fold, or whatever
+//! [`store::load_feedback`](crate::store::load_feedback) read (native log or JSON lines),
+//! without building the events. It never
 //! mutates its inputs, and returns named result structs that serialise to the JSON of
 //! SPEC §5 and display the seed's human layout.
 //!
@@ -30,8 +31,7 @@ pub use effectiveness::{FeatureEffectiveness, FixTypeEffectiveness, Recommendati
 pub use refine::{refine, Adjustment, Decision, RefineOptions, RefineReport, Refinement};
 pub use since::Since;
 
-use crate::feedback::records::Folded;
-use crate::feedback::{EventOutcome, FeedbackEvent};
+pub(crate) use crate::feedback::Outcomes;
 
 /// Runs `a` on this thread and `b` on another when `parallel` (and a thread can be
 /// started), else both here: two independent passes over the same events, so results
@@ -71,55 +71,11 @@ where
 /// Events from which a pass is worth a thread of its own.
 pub(crate) const PARALLEL_EVENTS: usize = 1 << 17;
 
-/// Events as learning reads them: each one's [`EventOutcome`], in order.
-pub trait Outcomes {
-    /// Number of events.
-    fn count(&self) -> usize;
-    /// Calls `f` with each event's outcome, in order.
-    fn each<'a, F: FnMut(EventOutcome<'a>)>(&'a self, f: F);
-}
-
-impl Outcomes for [FeedbackEvent] {
-    fn count(&self) -> usize {
-        self.len()
-    }
-    fn each<'a, F: FnMut(EventOutcome<'a>)>(&'a self, f: F) {
-        self.iter().map(FeedbackEvent::outcome).for_each(f)
-    }
-}
-
-impl<const N: usize> Outcomes for [FeedbackEvent; N] {
-    fn count(&self) -> usize {
-        N
-    }
-    fn each<'a, F: FnMut(EventOutcome<'a>)>(&'a self, f: F) {
-        self.as_slice().each(f)
-    }
-}
-
-impl Outcomes for Vec<FeedbackEvent> {
-    fn count(&self) -> usize {
-        self.len()
-    }
-    fn each<'a, F: FnMut(EventOutcome<'a>)>(&'a self, f: F) {
-        self.as_slice().each(f)
-    }
-}
-
-impl Outcomes for Folded {
-    fn count(&self) -> usize {
-        self.len()
-    }
-    fn each<'a, F: FnMut(EventOutcome<'a>)>(&'a self, f: F) {
-        self.outcomes().for_each(f)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::features::{Feature, FixType};
-    use crate::feedback::{Timestamp, UserAction};
+    use crate::feedback::{FeedbackEvent, Timestamp, UserAction};
     use crate::profile::{FeatureStats, Profile};
 
     #[test]

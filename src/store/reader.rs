@@ -697,7 +697,7 @@ pub fn read_dir_events(dir: &Path) -> Result<LoadedEvents> {
 }
 
 /// Reads a log directory and folds it, keeping the events compact: what learning reads
-/// ([`crate::learn::Outcomes`]) without building every [`FeedbackEvent`].
+/// ([`crate::feedback::Outcomes`]) without building every [`FeedbackEvent`].
 pub fn read_dir_folded(dir: &Path) -> Result<FoldedLog> {
     fold_dir(dir, DecodeOn::Either)
 }
@@ -820,7 +820,7 @@ fn fold_dir(dir: &Path, decode_on: DecodeOn) -> Result<FoldedLog> {
 }
 
 /// Feedback as learning reads it: a log directory's compact fold, or a JSON-lines
-/// file's events. Both are [`crate::learn::Outcomes`].
+/// file's events. Both are [`crate::feedback::Outcomes`].
 #[derive(Debug)]
 pub enum Feedback {
     /// A log directory, folded.
@@ -850,7 +850,7 @@ impl Feedback {
     }
 }
 
-impl crate::learn::Outcomes for Feedback {
+impl crate::feedback::Outcomes for Feedback {
     fn count(&self) -> usize {
         match self {
             Feedback::Log(l) => l.folded.count(),

@@ -1,21 +1,16 @@
 //! Feedback commands: `verify`, `import`, `export`, and the `--feedback PATH` loader every
 //! reading command shares.
 
-use fixloop::feedback::FeedbackEvent;
 use fixloop::home::Home;
 use fixloop::store;
 use fixloop::Result;
 use std::path::{Path, PathBuf};
 
-/// Reads the events at `--feedback PATH` (a log directory or a `.jsonl` file), else the
-/// home's log. Damaged frames are reported on stderr; they never stop the analysis.
-pub fn load(home: &Home, feedback: Option<&Path>) -> Result<Vec<FeedbackEvent>> {
-    load_for_learning(home, feedback).map(|f| f.into_loaded().events)
-}
-
-/// [`load`] for `summary` and `refine`: a log stays a compact fold (the learning
-/// functions read it without building every event).
-pub fn load_for_learning(home: &Home, feedback: Option<&Path>) -> Result<store::Feedback> {
+/// Reads the feedback at `--feedback PATH` (a log directory or a `.jsonl` file), else the
+/// home's log, for any learner (a log stays a compact fold: learning reads it without
+/// building every event). Damaged frames are reported on stderr; they never stop the
+/// analysis.
+pub fn load(home: &Home, feedback: Option<&Path>) -> Result<store::Feedback> {
     let path = feedback.map_or_else(|| home.feedback_dir(), Path::to_path_buf);
     let loaded = store::load_feedback(&path)?;
     if let Some(report) = loaded.report().filter(|r| !r.is_clean()) {

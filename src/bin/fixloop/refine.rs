@@ -45,7 +45,7 @@ pub fn run(home: &Home, args: &Args) -> Result<()> {
             .with_origin(out.display().to_string()));
         }
     }
-    let events = super::feedback::load_for_learning(home, args.feedback.as_deref())?;
+    let events = super::feedback::load(home, args.feedback.as_deref())?;
     let mut options = RefineOptions::new(chrono::Utc::now().date_naive());
     options.min_events = args.min_events;
     let refined = refine(&profile, &events, &options)?;

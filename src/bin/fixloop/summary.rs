@@ -22,7 +22,7 @@ pub struct Args {
 
 pub fn run(home: &Home, args: &Args) -> Result<()> {
     let since = args.since.as_deref().map(Since::parse).transpose()?;
-    let events = super::feedback::load_for_learning(home, args.feedback.as_deref())?;
+    let events = super::feedback::load(home, args.feedback.as_deref())?;
     let summary = Summary::compute(&events, since, Timestamp::now())?;
     if args.json {
         super::print_json(&summary);

@@ -39,7 +39,7 @@
 use super::bandit::{thompson_shares, ArmCounts, BanditShares};
 use super::{AbTest, Arms, Metric};
 use crate::error::Result;
-use crate::feedback::{Arm, FeedbackEvent, Text, Timestamp, UserAction};
+use crate::feedback::{Arm, Outcomes, Timestamp, UserAction};
 use crate::learn::stats::{
     anytime_test, cohens_d, fisher_exact, pooled_t_test, srm_chi_square, two_proportion_z_test,
     welch_t_test, Moments, DEFAULT_TUNING_N,
@@ -318,37 +318,39 @@ pub struct AbStatus {
 }
 
 #[derive(Default)]
-struct ArmData {
+struct ArmData<'a> {
     events: u64,
     values: Vec<f64>,
     successes: u64,
-    sessions: HashMap<Text, (f64, u64)>,
-    session_ids: std::collections::HashSet<Text>,
+    sessions: HashMap<&'a str, (f64, u64)>,
+    session_ids: std::collections::HashSet<&'a str>,
     accepts: u64,
 }
 
-fn collect(test_id: &str, metric: Metric, events: &[FeedbackEvent]) -> [ArmData; 2] {
+fn collect<'a, E: Outcomes + ?Sized>(
+    test_id: &str,
+    metric: Metric,
+    events: &'a E,
+) -> [ArmData<'a>; 2] {
     let mut arms = [ArmData::default(), ArmData::default()];
-    for e in events {
+    events.each(|e| {
         let Some(&arm) = e.ab.get(test_id) else {
-            continue;
+            return;
         };
         let a = &mut arms[usize::from(arm == Arm::Treatment)];
         a.events += 1;
         a.accepts += u64::from(e.user_action == Some(UserAction::Accept));
-        if !a.session_ids.contains(&e.session_id) {
-            a.session_ids.insert(e.session_id.clone());
-        }
+        a.session_ids.insert(e.session_id);
         // A non-finite value (only possible for events built in memory; the readers
         // refuse them) is treated as not measuring the metric.
-        if let Some(v) = metric.value(e).filter(|v| v.is_finite()) {
+        if let Some(v) = metric.value(&e).filter(|v| v.is_finite()) {
             a.values.push(v);
             a.successes += u64::from(v == 1.0);
-            let s = a.sessions.entry(e.session_id.clone()).or_insert((0.0, 0));
+            let s = a.sessions.entry(e.session_id).or_insert((0.0, 0));
             s.0 += v;
             s.1 += 1;
         }
-    }
+    });
     arms
 }
 
@@ -374,7 +376,11 @@ fn levels(metric: Metric, arms: &[ArmData; 2]) -> (Comparison, Comparison, [Mome
 impl AbStatus {
     /// Analyses `test` from `events` as of `now` (see the module docs). Errors only for
     /// an invalid test; a test without data gets a status whose reason says so.
-    pub fn compute(test: &AbTest, events: &[FeedbackEvent], now: Timestamp) -> Result<AbStatus> {
+    pub fn compute<E: Outcomes + ?Sized>(
+        test: &AbTest,
+        events: &E,
+        now: Timestamp,
+    ) -> Result<AbStatus> {
         test.validate()?;
         let metric = test.primary_metric;
         let arms = collect(&test.test_id, metric, events);

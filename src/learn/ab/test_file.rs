@@ -1,7 +1,7 @@
 //! The A/B test file (SPEC §4.5).
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::feedback::{FeedbackEvent, Timestamp, UserAction};
+use crate::feedback::{EventOutcome, Timestamp, UserAction};
 use crate::fixes::Policy;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
@@ -69,7 +69,7 @@ impl Metric {
     }
 
     /// The metric's value for one event, `None` when the event does not measure it.
-    pub fn value(self, event: &FeedbackEvent) -> Option<f64> {
+    pub fn value(self, event: &EventOutcome<'_>) -> Option<f64> {
         match self {
             Metric::ImprovementRatio => event.improvement_ratio,
             Metric::AcceptRate => Some(f64::from(u8::from(

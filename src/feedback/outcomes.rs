@@ -1,0 +1,81 @@
+//! What learning reads of an event ([`EventOutcome`]), and the [`Outcomes`] trait through
+//! which every learner reads a set of events, whatever holds them.
+
+use super::event::{Arm, FeedbackEvent, Timestamp, UserAction};
+use super::records::Folded;
+use super::Text;
+use crate::features::FixType;
+use std::collections::BTreeMap;
+
+/// The part of a [`FeedbackEvent`] that effectiveness, confidence and refinement read
+/// (SPEC §4) and A/B analysis: a borrowed view, so they can run over a log's compact fold
+/// ([`Folded::outcomes`]) without building every event.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EventOutcome<'a> {
+    /// When the fix was applied.
+    pub timestamp: Timestamp,
+    /// The kind of fix.
+    pub fix_type: FixType,
+    /// The feature the fix addressed.
+    pub feature_name: &'a str,
+    /// The producer's explicit action, if any.
+    pub user_action: Option<UserAction>,
+    /// Whether it was undone.
+    pub was_undone: bool,
+    /// Relative reduction of |gap|, if measured.
+    pub improvement_ratio: Option<f64>,
+    /// The host session (the unit of A/B assignment; empty when none was recorded).
+    pub session_id: &'a str,
+    /// The A/B assignments in force.
+    pub ab: &'a BTreeMap<Text, Arm>,
+}
+
+/// No A/B assignments (for events recorded outside any session).
+pub(crate) static NO_ARMS: BTreeMap<Text, Arm> = BTreeMap::new();
+
+/// Events as learning reads them: each one's [`EventOutcome`], in order. Every learner
+/// (summary, refinement, confidence, A/B status) takes any `Outcomes`: a slice, array or
+/// `Vec` of events, a log's [`Folded`] fold, or a [`crate::store::Feedback`] read by
+/// [`crate::store::load_feedback`] from a log directory or a `.jsonl` file.
+pub trait Outcomes {
+    /// Number of events.
+    fn count(&self) -> usize;
+    /// Calls `f` with each event's outcome, in order.
+    fn each<'a, F: FnMut(EventOutcome<'a>)>(&'a self, f: F);
+}
+
+impl Outcomes for [FeedbackEvent] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn each<'a, F: FnMut(EventOutcome<'a>)>(&'a self, f: F) {
+        self.iter().map(FeedbackEvent::outcome).for_each(f)
+    }
+}
+
+impl<const N: usize> Outcomes for [FeedbackEvent; N] {
+    fn count(&self) -> usize {
+        N
+    }
+    fn each<'a, F: FnMut(EventOutcome<'a>)>(&'a self, f: F) {
+        self.as_slice().each(f)
+    }
+}
+
+impl Outcomes for Vec<FeedbackEvent> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn each<'a, F: FnMut(EventOutcome<'a>)>(&'a self, f: F) {
+        self.as_slice().each(f)
+    }
+}
+
+impl Outcomes for Folded {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn each<'a, F: FnMut(EventOutcome<'a>)>(&'a self, f: F) {
+        self.outcomes().for_each(f)
+    }
+}
