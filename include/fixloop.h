@@ -38,6 +38,11 @@
 #define FIXLOOP_FEATURE_COUNT 16
 
 /**
+ * Number of controls of the fix stage (the length of the `controls` array).
+ */
+#define FIXLOOP_CONTROL_COUNT 9
+
+/**
  * Status of every call. Codes are grouped by origin and never renumbered:
  * 0 success, 1xx caller errors, 2xx I/O and data, 3xx analysis and statistics,
  * 4xx feedback collection, 9xx internal.
@@ -232,6 +237,42 @@ enum fixloop_setting_kind
 typedef enum fixloop_setting_kind fixloop_setting_kind;
 #else
 typedef uint32_t fixloop_setting_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Controls of the fix stage (values of [`fixloop_control_move::control`]; also the index
+ * of a control in the `controls` array of [`fixloop_fix_list_control_move`], whose
+ * `FIXLOOP_CONTROL_COUNT` entries are the output gain, the seven band gains low to high
+ * and the width ratio).
+ */
+enum fixloop_control
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Output gain, dB (index 0).
+   */
+  FIXLOOP_CONTROL_OUTPUT_GAIN = 0,
+  /**
+   * Gain of the sub band (20–60 Hz), dB; the band `b` (0 = sub … 6 = air) is index 1 + b.
+   */
+  FIXLOOP_CONTROL_BAND_SUB = 1,
+  /**
+   * Gain of the air band (12–20 kHz), dB.
+   */
+  FIXLOOP_CONTROL_BAND_AIR = 7,
+  /**
+   * Width (side gain) ratio (index 8).
+   */
+  FIXLOOP_CONTROL_WIDTH = 8,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum fixloop_control fixloop_control;
+#else
+typedef uint32_t fixloop_control;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -499,6 +540,29 @@ typedef struct fixloop_gap {
    */
   double weight;
 } fixloop_gap;
+
+/**
+ * A control moved by a fix: from `previous` to `applied` (clamped to the control's
+ * range); `setting` is the setting in effect after the move, in the fix's unit.
+ */
+typedef struct fixloop_control_move {
+  /**
+   * A `fixloop_control` index (0 output gain, 1–7 bands, 8 width).
+   */
+  uint32_t control;
+  /**
+   * The control's value before.
+   */
+  double previous;
+  /**
+   * The control's value after.
+   */
+  double applied;
+  /**
+   * The setting in effect: gain change in dB, or the width ratio.
+   */
+  double setting;
+} fixloop_control_move;
 
 /**
  * One feature's statistics, as stored in the profile.
@@ -775,6 +839,35 @@ fixloop_status fixloop_fix_list_describe(const struct fixloop_fix_list *list,
                                          char *buf,
                                          size_t cap,
                                          size_t *out_len);
+
+/**
+ * Writes to `*out_value` the feature value that `setting` (in the unit of fix `index`'s
+ * setting: gain dB, width ratio, slope, change dB) aims for: the inverse of the setting
+ * the fix proposes, so the fix's own `setting_value` gives back its `new_value`. Record
+ * this as the event's applied value when the producer applies a clamped or modified
+ * setting. `setting` must be finite.
+ *
+ * Any thread; not real-time safe.
+ */
+fixloop_status fixloop_fix_list_aimed_value(const struct fixloop_fix_list *list,
+                                            size_t index,
+                                            double setting,
+                                            double *out_value);
+
+/**
+ * Which control of the fix stage fix `index` moves, and to what value, from the current
+ * values `controls` (`FIXLOOP_CONTROL_COUNT` doubles, see [`fixloop_control`]) with
+ * setting `setting` (NaN = the fix's own). Writes `*out_applies` (false for advisory
+ * fixes: tilt, dynamics, pumping) and, when true, `*out_move`.
+ *
+ * Any thread; not real-time safe.
+ */
+fixloop_status fixloop_fix_list_control_move(const struct fixloop_fix_list *list,
+                                             size_t index,
+                                             const double *controls,
+                                             double setting,
+                                             struct fixloop_control_move *out_move,
+                                             bool *out_applies);
 
 /**
  * Releases a fix list. NULL is ignored; releasing twice is undefined.

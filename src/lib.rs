@@ -19,12 +19,14 @@
 //!   and folders ([`analyze_file`](features::analyze_file), [`build_profile`](profile::build_profile)).
 //! - [`profile`]: the `fixloop.profile/1` model, validation and JSON I/O.
 //! - [`gaps`]: z-scores, in-range flags and the 0–100 score.
+//! - [`analysis`]: one track against a profile, the `analyze` document and report.
 //! - [`fixes`]: the fix-generation policy and prescriptive fixes.
 //! - [`feedback`]: the seed's feedback event and its JSON-lines interchange.
 //! - [`store`]: the real-time collector, writer thread and crash-safe segment log.
 //! - [`learn`]: effectiveness, confidence, profile refinement and A/B tests.
 //! - [`ffi`]: the C ABI (`include/fixloop.h`).
-//! - [`sim`]: a synthesiser of trance-like loops for simulations and tests.
+//! - `sim` (cargo feature `sim`, on with `cli`): a synthesiser of trance-like loops, the
+//!   simulations of `fixloop demo` and their report.
 //! - [`rng`]: the seeded generator and stable hashes everything random or hashed uses.
 //!
 //! ## Real-time safety
@@ -44,6 +46,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod analysis;
 pub mod dsp;
 pub mod error;
 pub mod features;
@@ -56,6 +59,7 @@ mod json;
 pub mod learn;
 pub mod profile;
 pub mod rng;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;
 

@@ -337,6 +337,85 @@ fn scoring_and_fixes_refuse_bad_values_and_enums() {
             fixloop_fix_list_get(null(), 0, &mut fix),
             FIXLOOP_ERR_NULL_ARGUMENT
         );
+        // The fix model: aimed value and control move refuse bad input by name.
+        let mut aimed = 0.0;
+        assert_eq!(
+            fixloop_fix_list_aimed_value(list, 0, f64::NAN, &mut aimed),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains("setting is NaN"), "{}", last_error());
+        assert_eq!(
+            fixloop_fix_list_aimed_value(list, 9, 1.0, &mut aimed),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_fix_list_aimed_value(list, 0, 1.0, null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_fix_list_aimed_value(list, 0, fix.setting_value, &mut aimed),
+            FIXLOOP_OK
+        );
+        assert_eq!(
+            aimed, fix.new_value,
+            "the fix's own setting aims at its new value"
+        );
+        let mut controls = [0.0f64; FIXLOOP_CONTROL_COUNT];
+        controls[FIXLOOP_CONTROL_COUNT - 1] = 1.0;
+        let mut m = fixloop_control_move::default();
+        let mut applies = false;
+        assert_eq!(
+            fixloop_fix_list_control_move(list, 0, null(), f64::NAN, &mut m, &mut applies),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert!(last_error().contains("controls is NULL"));
+        controls[3] = f64::INFINITY;
+        assert_eq!(
+            fixloop_fix_list_control_move(
+                list,
+                0,
+                controls.as_ptr(),
+                f64::NAN,
+                &mut m,
+                &mut applies
+            ),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        assert!(
+            last_error().contains("controls[3] is inf"),
+            "{}",
+            last_error()
+        );
+        controls[3] = 0.0;
+        assert_eq!(
+            fixloop_fix_list_control_move(
+                list,
+                0,
+                controls.as_ptr(),
+                f64::NAN,
+                null_mut(),
+                &mut applies
+            ),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_fix_list_control_move(
+                list,
+                0,
+                controls.as_ptr(),
+                f64::NAN,
+                &mut m,
+                &mut applies
+            ),
+            FIXLOOP_OK
+        );
+        if applies {
+            assert!(
+                (m.setting - fix.setting_value).abs() < 1e-12,
+                "{m:?} {}",
+                fix.setting_value
+            );
+        }
         fixloop_fix_list_free(list);
         fixloop_fix_list_free(null_mut());
 

@@ -96,6 +96,23 @@ fn check_c_output(text: &str) {
     assert!(text.contains(&want), "want {want:?} in\n{text}");
     assert!(text.contains("gap low_end_width z=+4.49"), "{text}");
     assert!(text.contains("fix low_end_width.width_adjust."), "{text}");
+    // The fix model through the C ABI agrees with the library's (the example's policy:
+    // default with amount 0.5; the first fix from neutral controls).
+    let policy = fixloop::fixes::Policy {
+        amount: 0.5,
+        ..fixloop::fixes::Policy::default()
+    };
+    let first = fixloop::fixes::propose(&profile, &report, &policy).unwrap()[0].clone();
+    let m = fixloop::fixes::control_move(&first, |c| c.neutral(), None).unwrap();
+    let want = format!(
+        "control {}: {:.4} -> {:.4} aims {} at {:.4}",
+        m.control.index(),
+        m.previous,
+        m.applied,
+        first.gap_feature.name(),
+        fixloop::fixes::aimed_value(&first, m.setting())
+    );
+    assert!(text.contains(&want), "want {want:?} in\n{text}");
     // Session start, fix applied, action, outcome, session saved: all durable, none dropped.
     assert!(
         text.contains("collector pushed=5 durable=5 dropped=0"),

@@ -106,6 +106,22 @@ int main(int argc, char **argv) {
     if (s != FIXLOOP_OK) return fail("fixloop_collector_start_session", s);
     fixloop_fix first;
     fixloop_fix_list_get(fixes, 0, &first);
+    /* The fix model both ways: the control of the fix stage the fix moves (from neutral
+     * controls) and the feature value that setting aims for. */
+    double controls[FIXLOOP_CONTROL_COUNT] = {0};
+    controls[FIXLOOP_CONTROL_WIDTH] = 1.0;
+    fixloop_control_move move;
+    bool applies = false;
+    s = fixloop_fix_list_control_move(fixes, 0, controls, NAN, &move, &applies);
+    if (s != FIXLOOP_OK) return fail("fixloop_fix_list_control_move", s);
+    double aimed = 0.0;
+    s = fixloop_fix_list_aimed_value(fixes, 0, applies ? move.setting : first.setting_value,
+                                     &aimed);
+    if (s != FIXLOOP_OK) return fail("fixloop_fix_list_aimed_value", s);
+    if (applies) {
+        printf("control %u: %.4f -> %.4f aims %s at %.4f\n", move.control, move.previous,
+               move.applied, fixloop_feature_name(first.gap_feature), aimed);
+    }
     fixloop_event_id event;
     /* The record functions are real-time safe: an audio thread may call them. */
     s = fixloop_collector_fix_applied(collector, &first, &event);

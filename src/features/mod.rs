@@ -1,12 +1,15 @@
 //! Features: the catalogue of names and units, the feature vector of one track, the
-//! real-time streaming [`Analyser`], and offline analysis of audio files.
+//! real-time streaming [`Analyser`], and offline analysis of audio files (cargo feature
+//! `decode`, on with `cli`).
 //!
-//! The real-time part (`analyser` and the DSP modules under it) imports nothing from the
-//! offline part (`decode`, `batch`).
+//! The real-time part (`analyser`, `spectrum`, `modulation` and [`crate::dsp`]) imports
+//! nothing from the offline part (`decode`, `batch`).
 
 mod analyser;
+#[cfg(feature = "decode")]
 mod batch;
 mod catalogue;
+#[cfg(feature = "decode")]
 mod decode;
 pub mod modulation;
 pub mod spectrum;
@@ -16,7 +19,9 @@ pub use analyser::{
     Analyser, BAND_FLOOR_DB, LOW_END_GATE, MAX_BLOCK_FRAMES, MAX_SAMPLE_RATE_HZ, MAX_WIDTH,
     MIN_LOUDNESS_SECONDS, MIN_LRA_SECONDS, MIN_SAMPLE_RATE_HZ, SILENCE_MEAN_SQUARE,
 };
+#[cfg(feature = "decode")]
 pub use batch::{analyze_files, list_audio_files, Progress, TrackResult, AUDIO_EXTENSIONS};
 pub use catalogue::{Band, Direction, Feature, FixType, Unit};
+#[cfg(feature = "decode")]
 pub use decode::{analyze_file, decode_file, AudioInfo, MIN_FILE_SECONDS};
 pub use vector::{Absent, FeatureVector, Measurement};

@@ -54,6 +54,41 @@ pub enum fixloop_setting_kind {
     FIXLOOP_SETTING_PUMPING = 5,
 }
 
+/// Controls of the fix stage (values of [`fixloop_control_move::control`]; also the index
+/// of a control in the `controls` array of [`fixloop_fix_list_control_move`], whose
+/// `FIXLOOP_CONTROL_COUNT` entries are the output gain, the seven band gains low to high
+/// and the width ratio).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug)]
+pub enum fixloop_control {
+    /// Output gain, dB (index 0).
+    FIXLOOP_CONTROL_OUTPUT_GAIN = 0,
+    /// Gain of the sub band (20–60 Hz), dB; the band `b` (0 = sub … 6 = air) is index 1 + b.
+    FIXLOOP_CONTROL_BAND_SUB = 1,
+    /// Gain of the air band (12–20 kHz), dB.
+    FIXLOOP_CONTROL_BAND_AIR = 7,
+    /// Width (side gain) ratio (index 8).
+    FIXLOOP_CONTROL_WIDTH = 8,
+}
+
+/// Number of controls of the fix stage (the length of the `controls` array).
+pub const FIXLOOP_CONTROL_COUNT: usize = 9;
+
+/// A control moved by a fix: from `previous` to `applied` (clamped to the control's
+/// range); `setting` is the setting in effect after the move, in the fix's unit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fixloop_control_move {
+    /// A `fixloop_control` index (0 output gain, 1–7 bands, 8 width).
+    pub control: u32,
+    /// The control's value before.
+    pub previous: f64,
+    /// The control's value after.
+    pub applied: f64,
+    /// The setting in effect: gain change in dB, or the width ratio.
+    pub setting: f64,
+}
+
 /// One feature value of a track, by feature id.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -446,6 +481,90 @@ pub unsafe extern "C" fn fixloop_fix_list_describe(
     })
 }
 
+/// Writes to `*out_value` the feature value that `setting` (in the unit of fix `index`'s
+/// setting: gain dB, width ratio, slope, change dB) aims for: the inverse of the setting
+/// the fix proposes, so the fix's own `setting_value` gives back its `new_value`. Record
+/// this as the event's applied value when the producer applies a clamped or modified
+/// setting. `setting` must be finite.
+///
+/// Any thread; not real-time safe.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_fix_list_aimed_value(
+    list: *const fixloop_fix_list,
+    index: usize,
+    setting: f64,
+    out_value: *mut f64,
+) -> fixloop_status {
+    boundary(|| {
+        let out = out_ptr(out_value, "out_value")?;
+        // SAFETY: NULL or a live handle, per the contract.
+        let list = unsafe { arg_ref(list, "list") }?;
+        let fix = list.get(index)?;
+        if !setting.is_finite() {
+            return Err(Failure::new(
+                FIXLOOP_ERR_INVALID_ARGUMENT,
+                format!("setting is {setting}; expected a finite number"),
+            ));
+        }
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(fx::aimed_value(fix, setting)) };
+        Ok(())
+    })
+}
+
+/// Which control of the fix stage fix `index` moves, and to what value, from the current
+/// values `controls` (`FIXLOOP_CONTROL_COUNT` doubles, see [`fixloop_control`]) with
+/// setting `setting` (NaN = the fix's own). Writes `*out_applies` (false for advisory
+/// fixes: tilt, dynamics, pumping) and, when true, `*out_move`.
+///
+/// Any thread; not real-time safe.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_fix_list_control_move(
+    list: *const fixloop_fix_list,
+    index: usize,
+    controls: *const f64,
+    setting: f64,
+    out_move: *mut fixloop_control_move,
+    out_applies: *mut bool,
+) -> fixloop_status {
+    boundary(|| {
+        let out_move = out_ptr(out_move, "out_move")?;
+        let out_applies = out_ptr(out_applies, "out_applies")?;
+        // SAFETY: NULL or a live handle, per the contract.
+        let list = unsafe { arg_ref(list, "list") }?;
+        let fix = list.get(index)?;
+        if controls.is_null() {
+            return Err(Failure::new(
+                FIXLOOP_ERR_NULL_ARGUMENT,
+                "controls is NULL; expected FIXLOOP_CONTROL_COUNT values",
+            ));
+        }
+        // SAFETY: non-NULL and FIXLOOP_CONTROL_COUNT doubles long, per the contract.
+        let values = unsafe { std::slice::from_raw_parts(controls, FIXLOOP_CONTROL_COUNT) };
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(Failure::new(
+                FIXLOOP_ERR_INVALID_ARGUMENT,
+                format!("controls[{i}] is {}; expected a finite number", values[i]),
+            ));
+        }
+        let setting = (!setting.is_nan()).then_some(setting);
+        let moved = fx::control_move(fix, |c| values[c.index()], setting);
+        // SAFETY: both checked non-NULL above.
+        unsafe {
+            out_applies.write(moved.is_some());
+            if let Some(m) = moved {
+                out_move.write(fixloop_control_move {
+                    control: m.control.index() as u32,
+                    previous: m.previous,
+                    applied: m.applied,
+                    setting: m.setting(),
+                });
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Releases a fix list. NULL is ignored; releasing twice is undefined.
 ///
 /// Any thread; not real-time safe.
@@ -462,4 +581,7 @@ const _: () = {
     );
     assert!(fixloop_fix_type::FIXLOOP_FIX_EQ_BAND_BOOST as u32 == FixType::EqBandBoost as u32);
     assert!(fixloop_target_strategy::FIXLOOP_TARGET_MEDIAN as u32 == TargetStrategy::Median as u32);
+    assert!(FIXLOOP_CONTROL_COUNT == fx::Control::COUNT);
+    assert!(fixloop_control::FIXLOOP_CONTROL_WIDTH as usize == FIXLOOP_CONTROL_COUNT - 1);
+    assert!(fixloop_control::FIXLOOP_CONTROL_BAND_AIR as usize == FIXLOOP_CONTROL_COUNT - 2);
 };

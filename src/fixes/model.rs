@@ -13,7 +13,7 @@
 //! thing everywhere; one round-trip test checks `aimed_value ∘ setting = identity`.
 
 use super::{Fix, FixSetting};
-use crate::dsp::BandLayout;
+use crate::dsp::{BandLayout, BAND_COUNT};
 use crate::features::{Band, Feature};
 
 /// Largest output and band gain a control takes, ± dB (the plugin's parameter range).
@@ -33,6 +33,32 @@ pub enum Control {
 }
 
 impl Control {
+    /// Number of controls.
+    pub const COUNT: usize = 2 + BAND_COUNT;
+
+    /// Every control, in index order: output gain, the seven bands low to high, width.
+    pub const ALL: [Control; Control::COUNT] = [
+        Control::OutputGain,
+        Control::Band(0),
+        Control::Band(1),
+        Control::Band(2),
+        Control::Band(3),
+        Control::Band(4),
+        Control::Band(5),
+        Control::Band(6),
+        Control::Width,
+    ];
+
+    /// The control's position in [`Control::ALL`] (a band index past the last band maps
+    /// past the end).
+    pub fn index(self) -> usize {
+        match self {
+            Control::OutputGain => 0,
+            Control::Band(i) => 1 + i,
+            Control::Width => Control::COUNT - 1,
+        }
+    }
+
     /// The control's value range, in its own unit.
     pub fn range(self) -> (f64, f64) {
         match self {
@@ -335,6 +361,13 @@ mod tests {
         assert!(s > 0.0);
         assert!((pink_centroid(s) / pink_centroid(0.0) - 1.2).abs() < 1e-6);
         assert!(tilt_for_centroid_ratio(0.8) < 0.0);
+    }
+
+    #[test]
+    fn control_indices_follow_all() {
+        for (i, c) in Control::ALL.into_iter().enumerate() {
+            assert_eq!(c.index(), i);
+        }
     }
 
     #[test]

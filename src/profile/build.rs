@@ -2,11 +2,18 @@
 //! progress), then the per-feature statistics of the tracks that could be analysed.
 
 use super::{FeatureStats, Profile};
-use crate::error::{Error, Result};
-use crate::features::{analyze_files, Feature, FeatureVector, Progress};
+use crate::error::Result;
+use crate::features::{Feature, FeatureVector};
+#[cfg(feature = "decode")]
+use crate::{
+    error::Error,
+    features::{analyze_files, Progress},
+};
+#[cfg(feature = "decode")]
 use std::path::PathBuf;
 
 /// The result of [`build_profile`].
+#[cfg(feature = "decode")]
 #[derive(Debug)]
 pub struct BuiltProfile {
     /// The profile of the files that could be analysed (`track_count` of them), with
@@ -19,6 +26,7 @@ pub struct BuiltProfile {
 /// Analyses `paths` in parallel and builds the profile `name` from those that succeed
 /// (statistics by [`FeatureStats::from_samples`]). Fails only when no file succeeds, with
 /// an error that names the first failure.
+#[cfg(feature = "decode")]
 pub fn build_profile(
     name: &str,
     paths: &[PathBuf],

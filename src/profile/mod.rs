@@ -13,7 +13,9 @@ mod build;
 mod merge;
 mod stats;
 
-pub use build::{build_profile, profile_from_vectors, BuiltProfile};
+pub use build::profile_from_vectors;
+#[cfg(feature = "decode")]
+pub use build::{build_profile, BuiltProfile};
 pub use merge::{bump_version, merge_references, FeatureMerge, MergeReport, Merged};
 pub use stats::percentile;
 

@@ -1,11 +1,10 @@
 //! `fixloop analyze TRACK [--profile P] [--json]`.
 
-use fixloop::features::{Feature, FeatureVector, Measurement};
-use fixloop::fixes::{self, Fix, Policy, TargetStrategy};
-use fixloop::gaps::{self, GapReport};
+use fixloop::analysis::TrackAnalysis;
+use fixloop::features::FeatureVector;
+use fixloop::fixes::{Policy, TargetStrategy};
 use fixloop::profile::Profile;
 use fixloop::Result;
-use serde_json::json;
 use std::path::PathBuf;
 
 /// Arguments of `analyze`.
@@ -56,114 +55,13 @@ pub fn run(args: &Args) -> Result<()> {
         amount: args.amount,
         min_confidence: args.min_confidence,
     };
-    policy.validate()?;
-    let compared = match &args.profile {
-        Some(path) => {
-            let profile = Profile::load(path)?;
-            let report = gaps::compare(&profile, &features);
-            let fixes = fixes::propose(&profile, &report, &policy)?;
-            Some((profile, report, fixes))
-        }
-        None => None,
-    };
+    let profile = args.profile.as_deref().map(Profile::load).transpose()?;
+    let track = args.track.display().to_string();
+    let analysis = TrackAnalysis::new(&track, features, profile.as_ref(), &policy)?;
     if args.json {
-        let mut doc = features.to_json_value();
-        doc["track"] = json!(args.track.display().to_string());
-        if let Some((profile, report, fixes)) = &compared {
-            doc["profile"] = json!({"name": profile.name, "version": profile.version});
-            doc["score"] = json!(report.score);
-            doc["gaps"] = report
-                .gaps
-                .iter()
-                .map(|g| {
-                    (
-                        g.feature.name().to_string(),
-                        json!({"value": g.value, "z": g.z, "in_range": g.in_range}),
-                    )
-                })
-                .collect::<serde_json::Map<_, _>>()
-                .into();
-            doc["policy"] = json!(policy);
-            doc["fixes"] = json!(fixes);
-        }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).expect("JSON values serialise")
-        );
-        return Ok(());
-    }
-    println!("Track: {}", args.track.display());
-    match &compared {
-        None => print!("{features}"),
-        Some((profile, report, fixes)) => print_report(profile, &features, report, fixes, &policy),
+        super::print_json(&analysis.to_json());
+    } else {
+        print!("{analysis}");
     }
     Ok(())
-}
-
-fn print_report(
-    profile: &Profile,
-    features: &FeatureVector,
-    report: &GapReport,
-    fixes: &[Fix],
-    policy: &Policy,
-) {
-    println!("Profile: {profile}");
-    println!();
-    match report.score {
-        Some(score) => println!(
-            "Score: {score:.1} / 100  ({} of {} features in range)",
-            report.in_range_count(),
-            report.gaps.len()
-        ),
-        None => println!("Score: none (no feature of the track is in the profile)"),
-    }
-    println!();
-    println!(
-        "  {:<20} {:>12}  {:<22} {:>7}",
-        "Feature", "Value", "Acceptable range", "z"
-    );
-    for feature in Feature::ALL {
-        let unit = feature.unit().symbol();
-        let value = match features.get(feature) {
-            Measurement::Value(v) => format!("{v:.2} {unit}"),
-            Measurement::Absent(reason) => format!("— ({})", reason.describe()),
-        };
-        let Some(stats) = profile.stats(feature) else {
-            println!("  {:<20} {:>12}  (not in profile)", feature.name(), value);
-            continue;
-        };
-        let [lo, hi] = stats.acceptable_range;
-        let range = format!("[{lo:.2}, {hi:.2}]");
-        match report.gap(feature) {
-            Some(g) => {
-                let mark = match g.direction {
-                    None => "✓",
-                    Some(fixloop::features::Direction::Below) => "▼ below",
-                    Some(fixloop::features::Direction::Above) => "▲ above",
-                };
-                println!(
-                    "  {:<20} {:>12}  {:<22} {:>+7.2}  {mark}",
-                    feature.name(),
-                    value,
-                    range,
-                    g.z
-                );
-            }
-            None => println!("  {:<20} {:>12}  {:<22}", feature.name(), value, range),
-        }
-    }
-    println!();
-    if fixes.is_empty() {
-        println!("No fixes proposed ({policy}).");
-        return;
-    }
-    println!("Fixes ({policy}):");
-    for (i, fix) in fixes.iter().enumerate() {
-        let unit = fix.gap_feature.unit().symbol();
-        println!("  {:>2}. {}", i + 1, fix.describe());
-        println!(
-            "      {} {:.2} → {:.2} {unit} · {} · confidence {:.2}",
-            fix.gap_feature, fix.current_value, fix.new_value, fix.action_type, fix.confidence
-        );
-    }
 }
