@@ -569,29 +569,7 @@ impl Slot {
     }
 }
 
-/// FxHash-style hasher for the fold's integer keys (ids are random, so no flooding risk
-/// worth SipHash's cost).
-#[derive(Default, Clone, Copy)]
-struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(u64::from(v));
-    }
-}
-
-type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+type IdMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Event id → index in `Folder::events`. A collector's serials count up from 1, so each
 /// collector gets a dense table (cache-friendly: actions follow their fix closely). The
@@ -814,7 +792,7 @@ impl Folder {
         }
         let slot = {
             use std::hash::{Hash, Hasher};
-            let mut h = IdHasher::default();
+            let mut h = rustc_hash::FxHasher::default();
             fix_id.hash(&mut h);
             (h.finish() >> 32) as usize % FIX_ID_SLOTS
         };

@@ -237,8 +237,8 @@ fn features_of<E: Outcomes + ?Sized>(
     acc.finish()
 }
 
-/// Per-feature accumulators. Events name their feature with shared strings (a fold's
-/// table, the JSON reader's interned texts), so a small cache keyed by the string's
+/// Per-feature accumulators. A log's fold names features with shared strings (one
+/// table entry per feature), so a small cache keyed by the string's
 /// address and length finds most accumulators without hashing: the strings live for
 /// `'a` unchanged, so equal addresses and lengths mean equal names.
 struct FeatureAccs<'a> {

@@ -97,9 +97,9 @@
 //!
 //! Feature and fix type ids are the catalogue's ([`crate::features::Feature::id`],
 //! `FixType as u32`). A reader reports kinds it does not know as undecodable and goes on.
-//! The encoding is `rmp_serde`'s struct-map encoding of these types; for the frequent
-//! kinds the writer and reader use hand-written code that produces and accepts exactly
-//! those bytes (tested against `rmp_serde`), falling back on `rmp_serde` otherwise.
+//! The encoding is `rmp_serde`'s struct-map encoding of these types; the reader decodes
+//! the three records of every event in exactly that layout by hand (2–4× faster, tested
+//! against `rmp_serde`) and everything else with `rmp_serde`.
 //!
 //! A writer that closes cleanly appends `segment_end` and removes its lock file. A
 //! segment whose lock file exists but is not locked belongs to a dead writer: the next
@@ -121,7 +121,7 @@
 //! | intact frame of an unknown kind | reported as `Undecodable`, skipped |
 
 mod collector;
-mod fast;
+mod decode;
 pub mod frame;
 mod reader;
 mod segment;

@@ -366,7 +366,7 @@ impl FileStream {
     fn next_frame(&mut self, report: &mut SegmentReport) -> Option<Head> {
         // Almost always a whole intact frame of the usual layout is in the buffer.
         if let Some((payload, end)) = super::frame::frame_at(&self.buf, self.pos) {
-            if let Some((time_us, seq)) = super::fast::peek_key(payload) {
+            if let Some((time_us, seq)) = super::decode::peek_key(payload) {
                 let head = Head {
                     time_us,
                     seq,
@@ -418,7 +418,7 @@ impl FileStream {
             self.pos += used;
             let start = at + super::frame::FRAME_OVERHEAD;
             let payload = &self.buf[start..start + payload_len];
-            let key = match super::fast::peek_key(payload) {
+            let key = match super::decode::peek_key(payload) {
                 Some(key) => key,
                 // Another layout: decode it whole for its key (and to know it decodes).
                 None => {
