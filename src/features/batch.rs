@@ -1,9 +1,7 @@
 //! Folders of reference tracks: finding audio files and analysing many files in parallel
 //! (building a profile from them is [`crate::profile::build_profile`]).
 //!
-//! Parallelism is `std::thread::scope` over `available_parallelism()` workers pulling file
-//! indices from an atomic counter: decoding and analysis are CPU-bound and a file is the
-//! natural unit, so a work-stealing pool (rayon) would add a dependency for nothing.
+//! Files are analysed in parallel on rayon's pool (a file is the unit of work).
 //! Progress is reported through a callback so the library does not depend on a terminal
 //! progress bar; the CLI draws one.
 
@@ -11,7 +9,6 @@ use super::{analyze_file, FeatureVector};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// File extensions (lower case) taken as audio files by [`list_audio_files`].
 pub const AUDIO_EXTENSIONS: [&str; 9] = [
@@ -81,53 +78,32 @@ fn is_audio_file(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Analyses `paths` in parallel (one worker per available core), calling `progress` after
-/// each file (from the worker threads, in completion order). Results are in the order of
-/// `paths`; a file that fails carries its error and does not stop the others.
+/// Analyses `paths` in parallel (rayon), calling `progress` after each file (from the
+/// worker threads, in completion order). Results are in the order of `paths`; a file that
+/// fails carries its error and does not stop the others.
 pub fn analyze_files(
     paths: &[PathBuf],
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Vec<TrackResult> {
+    use rayon::prelude::*;
     let total = paths.len();
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(total.max(1));
-    let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let slots: Mutex<Vec<Option<Result<FeatureVector>>>> =
-        Mutex::new((0..total).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(path) = paths.get(i) else { break };
-                let result = analyze_file(path);
-                let ok = result.is_ok();
-                // A poisoned lock means another worker panicked; keep its data anyway.
-                slots.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
-                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                progress(Progress {
-                    done: finished,
-                    total,
-                    path,
-                    ok,
-                });
-            });
-        }
-    });
-    let slots = slots.into_inner().unwrap_or_else(|p| p.into_inner());
     paths
-        .iter()
-        .zip(slots)
-        .map(|(path, slot)| TrackResult {
-            path: path.clone(),
-            features: slot.unwrap_or_else(|| {
-                Err(
-                    Error::new(crate::error::ErrorKind::Audio, "analysis did not finish")
-                        .with_origin(path.display().to_string()),
-                )
-            }),
+        .par_iter()
+        .with_max_len(1)
+        .map(|path| {
+            let features = analyze_file(path);
+            let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+            progress(Progress {
+                done: finished,
+                total,
+                path,
+                ok: features.is_ok(),
+            });
+            TrackResult {
+                path: path.clone(),
+                features,
+            }
         })
         .collect()
 }

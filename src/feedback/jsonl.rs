@@ -101,81 +101,53 @@ fn fill_block(reader: &mut impl BufRead, block: &mut Vec<u8>) -> std::io::Result
 }
 
 /// Reads every event from `reader`; `origin` names the source in errors.
+///
+/// Reads a batch of blocks of whole lines (two per worker), parses the batch's blocks on
+/// every core (rayon), appends their events in order, and goes on with the next batch.
 pub fn read(mut reader: impl BufRead, origin: &str) -> Result<Vec<FeedbackEvent>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let (work_tx, work_rx) = crossbeam_channel::bounded::<(usize, Vec<u8>)>(threads * 2);
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, Parsed)>();
-    let mut results: Vec<Option<Parsed>> = Vec::new();
+    use rayon::prelude::*;
+    let batch_blocks = 2 * rayon::current_num_threads().max(1);
+    let mut events = Vec::new();
+    let mut lines_before = 0;
     let mut bytes_read = 0u64;
-    let read_error = std::thread::scope(|s| {
-        let mut started = 0;
-        for _ in 0..threads {
-            let work_rx = work_rx.clone();
-            let done_tx = done_tx.clone();
-            let spawned = std::thread::Builder::new()
-                .name("fixloop-jsonl".into())
-                .spawn_scoped(s, move || {
-                    for (i, block) in work_rx {
-                        if done_tx.send((i, parse_block(&block))).is_err() {
-                            break;
-                        }
-                    }
-                });
-            started += usize::from(spawned.is_ok());
-        }
-        drop(done_tx);
-        let mut blocks = 0;
-        let read_error = loop {
+    loop {
+        let mut blocks = Vec::with_capacity(batch_blocks);
+        let mut read_error = None;
+        while blocks.len() < batch_blocks {
             let mut block = Vec::with_capacity(BLOCK_BYTES + (BLOCK_BYTES >> 4));
             match fill_block(&mut reader, &mut block) {
                 Ok(true) => {
                     bytes_read += block.len() as u64;
-                    if started == 0 {
-                        // No thread could start: parse here.
-                        results.push(Some(parse_block(&block)));
-                    } else {
-                        let _ = work_tx.send((blocks, block));
-                    }
-                    blocks += 1;
+                    blocks.push(block);
                 }
-                Ok(false) => break None,
-                Err(e) => break Some(e),
-            }
-        };
-        drop(work_tx);
-        if started > 0 {
-            results.resize_with(blocks, || None);
-            for (i, parsed) in done_rx {
-                results[i] = Some(parsed);
+                Ok(false) => break,
+                Err(e) => {
+                    read_error = Some(e);
+                    break;
+                }
             }
         }
-        read_error
-    });
-    let total: usize = results.iter().flatten().map(|p| p.events.len()).sum();
-    let mut events = Vec::with_capacity(total);
-    let mut lines_before = 0;
-    for parsed in results {
-        let Some(mut parsed) = parsed else {
-            return Err(
-                Error::new(ErrorKind::Io, "a parsing thread stopped unexpectedly")
-                    .with_origin(origin),
-            );
-        };
-        if let Some((local, line)) = parsed.bad.take() {
-            return Err(line_error(&line, origin, lines_before + local));
+        let last = blocks.len() < batch_blocks;
+        let parsed: Vec<Parsed> = blocks.par_iter().map(|b| parse_block(b)).collect();
+        for mut parsed in parsed {
+            if let Some((local, line)) = parsed.bad.take() {
+                return Err(line_error(&line, origin, lines_before + local));
+            }
+            lines_before += parsed.lines;
+            events.append(&mut parsed.events);
         }
-        lines_before += parsed.lines;
-        events.append(&mut parsed.events);
+        if let Some(e) = read_error {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("cannot read after byte {bytes_read} (line {lines_before}): {e}"),
+            )
+            .with_origin(origin)
+            .with_source(e));
+        }
+        if last {
+            return Ok(events);
+        }
     }
-    if let Some(e) = read_error {
-        return Err(Error::new(
-            ErrorKind::Io,
-            format!("cannot read after byte {bytes_read} (line {lines_before}): {e}"),
-        )
-        .with_origin(origin)
-        .with_source(e));
-    }
-    Ok(events)
 }
 
 /// The error for a line the fast parse refused: UTF-8, JSON, field or non-finite value.

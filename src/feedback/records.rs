@@ -1015,78 +1015,42 @@ impl Folded {
     }
 
     /// Builds every event, in order; events with the same fix id (stored once) share
-    /// its text. Building is mostly first writes to fresh memory and one small allocation
-    /// per event, so large folds are built on every core, each thread its own stretch.
+    /// its text. Large folds are built on every core (rayon), each worker keeping its
+    /// own cache of recent fix-id texts.
     pub fn into_fold(self) -> Fold {
-        const MIN_PER_THREAD: usize = 1 << 15;
-        let n = self.slots.len();
-        let mut events: Vec<FeedbackEvent> = Vec::with_capacity(n);
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |p| p.get())
-            .min(n / MIN_PER_THREAD)
-            .max(1);
-        let chunk = n.div_ceil(threads).max(1);
-        let out = &mut events.spare_capacity_mut()[..n];
-        let mut parts = out.chunks_mut(chunk).zip(self.slots.chunks(chunk));
-        let first = parts.next();
-        let unbuilt: Vec<usize> = std::thread::scope(|s| {
-            let mut unbuilt = Vec::new();
-            for (i, (out, slots)) in parts.enumerate() {
-                let this = &self;
-                let spawned = std::thread::Builder::new()
-                    .name("fixloop-build".into())
-                    .spawn_scoped(s, move || this.build_into((i + 1) * chunk, slots, out));
-                if spawned.is_err() {
-                    unbuilt.push(i + 1);
-                }
-            }
-            if let Some((out, slots)) = first {
-                self.build_into(0, slots, out);
-            }
-            unbuilt
-        });
-        // Stretches whose thread could not start are built here.
-        for i in unbuilt {
-            let range = i * chunk..((i + 1) * chunk).min(n);
-            let out = &mut events.spare_capacity_mut()[range.clone()];
-            self.build_into(range.start, &self.slots[range], out);
-        }
-        // SAFETY: the first `n` elements are initialised: the chunks of `out` cover them
-        // and each was written by `build_into` on this thread or a scoped thread that
-        // has finished (had one panicked, the scope would have panicked before here,
-        // leaking what was built rather than exposing uninitialised memory).
-        unsafe { events.set_len(n) };
+        use rayon::prelude::*;
+        const MIN_PER_TASK: usize = 1 << 15;
+        let mut events = Vec::with_capacity(self.slots.len());
+        self.slots
+            .par_iter()
+            .with_min_len(MIN_PER_TASK)
+            .enumerate()
+            .map_init(
+                || vec![None; FIX_ID_SLOTS],
+                |cache, (i, s)| self.build(cache, i, s),
+            )
+            .collect_into_vec(&mut events);
         Fold {
             events,
             report: self.report,
         }
     }
 
-    /// Builds the events of `slots`, the fold's from index `first` on, into `out` (the
-    /// same length).
-    fn build_into(
-        &self,
-        first: usize,
-        slots: &[Slot],
-        out: &mut [std::mem::MaybeUninit<FeedbackEvent>],
-    ) {
-        let mut cache: Vec<Option<(u64, Text)>> = vec![None; FIX_ID_SLOTS];
-        for (i, (s, out)) in slots.iter().zip(out).enumerate() {
-            if s.flag(IMPORTED) {
-                out.write(self.imported[s.collector as usize].clone());
-                continue;
-            }
-            let c = &mut cache[(s.fix >> 8) as usize % FIX_ID_SLOTS];
-            let fix_id = match c {
-                Some((at, text)) if *at == s.fix => text.clone(),
-                _ => {
-                    let text = Text::from(self.fix_text(s.fix));
-                    *c = Some((s.fix, text.clone()));
-                    text
-                }
-            };
-            out.write(self.event(first + i, s, fix_id));
+    /// Builds event `i`, whose slot is `s`, sharing its fix-id text through `cache`.
+    fn build(&self, cache: &mut [Option<(u64, Text)>], i: usize, s: &Slot) -> FeedbackEvent {
+        if s.flag(IMPORTED) {
+            return self.imported[s.collector as usize].clone();
         }
+        let c = &mut cache[(s.fix >> 8) as usize % FIX_ID_SLOTS];
+        let fix_id = match c {
+            Some((at, text)) if *at == s.fix => text.clone(),
+            _ => {
+                let text = Text::from(self.fix_text(s.fix));
+                *c = Some((s.fix, text.clone()));
+                text
+            }
+        };
+        self.event(i, s, fix_id)
     }
 }
 

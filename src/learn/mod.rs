@@ -33,39 +33,19 @@ pub use since::Since;
 
 pub(crate) use crate::feedback::Outcomes;
 
-/// Runs `a` on this thread and `b` on another when `parallel` (and a thread can be
-/// started), else both here: two independent passes over the same events, so results
-/// are exactly those of running them one after the other.
-pub(crate) fn join<A, B>(
+/// Runs `a` and `b`, side by side (`rayon::join`) when `parallel`: two independent passes
+/// over the same events, so results are exactly those of running them one after the
+/// other.
+pub(crate) fn join<A: Send, B: Send>(
     parallel: bool,
-    a: impl FnOnce() -> A,
+    a: impl FnOnce() -> A + Send,
     b: impl FnOnce() -> B + Send,
-) -> (A, B)
-where
-    B: Send,
-{
-    if !parallel {
-        return (a(), b());
+) -> (A, B) {
+    if parallel {
+        rayon::join(a, b)
+    } else {
+        (a(), b())
     }
-    // `b` waits here; whichever thread runs it takes it, so a thread that cannot start
-    // leaves it to this one.
-    let slot = std::sync::Mutex::new(Some(b));
-    let take = || {
-        let b = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-        b.map(|b| b())
-    };
-    std::thread::scope(|s| {
-        let handle = std::thread::Builder::new()
-            .name("fixloop-learn".into())
-            .spawn_scoped(s, take);
-        let ra = a();
-        let rb = match handle {
-            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            Err(_) => None,
-        };
-        let rb = rb.or_else(take).expect("the second pass runs exactly once");
-        (ra, rb)
-    })
 }
 
 /// Events from which a pass is worth a thread of its own.
