@@ -8,7 +8,7 @@
 //! records of SPEC §3.2: a session start, then per event a fix, the action and the
 //! outcome when there is one, and a save per session): one of 1M records and one of 1M
 //! events, read as `fixloop summary` / `refine` read them (`store::load_feedback`, the
-//! compact fold) and, as the baseline, into `FeedbackEvent`s (`read_dir_events`). Each
+//! compact fold) and, as the baseline, into `FeedbackEvent`s (`load_feedback(..).into_loaded()`). Each
 //! result is checked for correctness before timing. `benches/learn_pandas.py` runs the equivalent pandas computation on
 //! the file this benchmark writes (`target/learn-bench-1m.jsonl`).
 
@@ -19,9 +19,7 @@ use fixloop::feedback::records::FixId;
 use fixloop::feedback::{jsonl, FeedbackEvent, Timestamp, UserAction};
 use fixloop::learn::{refine, RefineOptions, Since, SplitMix64, Summary};
 use fixloop::profile::{FeatureStats, Profile};
-use fixloop::store::{
-    load_feedback, read_dir_events, AppliedFix, Collector, SessionInfo, StoreOptions,
-};
+use fixloop::store::{load_feedback, AppliedFix, Collector, SessionInfo, StoreOptions};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -167,7 +165,7 @@ fn native_log_benches(c: &mut Criterion, events: &[FeedbackEvent], profile: &Pro
         let dir = target.join(format!("learn-bench-log-{name}"));
         let (records, written) = write_native_log(&dir, events, max_records);
         // Correctness before timing: every event folds back, with its action.
-        let loaded = read_dir_events(&dir).unwrap();
+        let loaded = load_feedback(&dir).unwrap().into_loaded();
         assert_eq!(loaded.events.len() as u64, written);
         assert!(loaded.report.as_ref().unwrap().is_clean());
         let now = Timestamp::now();
@@ -193,7 +191,7 @@ fn native_log_benches(c: &mut Criterion, events: &[FeedbackEvent], profile: &Pro
             })
         });
         g.bench_function(format!("{name}_read_events"), |b| {
-            b.iter(|| read_dir_events(&dir).unwrap().events.len())
+            b.iter(|| load_feedback(&dir).unwrap().into_loaded().events.len())
         });
         let _ = std::fs::remove_dir_all(&dir);
     }

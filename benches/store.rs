@@ -19,7 +19,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use fixloop::features::{Feature, FixType};
 use fixloop::feedback::records::{EventId, FixApplied, FixId, Record};
 use fixloop::feedback::UserAction;
-use fixloop::store::{read_dir_events, AppliedFix, Collector, SessionInfo, StoreOptions};
+use fixloop::store::{load_feedback, AppliedFix, Collector, SessionInfo, StoreOptions};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -207,7 +207,7 @@ fn push_latency(c: &mut Criterion) {
     let col = Collector::open(&dir, &StoreOptions::default()).unwrap();
     let id = col.fix_applied(&applied()).unwrap();
     col.close().unwrap();
-    let events = read_dir_events(&dir).unwrap().events;
+    let events = load_feedback(&dir).unwrap().into_loaded().events;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_id, id.to_string());
     let _ = std::fs::remove_dir_all(&dir);
@@ -406,7 +406,7 @@ fn read_fold(c: &mut Criterion) {
     let n = 1_000_000;
     let dir = build_log(n);
     let t = Instant::now();
-    let loaded = read_dir_events(&dir).unwrap();
+    let loaded = load_feedback(&dir).unwrap().into_loaded();
     let took = t.elapsed();
     let report = loaded.report.unwrap();
     println!(
@@ -420,7 +420,7 @@ fn read_fold(c: &mut Criterion) {
     let mut g = c.benchmark_group("read");
     g.sample_size(10);
     g.bench_function("read_fold_1m_records", |b| {
-        b.iter(|| black_box(read_dir_events(&dir).unwrap().events.len()))
+        b.iter(|| black_box(load_feedback(&dir).unwrap().into_loaded().events.len()))
     });
     g.finish();
     let _ = std::fs::remove_dir_all(&dir);

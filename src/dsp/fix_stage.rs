@@ -10,12 +10,9 @@
 //! are peaking filters at the geometric centre of their edges with Q = centre / bandwidth.
 //! A band's gain is the filter's gain at the centre (the shelf's plateau).
 
+use super::bands::{BANDS, BAND_COUNT};
 use super::biquad::{Biquad, Coefficients, FilterShape};
 use super::mid_side;
-use crate::features::Feature;
-
-/// Number of band filters (SPEC §1's seven band-level features).
-pub const BAND_COUNT: usize = 7;
 
 /// Samples per smoothing step: targets move and coefficients are recomputed once per step.
 const STEP_SAMPLES: usize = 32;
@@ -90,8 +87,7 @@ impl BandLayout {
             freq_hz: 1000.0,
             q: 1.0,
         }; BAND_COUNT];
-        for (i, feature) in Feature::BANDS.into_iter().enumerate() {
-            let band = feature.band().unwrap_or(crate::features::Band::FULL);
+        for (i, band) in BANDS.into_iter().enumerate() {
             out[i] = if i == 0 {
                 BandLayout {
                     shape: FilterShape::LowShelf,
@@ -118,11 +114,9 @@ impl BandLayout {
 
     /// The band index of the band whose edges are `low_hz`–`high_hz`, if one matches.
     pub fn index_of(low_hz: f64, high_hz: f64) -> Option<usize> {
-        Feature::BANDS.into_iter().position(|f| {
-            f.band().is_some_and(|b| {
-                (b.low_hz - low_hz).abs() < 0.5 && (b.high_hz - high_hz).abs() < 0.5
-            })
-        })
+        BANDS
+            .iter()
+            .position(|b| (b.low_hz - low_hz).abs() < 0.5 && (b.high_hz - high_hz).abs() < 0.5)
     }
 }
 

@@ -8,10 +8,12 @@
 //!
 //! Nothing in this module allocates, locks or blocks after construction.
 
+pub mod bands;
 pub mod biquad;
 pub mod crossover;
 pub mod fix_stage;
 pub mod mid_side;
 
+pub use bands::{Band, BANDS, BAND_COUNT};
 pub use biquad::{Biquad, Coefficients, FilterShape};
-pub use fix_stage::{BandLayout, FixSettings, FixStage, BAND_COUNT};
+pub use fix_stage::{BandLayout, FixSettings, FixStage};

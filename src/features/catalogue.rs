@@ -2,6 +2,7 @@
 //! fix-type mapping (SPEC §1). Every other module takes names from here; none spells
 //! a feature or fix name as a string literal of its own.
 
+use crate::dsp::Band;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -75,41 +76,6 @@ impl Unit {
             Unit::Hz => "Hz",
             Unit::Ratio | Unit::Correlation => "",
         }
-    }
-}
-
-/// A frequency band with edges in Hz, lower edge inclusive, upper edge exclusive.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Band {
-    /// Lower edge in Hz.
-    pub low_hz: f64,
-    /// Upper edge in Hz.
-    pub high_hz: f64,
-}
-
-impl Band {
-    /// The whole analysed range, 20 Hz–20 kHz: the reference of every band level.
-    pub const FULL: Band = Band {
-        low_hz: 20.0,
-        high_hz: 20_000.0,
-    };
-
-    /// Whether `hz` lies in the band.
-    pub fn contains(self, hz: f64) -> bool {
-        hz >= self.low_hz && hz < self.high_hz
-    }
-}
-
-impl fmt::Display for Band {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fn hz(v: f64) -> String {
-            if v >= 1000.0 {
-                format!("{}k", v / 1000.0)
-            } else {
-                format!("{v}")
-            }
-        }
-        write!(f, "{}–{} Hz", hz(self.low_hz), hz(self.high_hz))
     }
 }
 
@@ -283,19 +249,11 @@ impl Feature {
         }
     }
 
-    /// The band of a band-level feature.
+    /// The band of a band-level feature ([`BANDS`](crate::dsp::BANDS), in
+    /// [`Feature::BANDS`] order).
     pub fn band(self) -> Option<Band> {
-        let (low_hz, high_hz) = match self {
-            Feature::SubLevel => (20.0, 60.0),
-            Feature::BassLevel => (60.0, 250.0),
-            Feature::LowMidLevel => (250.0, 500.0),
-            Feature::MidLevel => (500.0, 2_000.0),
-            Feature::HighMidLevel => (2_000.0, 6_000.0),
-            Feature::HighLevel => (6_000.0, 12_000.0),
-            Feature::AirLevel => (12_000.0, 20_000.0),
-            _ => return None,
-        };
-        Some(Band { low_hz, high_hz })
+        let i = Feature::BANDS.iter().position(|&f| f == self)?;
+        Some(crate::dsp::BANDS[i])
     }
 
     /// The fix type proposed when the feature lies on `direction` of its range

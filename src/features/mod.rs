@@ -15,13 +15,14 @@ pub mod modulation;
 pub mod spectrum;
 mod vector;
 
+pub use crate::dsp::Band;
 pub use analyser::{
     Analyser, BAND_FLOOR_DB, LOW_END_GATE, MAX_BLOCK_FRAMES, MAX_SAMPLE_RATE_HZ, MAX_WIDTH,
     MIN_LOUDNESS_SECONDS, MIN_LRA_SECONDS, MIN_SAMPLE_RATE_HZ, SILENCE_MEAN_SQUARE,
 };
 #[cfg(feature = "decode")]
 pub use batch::{analyze_files, list_audio_files, Progress, TrackResult, AUDIO_EXTENSIONS};
-pub use catalogue::{Band, Direction, Feature, FixType, Unit};
+pub use catalogue::{Direction, Feature, FixType, Unit};
 #[cfg(feature = "decode")]
 pub use decode::{analyze_file, decode_file, AudioInfo, MIN_FILE_SECONDS};
 pub use vector::{Absent, FeatureVector, Measurement};

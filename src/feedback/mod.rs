@@ -1,6 +1,8 @@
 //! Feedback: the seed's event and its JSON-lines interchange.
 
 mod event;
+pub mod fold;
+mod ids;
 pub mod jsonl;
 mod outcomes;
 pub mod records;

@@ -2,7 +2,7 @@
 //! which every learner reads a set of events, whatever holds them.
 
 use super::event::{Arm, FeedbackEvent, Timestamp, UserAction};
-use super::records::Folded;
+use super::fold::Folded;
 use super::Text;
 use crate::features::FixType;
 use std::collections::BTreeMap;

@@ -123,17 +123,22 @@
 mod collector;
 mod decode;
 pub mod frame;
-mod reader;
+mod interchange;
+mod load;
+mod merge;
+mod report;
+mod scan;
 mod segment;
 mod writer;
 
 pub use collector::{AppliedFix, Collector, CollectorStats, Flushed, PushError, SessionInfo};
-pub use reader::{
-    export_jsonl, export_jsonl_file, import_events, import_jsonl, load_events, load_feedback,
-    read_dir_events, read_dir_folded, read_events, read_log, read_segment_bytes, verify,
-    ExportReport, Feedback, FoldedLog, FrameProblem, ImportReport, LoadedEvents, Log, ProblemKind,
-    SegmentReport, VerifyReport,
+pub use interchange::{
+    export_jsonl, export_jsonl_file, import_events, import_jsonl, ExportReport, ImportReport,
 };
+pub use load::{load_feedback, read_events, verify, Feedback, FoldedLog, LoadedEvents};
+pub use merge::{read_log, Log};
+pub use report::{FrameProblem, ProblemKind, SegmentReport, VerifyReport};
+pub use scan::read_segment_bytes;
 pub use segment::{is_segment_name, lock_path, random_id, Recovered, LOCK_SUFFIX, SEGMENT_EXT};
 
 use std::time::Duration;
