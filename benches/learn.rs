@@ -7,7 +7,8 @@
 //! plus each computation from native logs written through the collector (the lifecycle
 //! records of SPEC §3.2: a session start, then per event a fix, the action and the
 //! outcome when there is one, and a save per session): one of 1M records and one of 1M
-//! events, read as `fixloop summary` / `refine` read them (`store::load_feedback`, the
+//! events, and the JSON-lines file imported into a log (whole-event records, as
+//! `fixloop import` writes them), read as `fixloop summary` / `refine` read them (`store::load_feedback`, the
 //! compact fold) and, as the baseline, into `FeedbackEvent`s (`load_feedback(..).into_loaded()`). Each
 //! result is checked for correctness before timing. `benches/learn_pandas.py` runs the equivalent pandas computation on
 //! the file this benchmark writes (`target/learn-bench-1m.jsonl`).
@@ -261,7 +262,31 @@ fn bench(c: &mut Criterion) {
                 .count()
         })
     });
+    // The same events imported into a native log (`fixloop import`: whole-event records),
+    // read as `summary` reads it: must not be slower than parsing the JSON text above.
+    let imported =
+        std::env::temp_dir().join(format!("fixloop-bench-imported-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&imported);
+    fixloop::store::import_jsonl(&path, &imported).unwrap();
+    {
+        let from_log = Summary::compute(&load_feedback(&imported).unwrap(), None, now).unwrap();
+        let from_text = Summary::compute(&jsonl::read_file(&path).unwrap(), None, now).unwrap();
+        assert_eq!(
+            from_log, from_text,
+            "the imported log folds to the same events"
+        );
+    }
+    g.bench_function("imported_log_read_and_summary", |b| {
+        b.iter(|| Summary::compute(&load_feedback(&imported).unwrap(), None, now).unwrap())
+    });
+    g.bench_function("imported_log_read_and_refine", |b| {
+        b.iter(|| {
+            let feedback = load_feedback(&imported).unwrap();
+            refine(&profile, &feedback, &RefineOptions::new(date)).unwrap()
+        })
+    });
     g.finish();
+    let _ = std::fs::remove_dir_all(&imported);
 }
 
 criterion_group!(benches, bench);

@@ -2,7 +2,7 @@
 //! events, kept compact ([`Folded`]) for learning and built into [`FeedbackEvent`]s on
 //! demand ([`Folded::into_fold`]).
 
-use super::event::{improvement_ratio, FeedbackEvent, Timestamp, UserAction};
+use super::event::{improvement_ratio, Arm, FeedbackEvent, Timestamp, UserAction};
 use super::records::{BounceEvidence, EventId, FixApplied, FixId, LogEntry, Record, SessionStart};
 use super::EventOutcome;
 use super::Text;
@@ -62,7 +62,8 @@ const BOUNCED: u8 = 4;
 const HAS_GAP_AFTER: u8 = 8;
 /// `Slot::flags`: a modified value is set (in `modified`).
 const HAS_MODIFIED: u8 = 16;
-/// `Slot::flags`: an imported event, whole in `imported[collector]`.
+/// `Slot::flags`: an imported event; what its slot cannot hold is in
+/// `imported[collector]`.
 const IMPORTED: u8 = 32;
 /// `Slot::flags`: the fix was never applied (rejected as a proposal).
 const NOT_APPLIED: u8 = 64;
@@ -70,7 +71,7 @@ const NOT_APPLIED: u8 = 64;
 /// One folded event, compact: 72 bytes instead of a [`FeedbackEvent`]'s 240, and no
 /// heap. Strings are indices into the fold's shared tables; the rare modified value sits
 /// in a side table; the event is built on demand.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Slot {
     time_us: i64,
     original_value: f64,
@@ -97,27 +98,42 @@ struct Slot {
 /// `Slot::feature` of an event whose feature index is in `feature_overflow`.
 const FEATURE_ELSEWHERE: u16 = u16::MAX;
 
+/// What an imported event holds beyond its slot: its own id and fix id (in
+/// `Folder::imported_text`), the improvement ratio as given (it is kept, not recomputed,
+/// SPEC §3.2), and its notes.
+#[derive(Clone, Debug)]
+struct ImportedMeta {
+    event_id: TextRange,
+    fix_id: TextRange,
+    improvement_ratio: Option<f64>,
+    notes: Option<Text>,
+}
+
+/// A range of `imported_text`.
+#[derive(Clone, Copy, Debug)]
+struct TextRange {
+    at: usize,
+    len: usize,
+}
+
+/// Appends `text` to `arena`, returning its range.
+fn keep_text(arena: &mut Vec<u8>, text: &str) -> TextRange {
+    let at = arena.len();
+    arena.extend_from_slice(text.as_bytes());
+    TextRange {
+        at,
+        len: text.len(),
+    }
+}
+
+fn text_at(arena: &[u8], r: TextRange) -> &str {
+    // Whole strings were appended, each valid UTF-8.
+    std::str::from_utf8(&arena[r.at..r.at + r.len]).unwrap_or_default()
+}
+
 const _: () = assert!(std::mem::size_of::<Slot>() == 72);
 
 impl Slot {
-    fn imported(index: usize) -> Slot {
-        Slot {
-            time_us: 0,
-            original_value: 0.0,
-            target_value: 0.0,
-            applied_value: 0.0,
-            gap_before: 0.0,
-            gap_after: 0.0,
-            fix: 0,
-            serial: 0,
-            collector: index as u32,
-            context: 0,
-            feature: 0,
-            kind: 0,
-            flags: IMPORTED,
-        }
-    }
-
     fn fix_type(&self) -> FixType {
         FixType::ALL[usize::from(self.kind & 0x0f)]
     }
@@ -244,15 +260,152 @@ impl EventIndex {
     }
 }
 
+/// An imported event as the fold reads it: borrowed strings, whatever holds them (a
+/// decoded [`FeedbackEvent`] or an [`EventRecordRef`] over the log's bytes).
+struct ImportedEvent<'a> {
+    event_id: &'a str,
+    timestamp: Timestamp,
+    fix_id: &'a str,
+    fix_type: FixType,
+    feature_name: &'a str,
+    track_path: &'a str,
+    session_id: &'a str,
+    profile_version: &'a str,
+    original_value: f64,
+    target_value: f64,
+    applied_value: f64,
+    user_action: Option<UserAction>,
+    was_applied: bool,
+    was_undone: bool,
+    gap_before: f64,
+    gap_after: Option<f64>,
+    improvement_ratio: Option<f64>,
+    user_modified_value: Option<f64>,
+    session_saved_after: bool,
+    track_bounced_after: bool,
+    notes: Option<&'a str>,
+    /// Sorted by test id, as a `BTreeMap` iterates.
+    ab: Vec<(&'a str, Arm)>,
+}
+
+impl<'a> ImportedEvent<'a> {
+    fn from_event(e: &'a FeedbackEvent) -> ImportedEvent<'a> {
+        ImportedEvent {
+            event_id: &e.event_id,
+            timestamp: e.timestamp,
+            fix_id: &e.fix_id,
+            fix_type: e.fix_type,
+            feature_name: &e.feature_name,
+            track_path: &e.track_path,
+            session_id: &e.session_id,
+            profile_version: &e.profile_version,
+            original_value: e.original_value,
+            target_value: e.target_value,
+            applied_value: e.applied_value,
+            user_action: e.user_action,
+            was_applied: e.was_applied,
+            was_undone: e.was_undone,
+            gap_before: e.gap_before,
+            gap_after: e.gap_after,
+            improvement_ratio: e.improvement_ratio,
+            user_modified_value: e.user_modified_value,
+            session_saved_after: e.session_saved_after,
+            track_bounced_after: e.track_bounced_after,
+            notes: e.notes.as_deref(),
+            ab: e.ab.iter().map(|(t, a)| (t.as_str(), *a)).collect(),
+        }
+    }
+
+    /// `None` when the timestamp, fix type or a number is not what [`FeedbackEvent`]
+    /// accepts (the caller then decodes the record the owned way, which names the error).
+    fn from_ref(e: &EventRecordRef<'a>) -> Option<ImportedEvent<'a>> {
+        let finite = [
+            e.original_value,
+            e.target_value,
+            e.applied_value,
+            e.gap_before,
+        ]
+        .into_iter()
+        .chain(e.gap_after)
+        .chain(e.improvement_ratio)
+        .chain(e.user_modified_value)
+        .all(f64::is_finite);
+        if !finite {
+            return None;
+        }
+        Some(ImportedEvent {
+            event_id: e.event_id,
+            timestamp: Timestamp::parse(e.timestamp)?,
+            fix_id: e.fix_id,
+            fix_type: FixType::from_name(e.fix_type)?,
+            feature_name: e.feature_name,
+            track_path: e.track_path,
+            session_id: e.session_id,
+            profile_version: e.profile_version,
+            original_value: e.original_value,
+            target_value: e.target_value,
+            applied_value: e.applied_value,
+            user_action: e.user_action,
+            was_applied: e.was_applied,
+            was_undone: e.was_undone,
+            gap_before: e.gap_before,
+            gap_after: e.gap_after,
+            improvement_ratio: e.improvement_ratio,
+            user_modified_value: e.user_modified_value,
+            session_saved_after: e.session_saved_after,
+            track_bounced_after: e.track_bounced_after,
+            notes: e.notes,
+            ab: e.ab.iter().map(|(t, a)| (*t, *a)).collect(),
+        })
+    }
+}
+
+/// An imported `event` record decoded in place: its strings borrow the log's bytes, so
+/// reading a log written by `fixloop import` allocates almost nothing per event (the
+/// owned path builds eight strings per event on one thread and frees them on another).
+#[derive(serde::Deserialize)]
+pub(crate) struct EventRecordRef<'a> {
+    event_id: &'a str,
+    timestamp: &'a str,
+    fix_id: &'a str,
+    fix_type: &'a str,
+    feature_name: &'a str,
+    track_path: &'a str,
+    session_id: &'a str,
+    profile_version: &'a str,
+    original_value: f64,
+    target_value: f64,
+    applied_value: f64,
+    user_action: Option<UserAction>,
+    was_applied: bool,
+    was_undone: bool,
+    gap_before: f64,
+    gap_after: Option<f64>,
+    improvement_ratio: Option<f64>,
+    user_modified_value: Option<f64>,
+    session_saved_after: bool,
+    track_bounced_after: bool,
+    notes: Option<&'a str>,
+    #[serde(default, borrow)]
+    ab: std::collections::BTreeMap<&'a str, Arm>,
+}
+
 /// The fold of [`fold`], fed one record at a time (so a reader can stream a merge into
 /// it without holding every record).
 #[derive(Default)]
 pub struct Folder {
     report: FoldReport,
     slots: Vec<Slot>,
-    imported: Vec<FeedbackEvent>,
+    imported: Vec<ImportedMeta>,
+    /// Ids and fix ids of imported events, end to end.
+    imported_text: Vec<u8>,
+    /// Imported events by a 64-bit hash of their id (the id itself is compared on a hit);
+    /// ids whose hash another id already has go to `imported_collided`.
+    imported_by_hash: IdMap<u64, usize>,
+    imported_collided: HashMap<String, usize>,
+    /// Feature names this build's catalogue does not know, from imported events.
+    unknown_features: HashMap<Text, u32>,
     by_id: EventIndex,
-    by_text: HashMap<Text, usize>,
     /// Feature names, shared by the events that name them (`Slot::feature`).
     features: Vec<Text>,
     feature_index: IdMap<u32, u32>,
@@ -270,6 +423,7 @@ pub struct Folder {
     session_index: IdMap<(u64, u32), usize>,
     sessions: Vec<Session>,
     last_session: Option<((u64, u32), usize)>,
+    last_imported_context: Option<u32>,
     dropped: IdMap<u64, u64>,
 }
 
@@ -334,16 +488,158 @@ impl Folder {
                 let total = self.dropped.entry(entry.collector).or_insert(0);
                 *total = (*total).max(d.total);
             }
-            Record::Event(ev) => match self.by_text.get(&ev.event_id) {
-                Some(&i) => self.imported[self.slots[i].collector as usize] = (**ev).clone(),
-                None => {
-                    self.by_text.insert(ev.event_id.clone(), self.slots.len());
-                    self.slots.push(Slot::imported(self.imported.len()));
-                    self.imported.push((**ev).clone());
-                }
-            },
+            Record::Event(ev) => {
+                // Counted by `import`, as an event decoded without copies is.
+                self.report.records -= 1;
+                self.report.collected -= 1;
+                self.import(&ImportedEvent::from_event(ev));
+            }
             Record::Deactivated(_) | Record::SegmentEnd(_) => {}
         }
+    }
+
+    /// Folds in a whole imported event, compact: values and flags in a slot, strings in
+    /// the tables; an event id imported again replaces the earlier event in place.
+    fn import(&mut self, ev: &ImportedEvent<'_>) {
+        self.report.records += 1;
+        self.report.collected += 1;
+        let hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = rustc_hash::FxHasher::default();
+            ev.event_id.hash(&mut h);
+            h.finish()
+        };
+        let earlier = match self.imported_by_hash.get(&hash) {
+            Some(&i) => {
+                let meta = &self.imported[self.slots[i].collector as usize];
+                if text_at(&self.imported_text, meta.event_id) == ev.event_id {
+                    Some(i)
+                } else {
+                    self.imported_collided.get(ev.event_id).copied()
+                }
+            }
+            None => None,
+        };
+        let feature = match Feature::from_name(ev.feature_name) {
+            Some(f) => self.feature(f.id()),
+            None => match self.unknown_features.get(ev.feature_name) {
+                Some(&i) => i,
+                None => {
+                    let i = self.features.len() as u32;
+                    let name = Text::from(ev.feature_name);
+                    self.unknown_features.insert(name.clone(), i);
+                    self.features.push(name);
+                    i
+                }
+            },
+        };
+        let context = self.imported_context(ev);
+        let meta = ImportedMeta {
+            event_id: keep_text(&mut self.imported_text, ev.event_id),
+            fix_id: keep_text(&mut self.imported_text, ev.fix_id),
+            improvement_ratio: ev.improvement_ratio,
+            notes: ev.notes.map(Text::from),
+        };
+        let (idx, meta_index) = match earlier {
+            Some(i) => {
+                let m = self.slots[i].collector as usize;
+                self.imported[m] = meta;
+                (i, m)
+            }
+            None => {
+                let i = self.slots.len();
+                match self.imported_by_hash.entry(hash) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(i);
+                    }
+                    std::collections::hash_map::Entry::Occupied(_) => {
+                        self.imported_collided.insert(ev.event_id.to_string(), i);
+                    }
+                }
+                self.imported.push(meta);
+                self.slots.push(Slot::default());
+                (i, self.imported.len() - 1)
+            }
+        };
+        let flag = |on: bool, f: u8| if on { f } else { 0 };
+        let action = ev.user_action.map_or(0, |a| a as u8 + 1);
+        self.slots[idx] = Slot {
+            time_us: ev.timestamp.as_micros(),
+            original_value: ev.original_value,
+            target_value: ev.target_value,
+            applied_value: ev.applied_value,
+            gap_before: ev.gap_before,
+            gap_after: ev.gap_after.unwrap_or(0.0),
+            fix: 0,
+            serial: 0,
+            collector: meta_index as u32,
+            context,
+            feature: u16::try_from(feature)
+                .ok()
+                .filter(|&x| x != FEATURE_ELSEWHERE)
+                .unwrap_or(FEATURE_ELSEWHERE),
+            kind: ev.fix_type as u8 | action << 4,
+            flags: IMPORTED
+                | flag(ev.was_undone, UNDONE)
+                | flag(ev.session_saved_after, SAVED)
+                | flag(ev.track_bounced_after, BOUNCED)
+                | flag(ev.gap_after.is_some(), HAS_GAP_AFTER)
+                | flag(ev.user_modified_value.is_some(), HAS_MODIFIED)
+                | flag(!ev.was_applied, NOT_APPLIED),
+        };
+        if self.slots[idx].feature == FEATURE_ELSEWHERE {
+            self.feature_overflow.insert(idx, feature);
+        } else {
+            self.feature_overflow.remove(&idx);
+        }
+        match ev.user_modified_value {
+            Some(v) => self.modified.insert(idx, v),
+            None => self.modified.remove(&idx),
+        };
+    }
+
+    /// Folds in an imported event decoded without copying its strings (the reader's path
+    /// for `event` records; see [`EventRecordRef`]).
+    pub(crate) fn push_event_ref(&mut self, ev: &EventRecordRef<'_>) -> bool {
+        match ImportedEvent::from_ref(ev) {
+            Some(view) => {
+                self.import(&view);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The context (1 + index in `contexts`) of an imported event: the previous imported
+    /// event's when track, session, profile version and arms are the same (events of one
+    /// session come together), else a new one.
+    fn imported_context(&mut self, ev: &ImportedEvent<'_>) -> u32 {
+        let same = |c: &SessionStart| {
+            c.session == 0
+                && c.track_path == ev.track_path
+                && c.session_id == ev.session_id
+                && c.profile_version == ev.profile_version
+                && c.ab.len() == ev.ab.len()
+                && c.ab
+                    .iter()
+                    .zip(&ev.ab)
+                    .all(|((t, a), (u, b))| t == u && a == b)
+        };
+        if let Some(c) = self.last_imported_context {
+            if same(&self.contexts[c as usize - 1]) {
+                return c;
+            }
+        }
+        self.contexts.push(SessionStart {
+            session: 0,
+            track_path: ev.track_path.into(),
+            session_id: ev.session_id.into(),
+            profile_version: ev.profile_version.into(),
+            ab: ev.ab.iter().map(|&(t, a)| (Text::from(t), a)).collect(),
+        });
+        let c = u32::try_from(self.contexts.len()).unwrap_or(0);
+        self.last_imported_context = Some(c);
+        c
     }
 
     fn apply_action(&mut self, i: usize, action: UserAction, value: Option<f64>) {
@@ -467,6 +763,7 @@ impl Folder {
             modified: self.modified,
             slots: self.slots,
             imported: self.imported,
+            imported_text: self.imported_text,
             collector_ids: self.by_id.collector_ids,
             features: self.features,
             fix_ids: self.fix_ids,
@@ -488,7 +785,8 @@ pub struct Folded {
     feature_overflow: IdMap<usize, u32>,
     modified: IdMap<usize, f64>,
     slots: Vec<Slot>,
-    imported: Vec<FeedbackEvent>,
+    imported: Vec<ImportedMeta>,
+    imported_text: Vec<u8>,
     collector_ids: Vec<u64>,
     features: Vec<Text>,
     fix_ids: Vec<u8>,
@@ -523,9 +821,6 @@ impl Folded {
     /// What learning reads of each event, in order, without building the events.
     pub fn outcomes(&self) -> impl Iterator<Item = EventOutcome<'_>> + Clone + '_ {
         self.slots.iter().enumerate().map(move |(i, s)| {
-            if s.flag(IMPORTED) {
-                return self.imported[s.collector as usize].outcome();
-            }
             let (session_id, ab) = match s.context {
                 0 => ("", &super::NO_ARMS),
                 c => {
@@ -539,11 +834,20 @@ impl Folded {
                 feature_name: self.feature_name(i, s),
                 user_action: s.user_action(),
                 was_undone: s.flag(UNDONE),
-                improvement_ratio: s.improvement_ratio(),
+                improvement_ratio: self.improvement_ratio(s),
                 session_id,
                 ab,
             }
         })
+    }
+
+    /// The event's improvement ratio: computed from its gaps, or as given on import.
+    fn improvement_ratio(&self, s: &Slot) -> Option<f64> {
+        if s.flag(IMPORTED) {
+            self.imported[s.collector as usize].improvement_ratio
+        } else {
+            s.improvement_ratio()
+        }
     }
 
     fn feature_name(&self, i: usize, s: &Slot) -> &Text {
@@ -567,12 +871,19 @@ impl Folded {
             0 => &empty,
             c => &self.contexts[c as usize - 1],
         };
-        let event_id = EventId {
-            collector: self.collector_ids[s.collector as usize],
-            serial: s.serial,
+        let imported = s
+            .flag(IMPORTED)
+            .then(|| &self.imported[s.collector as usize]);
+        let event_id = match imported {
+            Some(m) => Text::from(text_at(&self.imported_text, m.event_id)),
+            None => EventId {
+                collector: self.collector_ids[s.collector as usize],
+                serial: s.serial,
+            }
+            .to_text(),
         };
         FeedbackEvent {
-            event_id: event_id.to_text(),
+            event_id,
             timestamp: Timestamp::from_micros(s.time_us),
             fix_id,
             fix_type: s.fix_type(),
@@ -588,14 +899,14 @@ impl Folded {
             was_undone: s.flag(UNDONE),
             gap_before: s.gap_before,
             gap_after: s.flag(HAS_GAP_AFTER).then_some(s.gap_after),
-            improvement_ratio: s.improvement_ratio(),
+            improvement_ratio: self.improvement_ratio(s),
             user_modified_value: match s.flag(HAS_MODIFIED) {
                 true => self.modified.get(&i).copied(),
                 false => None,
             },
             session_saved_after: s.flag(SAVED),
             track_bounced_after: s.flag(BOUNCED),
-            notes: None,
+            notes: imported.and_then(|m| m.notes.clone()),
             ab: ctx.ab.clone(),
         }
     }
@@ -625,7 +936,9 @@ impl Folded {
     /// Builds event `i`, whose slot is `s`, sharing its fix-id text through `cache`.
     fn build(&self, cache: &mut [Option<(u64, Text)>], i: usize, s: &Slot) -> FeedbackEvent {
         if s.flag(IMPORTED) {
-            return self.imported[s.collector as usize].clone();
+            let m = &self.imported[s.collector as usize];
+            let fix_id = Text::from(text_at(&self.imported_text, m.fix_id));
+            return self.event(i, s, fix_id);
         }
         let c = &mut cache[(s.fix >> 8) as usize % FIX_ID_SLOTS];
         let fix_id = match c {

@@ -132,6 +132,16 @@ pub(crate) fn peek_key(payload: &[u8]) -> Option<(i64, u64)> {
     Some((time_us, seq))
 }
 
+/// Whether a payload in the writer's layout holds an imported whole `event` record
+/// (decoded in place by `frame::decode_event_ref`).
+pub(crate) fn is_event(payload: &[u8]) -> bool {
+    let mut r = Rd { b: payload };
+    r.envelope_key().is_some()
+        && r.lit(b"\xa1c").is_some()
+        && r.uint().is_some()
+        && r.lit(b"\xa1r\x81\xa5event").is_some()
+}
+
 /// Decodes `(seq, time_us, collector, record)` of a `fix_applied`, `user_action` or
 /// `outcome` payload in the writer's layout, or `None` to decode with `rmp_serde`.
 pub(crate) fn decode(payload: &[u8]) -> Option<(u64, i64, u64, Record)> {

@@ -1,6 +1,7 @@
 //! The byte format of a segment: a fixed header, then frames. Pure functions over
 //! bytes; no I/O. See the [module docs](super) for the layout.
 
+use crate::feedback::fold::EventRecordRef;
 use crate::feedback::records::{LogEntry, Record};
 use serde::{Deserialize, Serialize};
 
@@ -301,6 +302,28 @@ pub fn decode_payload_serde(
         collector: e.collector,
         record: e.record,
     })
+}
+
+/// The envelope of an imported `event` record, decoded in place.
+#[derive(Deserialize)]
+struct EventEntryRef<'a> {
+    #[serde(rename = "r", borrow)]
+    record: EventKindRef<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum EventKindRef<'a> {
+    #[serde(borrow)]
+    Event(EventRecordRef<'a>),
+}
+
+/// An imported `event` record whose strings borrow `payload`; `None` for another kind
+/// or anything the owned decode must judge.
+pub(crate) fn decode_event_ref(payload: &[u8]) -> Option<EventRecordRef<'_>> {
+    let entry: EventEntryRef<'_> = rmp_serde::from_slice(payload).ok()?;
+    let EventKindRef::Event(ev) = entry.record;
+    Some(ev)
 }
 
 /// One step of a [`FrameScanner`].

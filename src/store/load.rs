@@ -10,40 +10,63 @@ use crate::feedback::records::LogEntry;
 use crate::feedback::{jsonl, FeedbackEvent};
 use std::path::Path;
 
-/// Records on their way from the reading thread to the folding one.
-enum Batch {
-    /// Intact frames, to decode.
-    Raw(RawBatch),
-    /// Records the reading thread decoded.
-    Decoded(Vec<LogEntry>),
-}
-
-impl Batch {
-    fn clear(&mut self) {
-        match self {
-            Batch::Raw(raw) => {
-                raw.bytes.clear();
-                raw.frames.clear();
-            }
-            Batch::Decoded(entries) => entries.clear(),
-        }
-    }
-}
-
-/// Intact frames: payloads end to end in `bytes`.
+/// Records on their way from the reading thread to the folding one, in merged order:
+/// each decoded by the reader or handed on as raw payload bytes for the folder.
 #[derive(Default)]
-struct RawBatch {
+struct Batch {
+    items: Vec<Item>,
+    /// Raw payloads, end to end.
     bytes: Vec<u8>,
-    frames: Vec<RawFrame>,
+}
+
+enum Item {
+    /// A record the reading thread decoded.
+    Decoded(LogEntry),
+    /// An intact frame for the folder to decode.
+    Raw(RawFrame),
 }
 
 struct RawFrame {
     segment: usize,
     writer: u64,
     offset: u64,
-    /// The payload's range in `RawBatch::bytes`.
+    /// The payload's range in `Batch::bytes`.
     start: usize,
     len: usize,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.items.clear();
+        self.bytes.clear();
+    }
+
+    fn push_raw(&mut self, f: &super::merge::Frame<'_>) {
+        self.items.push(Item::Raw(RawFrame {
+            segment: f.segment,
+            writer: f.writer,
+            offset: f.offset,
+            start: self.bytes.len(),
+            len: f.payload.len(),
+        }));
+        self.bytes.extend_from_slice(f.payload);
+    }
+}
+
+/// Folds a raw frame: an imported event in place, without copying its strings; any other
+/// record decoded and pushed.
+fn fold_raw(folder: &mut Folder, decoder: &mut Decoder, f: &RawFrame, payload: &[u8]) {
+    if super::decode::is_event(payload) {
+        if let Some(ev) = super::frame::decode_event_ref(payload) {
+            if folder.push_event_ref(&ev) {
+                decoder.count(f.segment, f.offset);
+                return;
+            }
+        }
+    }
+    if let Some(e) = decoder.decode(f.segment, f.writer, f.offset, payload) {
+        folder.push(&e);
+    }
 }
 
 /// The events of a log directory and the report of reading it.
@@ -102,13 +125,13 @@ fn fold_dir(dir: &Path, decode_on: DecodeOn) -> Result<FoldedLog> {
     // Two stages on two threads: read, check and merge frames | decode and fold. Which
     // thread decodes is decided batch by batch: the reader hands on raw payloads while
     // the folder keeps up, and decodes batches itself while the folder has a backlog,
-    // so both cores stay busy whatever their relative speed. Batches go back to the
+    // so both cores stay busy whatever their relative speed. Imported whole events always
+    // go raw: the folder folds them straight from the bytes. Batches go back to the
     // reader once folded, so their memory is reused.
     const BATCH_FRAMES: usize = 4096;
     const IN_FLIGHT: usize = 8;
     let (tx, rx) = crossbeam_channel::bounded::<Batch>(IN_FLIGHT);
-    let (raw_back_tx, raw_back_rx) = crossbeam_channel::bounded::<Batch>(IN_FLIGHT + 2);
-    let (decoded_back_tx, decoded_back_rx) = crossbeam_channel::bounded::<Batch>(IN_FLIGHT + 2);
+    let (back_tx, back_rx) = crossbeam_channel::bounded::<Batch>(IN_FLIGHT + 2);
     let (merged, folded) = std::thread::scope(|s| {
         let folding = std::thread::Builder::new()
             .name("fixloop-fold".into())
@@ -116,68 +139,43 @@ fn fold_dir(dir: &Path, decode_on: DecodeOn) -> Result<FoldedLog> {
                 let mut folder = Folder::new();
                 let mut decoder = Decoder::default();
                 for mut batch in rx {
-                    match &mut batch {
-                        Batch::Raw(raw) => {
-                            for f in &raw.frames {
-                                let payload = &raw.bytes[f.start..f.start + f.len];
-                                let entry = decoder.decode(f.segment, f.writer, f.offset, payload);
-                                if let Some(e) = entry {
-                                    folder.push(&e);
-                                }
+                    for item in &batch.items {
+                        match item {
+                            Item::Decoded(e) => folder.push(e),
+                            Item::Raw(f) => {
+                                let payload = &batch.bytes[f.start..f.start + f.len];
+                                fold_raw(&mut folder, &mut decoder, f, payload);
                             }
                         }
-                        Batch::Decoded(entries) => entries.iter().for_each(|e| folder.push(e)),
                     }
                     batch.clear();
-                    let _ = match batch {
-                        Batch::Raw(_) => raw_back_tx.try_send(batch),
-                        Batch::Decoded(_) => decoded_back_tx.try_send(batch),
-                    };
+                    let _ = back_tx.try_send(batch);
                 }
                 (folder.into_folded(), decoder)
             });
         let mut decoder = Decoder::default();
-        let next_batch = || {
-            let on_folder = match decode_on {
-                DecodeOn::Either => tx.is_empty(),
-                #[cfg(test)]
-                DecodeOn::Reader => false,
-                #[cfg(test)]
-                DecodeOn::Folder => true,
-            };
-            if on_folder {
-                raw_back_rx
-                    .try_recv()
-                    .unwrap_or_else(|_| Batch::Raw(RawBatch::default()))
-            } else {
-                // The folder has a backlog: decode here.
-                decoded_back_rx
-                    .try_recv()
-                    .unwrap_or_else(|_| Batch::Decoded(Vec::with_capacity(BATCH_FRAMES)))
-            }
+        let decode_here = || match decode_on {
+            // The folder has a backlog: decode here.
+            DecodeOn::Either => !tx.is_empty(),
+            #[cfg(test)]
+            DecodeOn::Reader => true,
+            #[cfg(test)]
+            DecodeOn::Folder => false,
         };
+        let next_batch = || back_rx.try_recv().unwrap_or_default();
         let mut batch = next_batch();
-        let mut frames = 0;
+        let mut here = decode_here();
         let merged = merge_dir(dir, |f| {
-            match &mut batch {
-                Batch::Raw(raw) => {
-                    raw.frames.push(RawFrame {
-                        segment: f.segment,
-                        writer: f.writer,
-                        offset: f.offset,
-                        start: raw.bytes.len(),
-                        len: f.payload.len(),
-                    });
-                    raw.bytes.extend_from_slice(f.payload);
+            if here && !super::decode::is_event(f.payload) {
+                if let Some(e) = decoder.decode(f.segment, f.writer, f.offset, f.payload) {
+                    batch.items.push(Item::Decoded(e));
                 }
-                Batch::Decoded(entries) => {
-                    entries.extend(decoder.decode(f.segment, f.writer, f.offset, f.payload))
-                }
+            } else {
+                batch.push_raw(&f);
             }
-            frames += 1;
-            if frames == BATCH_FRAMES {
-                frames = 0;
+            if batch.items.len() == BATCH_FRAMES {
                 let _ = tx.send(std::mem::replace(&mut batch, next_batch()));
+                here = decode_here();
             }
         });
         let _ = tx.send(batch);

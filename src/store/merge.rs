@@ -119,6 +119,15 @@ impl Decoder {
         self.tallies[segment].decode(writer, offset, payload)
     }
 
+    /// Counts a record of `segment` at `offset` decoded elsewhere (an imported event
+    /// folded in place).
+    pub(super) fn count(&mut self, segment: usize, offset: u64) {
+        if self.tallies.len() <= segment {
+            self.tallies.resize_with(segment + 1, Tally::default);
+        }
+        self.tallies[segment].count(offset);
+    }
+
     /// Adds the tallies of another decoder of the same segments.
     pub(super) fn merge(&mut self, other: Decoder) {
         if self.tallies.len() < other.tallies.len() {

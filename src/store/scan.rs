@@ -53,6 +53,13 @@ impl Tally {
         }
     }
 
+    /// Counts a record at `offset` decoded elsewhere (never the end mark).
+    pub(super) fn count(&mut self, offset: u64) {
+        self.records += 1;
+        self.sealed = false;
+        self.last = Some(offset);
+    }
+
     /// Adds the tally of other frames of the same segment.
     pub(super) fn merge(&mut self, other: Tally) {
         self.records += other.records;
