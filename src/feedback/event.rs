@@ -180,6 +180,11 @@ impl Timestamp {
 /// `YYYY-MM-DDTHH:MM:SS[.fraction][Z|+00:00]` (no offset: UTC), without chrono:
 /// the fast path of [`Timestamp::parse`]. `None` for anything else (other offsets, leap
 /// seconds, out-of-range fields), which the full parser then decides.
+///
+/// Why it exists (`benches/speed.rs`, same run, 2-core EPYC VM, 1000 timestamps): 21.7 µs
+/// against chrono's `parse_from_rfc3339` 33.5 µs (1.55×) for RFC 3339, and 21.1 µs
+/// against chrono's `NaiveDateTime::parse_from_str` 254 µs (12×) for the Python
+/// prototype's `isoformat()` form; every JSON-lines event has one.
 fn parse_utc_micros(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     if b.len() < 19

@@ -5,7 +5,7 @@
 use super::merge::{apply_tallies, merge_dir, Decoder};
 use super::report::VerifyReport;
 use crate::error::{Error, ErrorKind, Result};
-use crate::feedback::fold::{Folded, Folder};
+use crate::feedback::fold::{EventSpans, Folded, Folder};
 use crate::feedback::records::LogEntry;
 use crate::feedback::{jsonl, FeedbackEvent};
 use std::path::Path;
@@ -24,6 +24,8 @@ enum Item {
     Decoded(LogEntry),
     /// An intact frame for the folder to decode.
     Raw(RawFrame),
+    /// An imported whole event the reading thread decoded, its strings in `Batch::bytes`.
+    Event(RawFrame, Box<EventSpans>),
 }
 
 struct RawFrame {
@@ -41,27 +43,47 @@ impl Batch {
         self.bytes.clear();
     }
 
-    fn push_raw(&mut self, f: &super::merge::Frame<'_>) {
-        self.items.push(Item::Raw(RawFrame {
+    /// Copies the frame's payload into the batch.
+    fn copy(&mut self, f: &super::merge::Frame<'_>) -> RawFrame {
+        let raw = RawFrame {
             segment: f.segment,
             writer: f.writer,
             offset: f.offset,
             start: self.bytes.len(),
             len: f.payload.len(),
-        }));
+        };
         self.bytes.extend_from_slice(f.payload);
+        raw
+    }
+
+    /// An imported whole event: decoded here, its strings left in place for the folder
+    /// (or handed on raw when it does not decode that way).
+    fn push_event(&mut self, f: &super::merge::Frame<'_>) {
+        let raw = self.copy(f);
+        let payload = &self.bytes[raw.start..raw.start + raw.len];
+        let spans = super::frame::decode_event_ref(payload)
+            .and_then(|ev| EventSpans::new(&ev, &self.bytes));
+        self.items.push(match spans {
+            Some(spans) => Item::Event(raw, Box::new(spans)),
+            None => Item::Raw(raw),
+        });
     }
 }
 
-/// Folds a raw frame: an imported event in place, without copying its strings; any other
-/// record decoded and pushed.
-fn fold_raw(folder: &mut Folder, decoder: &mut Decoder, f: &RawFrame, payload: &[u8]) {
+/// Folds a frame handed on raw: an imported whole event decoded in place (no copies of
+/// its strings), anything else decoded and pushed.
+fn fold_raw(folder: &mut Folder, decoder: &mut Decoder, f: &RawFrame, bytes: &[u8]) {
+    let payload = &bytes[f.start..f.start + f.len];
+    if let Some(e) = decoder.decode_fast(f.segment, f.writer, f.offset, payload) {
+        folder.push(&e);
+        return;
+    }
     if super::decode::is_event(payload) {
-        if let Some(ev) = super::frame::decode_event_ref(payload) {
-            if folder.push_event_ref(&ev) {
-                decoder.count(f.segment, f.offset);
-                return;
-            }
+        let spans =
+            super::frame::decode_event_ref(payload).and_then(|ev| EventSpans::new(&ev, bytes));
+        if spans.is_some_and(|spans| folder.push_event_spans(&spans, bytes)) {
+            decoder.count(f.segment, f.offset);
+            return;
         }
     }
     if let Some(e) = decoder.decode(f.segment, f.writer, f.offset, payload) {
@@ -125,9 +147,10 @@ fn fold_dir(dir: &Path, decode_on: DecodeOn) -> Result<FoldedLog> {
     // Two stages on two threads: read, check and merge frames | decode and fold. Which
     // thread decodes is decided batch by batch: the reader hands on raw payloads while
     // the folder keeps up, and decodes batches itself while the folder has a backlog,
-    // so both cores stay busy whatever their relative speed. Imported whole events always
-    // go raw: the folder folds them straight from the bytes. Batches go back to the
-    // reader once folded, so their memory is reused.
+    // so both cores stay busy whatever their relative speed. Imported whole events are
+    // decoded in place whichever thread decodes them (their strings stay in the batch's
+    // bytes: no per-event allocation on one thread freed on the other). Batches go back
+    // to the reader once folded, so their memory is reused.
     const BATCH_FRAMES: usize = 4096;
     const IN_FLIGHT: usize = 8;
     let (tx, rx) = crossbeam_channel::bounded::<Batch>(IN_FLIGHT);
@@ -142,9 +165,13 @@ fn fold_dir(dir: &Path, decode_on: DecodeOn) -> Result<FoldedLog> {
                     for item in &batch.items {
                         match item {
                             Item::Decoded(e) => folder.push(e),
-                            Item::Raw(f) => {
-                                let payload = &batch.bytes[f.start..f.start + f.len];
-                                fold_raw(&mut folder, &mut decoder, f, payload);
+                            Item::Event(f, spans)
+                                if folder.push_event_spans(spans, &batch.bytes) =>
+                            {
+                                decoder.count(f.segment, f.offset);
+                            }
+                            Item::Raw(f) | Item::Event(f, _) => {
+                                fold_raw(&mut folder, &mut decoder, f, &batch.bytes)
                             }
                         }
                     }
@@ -166,12 +193,15 @@ fn fold_dir(dir: &Path, decode_on: DecodeOn) -> Result<FoldedLog> {
         let mut batch = next_batch();
         let mut here = decode_here();
         let merged = merge_dir(dir, |f| {
-            if here && !super::decode::is_event(f.payload) {
-                if let Some(e) = decoder.decode(f.segment, f.writer, f.offset, f.payload) {
-                    batch.items.push(Item::Decoded(e));
-                }
-            } else {
-                batch.push_raw(&f);
+            if !here {
+                let raw = batch.copy(&f);
+                batch.items.push(Item::Raw(raw));
+            } else if let Some(e) = decoder.decode_fast(f.segment, f.writer, f.offset, f.payload) {
+                batch.items.push(Item::Decoded(e));
+            } else if super::decode::is_event(f.payload) {
+                batch.push_event(&f);
+            } else if let Some(e) = decoder.decode(f.segment, f.writer, f.offset, f.payload) {
+                batch.items.push(Item::Decoded(e));
             }
             if batch.items.len() == BATCH_FRAMES {
                 let _ = tx.send(std::mem::replace(&mut batch, next_batch()));

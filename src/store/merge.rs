@@ -119,6 +119,21 @@ impl Decoder {
         self.tallies[segment].decode(writer, offset, payload)
     }
 
+    /// [`decode`](Self::decode) by the hand-written decoder only; `None`, nothing
+    /// counted, for a record it does not take.
+    pub(super) fn decode_fast(
+        &mut self,
+        segment: usize,
+        writer: u64,
+        offset: u64,
+        payload: &[u8],
+    ) -> Option<LogEntry> {
+        if self.tallies.len() <= segment {
+            self.tallies.resize_with(segment + 1, Tally::default);
+        }
+        self.tallies[segment].decode_fast(writer, offset, payload)
+    }
+
     /// Counts a record of `segment` at `offset` decoded elsewhere (an imported event
     /// folded in place).
     pub(super) fn count(&mut self, segment: usize, offset: u64) {
