@@ -13,28 +13,41 @@
 //!                                                                                confidence, A/B)
 //! ```
 //!
-//! - [`features`]: the catalogue of feature names, units, bands and default fix types,
-//!   the [`FeatureVector`](features::FeatureVector) of one track, the real-time
-//!   [`Analyser`](features::Analyser) that measures it, and offline analysis of audio files
-//!   and folders ([`analyze_file`](features::analyze_file), [`build_profile`](profile::build_profile)).
-//! - [`profile`]: the `fixloop.profile/1` model, validation and JSON I/O.
+//! The modules follow the picture, each concept with one owner, no import cycle:
+//!
+//! - [`dsp`]: the one biquad, the analysis bands, the crossover, mid/side width and the
+//!   fix stage (what the plugin runs on the audio thread).
+//! - [`features`]: the catalogue of feature names, units and default fix types, the
+//!   [`FeatureVector`](features::FeatureVector) of one track and the real-time
+//!   [`Analyser`](features::Analyser) that measures it; with cargo feature `decode`,
+//!   analysis of audio files and folders.
+//! - [`profile`]: the `fixloop.profile/1` model, validation, JSON I/O, the
+//!   [`bundled`](profile::bundled) default, building from references and merging new ones.
 //! - [`gaps`]: z-scores, in-range flags and the 0–100 score.
+//! - [`fixes`]: the fix-generation policy and prescriptive fixes, and the fix model both
+//!   ways (a setting and the feature value it aims for; the control of the fix stage a
+//!   fix moves).
 //! - [`analysis`]: one track against a profile, the `analyze` document and report.
-//! - [`fixes`]: the fix-generation policy and prescriptive fixes.
-//! - [`feedback`]: the seed's feedback event and its JSON-lines interchange.
-//! - [`store`]: the real-time collector, writer thread and crash-safe segment log.
+//! - [`feedback`]: the seed's feedback event, the lifecycle record vocabulary, the fold
+//!   of records into events, [`Outcomes`](feedback::Outcomes) (what every learner reads)
+//!   and the JSON-lines interchange.
+//! - [`store`]: the real-time collector, writer thread, crash-safe segment log and its
+//!   reader; [`load_feedback`](store::load_feedback) is the one way to read feedback.
 //! - [`learn`]: effectiveness, confidence, profile refinement and A/B tests.
 //! - [`ffi`]: the C ABI (`include/fixloop.h`).
 //! - `sim` (cargo feature `sim`, on with `cli`): a synthesiser of trance-like loops, the
 //!   simulations of `fixloop demo` and their report.
 //! - [`rng`]: the seeded generator and stable hashes everything random or hashed uses.
+//! - [`home`]: the fixloop home directory and its layout.
 //!
 //! ## Real-time safety
 //!
 //! Functions that may run on an audio thread say so in a `# Real-time safety` section of
 //! their docs: the analyser's `process`/`reset` ([`features::Analyser`]) and the collector's
-//! record functions ([`store::Collector`]) never allocate, lock, make system calls or wait.
-//! The real-time part imports nothing from the offline part (log reader, learning, CLI).
+//! record functions ([`store::Collector`]) never allocate, lock, make system calls or wait,
+//! and neither does the fix stage ([`dsp::FixStage`]). The collector's queue item is a
+//! `Copy` type, so no heap data can travel the real-time path. The real-time part imports
+//! nothing from the offline part (log reader, learning, CLI).
 //! Everything else may allocate, lock and do I/O.
 //!
 //! ## Errors

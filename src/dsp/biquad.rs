@@ -22,7 +22,7 @@ pub enum FilterShape {
 /// Normalised biquad coefficients (`a0` = 1).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Coefficients {
-    /// Feed-forward coefficient of x[n].
+    /// Feed-forward coefficient of `x[n]`.
     pub b0: f64,
     /// Feed-forward coefficient of x[n−1].
     pub b1: f64,

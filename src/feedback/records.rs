@@ -52,7 +52,7 @@ pub struct FixApplied {
     /// The proposed fix's id.
     #[serde(rename = "fix")]
     pub fix_id: FixId,
-    /// The catalogue id of the feature ([`Feature::id`]).
+    /// The catalogue id of the feature ([`crate::features::Feature::id`]).
     #[serde(rename = "ft")]
     pub feature: u32,
     /// The catalogue id of the fix type (`FixType as u32`).

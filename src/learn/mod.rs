@@ -1,7 +1,7 @@
 //! Learning from feedback (SPEC §4): which fixes work, how confident to be in each kind
 //! of fix, how to refine a profile, and A/B tests of fix-generation policies.
 //!
-//! Everything here works on any [`Outcomes`](crate::feedback::Outcomes): a slice of
+//! Everything here works on any [`crate::feedback::Outcomes`]: a slice of
 //! [`FeedbackEvent`](crate::feedback::FeedbackEvent)s, a log's compact fold, or whatever
 //! [`store::load_feedback`](crate::store::load_feedback) read (native log or JSON lines),
 //! without building the events. It never

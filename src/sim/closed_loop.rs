@@ -11,7 +11,7 @@
 //! current profile, fixes under the policy, the producer's decisions
 //! ([`Producer::decide`]), recorded through a real [`Collector`] into a log directory
 //! and read back with [`read_events`]. The round's events refine the profile
-//! ([`refine`]) for the next round.
+//! ([`refine()`]) for the next round.
 //!
 //! # Learning-curve metrics (per round)
 //! - **accept rate**: accepted fixes / proposed fixes (modify is not accept, as in the

@@ -168,7 +168,7 @@ pub struct Log {
 /// all writers by (time, writer, sequence) and reports damage per file and offset.
 ///
 /// Fails only when the directory itself cannot be listed; unreadable files are reported
-/// in their [`SegmentReport`].
+/// in their [`SegmentReport`](super::SegmentReport).
 pub fn read_log(dir: &Path) -> Result<Log> {
     let mut entries = Vec::new();
     let mut decoder = Decoder::default();
