@@ -285,7 +285,7 @@ impl<'de> Deserialize<'de> for Timestamp {
 
 /// A fix type as written in event files: the snake_case name, or the Python prototype's
 /// enum spellings on import.
-mod fix_type_lenient {
+pub(crate) mod fix_type_lenient {
     use crate::features::FixType;
     use serde::{Deserializer, Serializer};
 

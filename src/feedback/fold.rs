@@ -7,7 +7,7 @@ use super::records::{BounceEvidence, EventId, FixApplied, FixId, LogEntry, Recor
 use super::EventOutcome;
 use super::Text;
 use crate::features::{Feature, FixType};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 /// The events of a fold and what it noticed on the way.
@@ -260,12 +260,16 @@ impl EventIndex {
     }
 }
 
-/// An imported event as the fold reads it: borrowed strings, whatever holds them (a
-/// decoded [`FeedbackEvent`] or an [`EventRecordRef`] over the log's bytes).
-struct ImportedEvent<'a> {
+/// An imported event as the fold reads it, its strings borrowed: decoded in place from an
+/// `event` record's bytes (strings borrow the log's bytes, so reading a log written by
+/// `fixloop import` allocates almost nothing per event), rebuilt from [`EventSpans`], or
+/// viewed from a decoded [`FeedbackEvent`].
+#[derive(serde::Deserialize)]
+pub(crate) struct EventRecordRef<'a> {
     event_id: &'a str,
     timestamp: Timestamp,
     fix_id: &'a str,
+    #[serde(with = "super::event::fix_type_lenient")]
     fix_type: FixType,
     feature_name: &'a str,
     track_path: &'a str,
@@ -284,13 +288,13 @@ struct ImportedEvent<'a> {
     session_saved_after: bool,
     track_bounced_after: bool,
     notes: Option<&'a str>,
-    /// Sorted by test id, as a `BTreeMap` iterates.
-    ab: Vec<(&'a str, Arm)>,
+    #[serde(default, borrow)]
+    ab: BTreeMap<&'a str, Arm>,
 }
 
-impl<'a> ImportedEvent<'a> {
-    fn from_event(e: &'a FeedbackEvent) -> ImportedEvent<'a> {
-        ImportedEvent {
+impl<'a> EventRecordRef<'a> {
+    fn of_event(e: &'a FeedbackEvent) -> EventRecordRef<'a> {
+        EventRecordRef {
             event_id: &e.event_id,
             timestamp: e.timestamp,
             fix_id: &e.fix_id,
@@ -318,9 +322,9 @@ impl<'a> ImportedEvent<'a> {
 
     /// The event whose strings `spans` places in `bytes`; `None` when a span is not
     /// there or not UTF-8.
-    fn from_spans(e: &'a EventSpans, bytes: &'a [u8]) -> Option<ImportedEvent<'a>> {
+    fn from_spans(e: &EventSpans, bytes: &'a [u8]) -> Option<EventRecordRef<'a>> {
         let text = |r: &std::ops::Range<usize>| std::str::from_utf8(bytes.get(r.clone())?).ok();
-        Some(ImportedEvent {
+        Some(EventRecordRef {
             event_id: text(&e.event_id)?,
             timestamp: e.timestamp,
             fix_id: text(&e.fix_id)?,
@@ -379,9 +383,9 @@ pub(crate) struct EventSpans {
 }
 
 impl EventSpans {
-    /// The spans of `e`, whose strings borrow `bytes`; `None` when the timestamp, fix
-    /// type or a number is not what [`FeedbackEvent`] accepts (the caller then decodes
-    /// the record the owned way, which names the error).
+    /// The spans of `e`, whose strings borrow `bytes`; `None` when a string is not in
+    /// `bytes` or a number is not finite (the caller then decodes the record the owned
+    /// way, which names the error).
     pub(crate) fn new(e: &EventRecordRef<'_>, bytes: &[u8]) -> Option<EventSpans> {
         let base = bytes.as_ptr() as usize;
         let span = |s: &str| {
@@ -404,9 +408,9 @@ impl EventSpans {
         }
         Some(EventSpans {
             event_id: span(e.event_id)?,
-            timestamp: Timestamp::parse(e.timestamp)?,
+            timestamp: e.timestamp,
             fix_id: span(e.fix_id)?,
-            fix_type: FixType::from_name(e.fix_type)?,
+            fix_type: e.fix_type,
             feature_name: span(e.feature_name)?,
             track_path: span(e.track_path)?,
             session_id: span(e.session_id)?,
@@ -431,36 +435,6 @@ impl EventSpans {
                 .collect::<Option<_>>()?,
         })
     }
-}
-
-/// An imported `event` record decoded in place: its strings borrow the log's bytes, so
-/// reading a log written by `fixloop import` allocates almost nothing per event (the
-/// owned path builds eight strings per event on one thread and frees them on another).
-#[derive(serde::Deserialize)]
-pub(crate) struct EventRecordRef<'a> {
-    event_id: &'a str,
-    timestamp: &'a str,
-    fix_id: &'a str,
-    fix_type: &'a str,
-    feature_name: &'a str,
-    track_path: &'a str,
-    session_id: &'a str,
-    profile_version: &'a str,
-    original_value: f64,
-    target_value: f64,
-    applied_value: f64,
-    user_action: Option<UserAction>,
-    was_applied: bool,
-    was_undone: bool,
-    gap_before: f64,
-    gap_after: Option<f64>,
-    improvement_ratio: Option<f64>,
-    user_modified_value: Option<f64>,
-    session_saved_after: bool,
-    track_bounced_after: bool,
-    notes: Option<&'a str>,
-    #[serde(default, borrow)]
-    ab: std::collections::BTreeMap<&'a str, Arm>,
 }
 
 /// The fold of [`fold`], fed one record at a time (so a reader can stream a merge into
@@ -565,7 +539,7 @@ impl Folder {
                 // Counted by `import`, as an event decoded without copies is.
                 self.report.records -= 1;
                 self.report.collected -= 1;
-                self.import(&ImportedEvent::from_event(ev));
+                self.import(&EventRecordRef::of_event(ev));
             }
             Record::Deactivated(_) | Record::SegmentEnd(_) => {}
         }
@@ -573,7 +547,7 @@ impl Folder {
 
     /// Folds in a whole imported event, compact: values and flags in a slot, strings in
     /// the tables; an event id imported again replaces the earlier event in place.
-    fn import(&mut self, ev: &ImportedEvent<'_>) {
+    fn import(&mut self, ev: &EventRecordRef<'_>) {
         self.report.records += 1;
         self.report.collected += 1;
         let hash = {
@@ -681,7 +655,7 @@ impl Folder {
     /// Folds in an imported event decoded on another thread, its strings in `bytes`
     /// (see [`EventSpans`]); false (nothing folded) when a span is not there.
     pub(crate) fn push_event_spans(&mut self, ev: &EventSpans, bytes: &[u8]) -> bool {
-        match ImportedEvent::from_spans(ev, bytes) {
+        match EventRecordRef::from_spans(ev, bytes) {
             Some(view) => {
                 self.import(&view);
                 true
@@ -693,7 +667,7 @@ impl Folder {
     /// The context (1 + index in `contexts`) of an imported event: the previous imported
     /// event's when track, session, profile version and arms are the same (events of one
     /// session come together), else a new one.
-    fn imported_context(&mut self, ev: &ImportedEvent<'_>) -> u32 {
+    fn imported_context(&mut self, ev: &EventRecordRef<'_>) -> u32 {
         let same = |c: &SessionStart| {
             c.session == 0
                 && c.track_path == ev.track_path
@@ -715,7 +689,7 @@ impl Folder {
             track_path: ev.track_path.into(),
             session_id: ev.session_id.into(),
             profile_version: ev.profile_version.into(),
-            ab: ev.ab.iter().map(|&(t, a)| (Text::from(t), a)).collect(),
+            ab: ev.ab.iter().map(|(&t, &a)| (Text::from(t), a)).collect(),
         });
         let c = u32::try_from(self.contexts.len()).unwrap_or(0);
         self.last_imported_context = Some(c);
@@ -1067,7 +1041,6 @@ mod tests {
     use super::*;
     use crate::feedback::records::*;
     use crate::feedback::{Arm, FeedbackEvent};
-    use std::collections::BTreeMap;
 
     fn entry(seq: u64, collector: u64, record: Record) -> LogEntry {
         LogEntry {

@@ -106,6 +106,14 @@ pub(super) struct Decoder {
 }
 
 impl Decoder {
+    /// The tally of `segment`.
+    fn tally(&mut self, segment: usize) -> &mut Tally {
+        if self.tallies.len() <= segment {
+            self.tallies.resize_with(segment + 1, Tally::default);
+        }
+        &mut self.tallies[segment]
+    }
+
     pub(super) fn decode(
         &mut self,
         segment: usize,
@@ -113,10 +121,7 @@ impl Decoder {
         offset: u64,
         payload: &[u8],
     ) -> Option<LogEntry> {
-        if self.tallies.len() <= segment {
-            self.tallies.resize_with(segment + 1, Tally::default);
-        }
-        self.tallies[segment].decode(writer, offset, payload)
+        self.tally(segment).decode(writer, offset, payload)
     }
 
     /// [`decode`](Self::decode) by the hand-written decoder only; `None`, nothing
@@ -128,19 +133,13 @@ impl Decoder {
         offset: u64,
         payload: &[u8],
     ) -> Option<LogEntry> {
-        if self.tallies.len() <= segment {
-            self.tallies.resize_with(segment + 1, Tally::default);
-        }
-        self.tallies[segment].decode_fast(writer, offset, payload)
+        self.tally(segment).decode_fast(writer, offset, payload)
     }
 
     /// Counts a record of `segment` at `offset` decoded elsewhere (an imported event
     /// folded in place).
     pub(super) fn count(&mut self, segment: usize, offset: u64) {
-        if self.tallies.len() <= segment {
-            self.tallies.resize_with(segment + 1, Tally::default);
-        }
-        self.tallies[segment].count(offset);
+        self.tally(segment).count(offset);
     }
 
     /// Adds the tallies of another decoder of the same segments.
