@@ -9,7 +9,8 @@
 //!   `DateTime::parse_from_rfc3339` on the RFC 3339 and Python `isoformat()` forms.
 //! - **msgpack_decode**: the reader's payload decoder (`store::frame::decode_payload`)
 //!   against `rmp_serde` (`decode_payload_serde`), per record kind and on a typical mix
-//!   (one session start per 20 fixes, each fix with an action and an outcome).
+//!   (one session start per 20 fixes, each fix with an action and an outcome); and for
+//!   imported whole events (`fixloop import`), decoded in place with borrowed strings.
 //!
 //! Each case decodes or encodes 1000 records per iteration; results are checked equal
 //! before timing. Run with `cargo bench --bench speed -- --quick`.
@@ -19,7 +20,10 @@ use fixloop::feedback::records::{
     EventId, FixApplied, FixId, Outcome, Record, SessionStart, UserActionRecord,
 };
 use fixloop::feedback::{Arm, Timestamp, UserAction};
-use fixloop::store::frame::{crc32c_append, decode_payload, decode_payload_serde, encode_payload};
+use fixloop::store::frame::{
+    crc32c_append, decode_event_ref, decode_event_ref_serde, decode_payload, decode_payload_serde,
+    encode_payload,
+};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
@@ -191,6 +195,66 @@ fn decode(c: &mut Criterion) {
         ("session_start", (1..=1000).map(start).collect()),
         ("typical_mix", mix(1000)),
     ];
+    let imported: Vec<Record> = (0..1000u32)
+        .map(|i| {
+            let mut e = fixloop::feedback::FeedbackEvent {
+                event_id: format!("evt-{i:08}").into(),
+                timestamp: Timestamp::from_micros(1_790_000_000_000_000 + i64::from(i)),
+                fix_id: format!("fix_bass_level_{:03}", i % 997).into(),
+                fix_type: fixloop::features::FixType::EqBandCut,
+                feature_name: "bass_level".into(),
+                track_path: format!("/projects/track{}.als", i / 500).into(),
+                session_id: format!("session{}", i / 20).into(),
+                profile_version: "trance_v1".into(),
+                original_value: -4.0,
+                target_value: -6.0,
+                applied_value: -6.0,
+                user_action: Some(UserAction::Accept),
+                was_applied: true,
+                was_undone: false,
+                gap_before: 2.0,
+                gap_after: Some(0.5),
+                improvement_ratio: Some(0.75),
+                user_modified_value: None,
+                session_saved_after: i % 3 == 0,
+                track_bounced_after: false,
+                notes: None,
+                ab: BTreeMap::new(),
+            };
+            if i % 2 == 0 {
+                e.ab.insert("targeting_strategy_001".into(), Arm::Control);
+            }
+            Record::Event(Box::new(e))
+        })
+        .collect();
+    let ps = payloads(&imported);
+    for p in &ps {
+        let (a, b) = (
+            decode_event_ref(p).unwrap(),
+            decode_event_ref_serde(p).unwrap(),
+        );
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+    g.throughput(Throughput::Elements(ps.len() as u64));
+    g.bench_function("imported_event_in_place/fixloop", |b| {
+        b.iter(|| {
+            ps.iter()
+                .map(|p| decode_event_ref(black_box(p)).unwrap().event_id().len())
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("imported_event_in_place/rmp_serde", |b| {
+        b.iter(|| {
+            ps.iter()
+                .map(|p| {
+                    decode_event_ref_serde(black_box(p))
+                        .unwrap()
+                        .event_id()
+                        .len()
+                })
+                .sum::<usize>()
+        })
+    });
     for (name, recs) in cases {
         let ps = payloads(&recs);
         for p in &ps {

@@ -264,35 +264,40 @@ impl EventIndex {
 /// `event` record's bytes (strings borrow the log's bytes, so reading a log written by
 /// `fixloop import` allocates almost nothing per event), rebuilt from [`EventSpans`], or
 /// viewed from a decoded [`FeedbackEvent`].
-#[derive(serde::Deserialize)]
-pub(crate) struct EventRecordRef<'a> {
-    event_id: &'a str,
-    timestamp: Timestamp,
-    fix_id: &'a str,
+#[derive(Debug, serde::Deserialize)]
+pub struct EventRecordRef<'a> {
+    pub(crate) event_id: &'a str,
+    pub(crate) timestamp: Timestamp,
+    pub(crate) fix_id: &'a str,
     #[serde(with = "super::event::fix_type_lenient")]
-    fix_type: FixType,
-    feature_name: &'a str,
-    track_path: &'a str,
-    session_id: &'a str,
-    profile_version: &'a str,
-    original_value: f64,
-    target_value: f64,
-    applied_value: f64,
-    user_action: Option<UserAction>,
-    was_applied: bool,
-    was_undone: bool,
-    gap_before: f64,
-    gap_after: Option<f64>,
-    improvement_ratio: Option<f64>,
-    user_modified_value: Option<f64>,
-    session_saved_after: bool,
-    track_bounced_after: bool,
-    notes: Option<&'a str>,
+    pub(crate) fix_type: FixType,
+    pub(crate) feature_name: &'a str,
+    pub(crate) track_path: &'a str,
+    pub(crate) session_id: &'a str,
+    pub(crate) profile_version: &'a str,
+    pub(crate) original_value: f64,
+    pub(crate) target_value: f64,
+    pub(crate) applied_value: f64,
+    pub(crate) user_action: Option<UserAction>,
+    pub(crate) was_applied: bool,
+    pub(crate) was_undone: bool,
+    pub(crate) gap_before: f64,
+    pub(crate) gap_after: Option<f64>,
+    pub(crate) improvement_ratio: Option<f64>,
+    pub(crate) user_modified_value: Option<f64>,
+    pub(crate) session_saved_after: bool,
+    pub(crate) track_bounced_after: bool,
+    pub(crate) notes: Option<&'a str>,
     #[serde(default, borrow)]
-    ab: BTreeMap<&'a str, Arm>,
+    pub(crate) ab: BTreeMap<&'a str, Arm>,
 }
 
 impl<'a> EventRecordRef<'a> {
+    /// The event's id.
+    pub fn event_id(&self) -> &'a str {
+        self.event_id
+    }
+
     fn of_event(e: &'a FeedbackEvent) -> EventRecordRef<'a> {
         EventRecordRef {
             event_id: &e.event_id,
@@ -650,6 +655,12 @@ impl Folder {
             }
             None => {}
         }
+    }
+
+    /// Folds in an imported event decoded in place (tests of the decoders).
+    #[cfg(test)]
+    pub(crate) fn push_event_ref_for_test(&mut self, ev: &EventRecordRef<'_>) {
+        self.import(ev);
     }
 
     /// Folds in an imported event decoded on another thread, its strings in `bytes`

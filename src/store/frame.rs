@@ -318,9 +318,16 @@ enum EventKindRef<'a> {
     Event(EventRecordRef<'a>),
 }
 
-/// An imported `event` record whose strings borrow `payload`; `None` for another kind
-/// or anything the owned decode must judge.
-pub(crate) fn decode_event_ref(payload: &[u8]) -> Option<EventRecordRef<'_>> {
+/// An imported whole `event` record whose strings borrow `payload` (the hand decoder for
+/// the writer's layout, `rmp_serde` otherwise); `None` for another kind or anything the
+/// owned decode must judge.
+pub fn decode_event_ref(payload: &[u8]) -> Option<EventRecordRef<'_>> {
+    super::decode::decode_event(payload).or_else(|| decode_event_ref_serde(payload))
+}
+
+/// [`decode_event_ref`] through `rmp_serde` only: the baseline of the hand decoder in
+/// `benches/speed.rs`.
+pub fn decode_event_ref_serde(payload: &[u8]) -> Option<EventRecordRef<'_>> {
     let entry: EventEntryRef<'_> = rmp_serde::from_slice(payload).ok()?;
     let EventKindRef::Event(ev) = entry.record;
     Some(ev)

@@ -25,7 +25,7 @@ enum Item {
     /// An intact frame for the folder to decode.
     Raw(RawFrame),
     /// An imported whole event the reading thread decoded, its strings in `Batch::bytes`.
-    Event(RawFrame, Box<EventSpans>),
+    Event(RawFrame, EventSpans),
 }
 
 struct RawFrame {
@@ -64,7 +64,7 @@ impl Batch {
         let spans = super::frame::decode_event_ref(payload)
             .and_then(|ev| EventSpans::new(&ev, &self.bytes));
         self.items.push(match spans {
-            Some(spans) => Item::Event(raw, Box::new(spans)),
+            Some(spans) => Item::Event(raw, spans),
             None => Item::Raw(raw),
         });
     }
