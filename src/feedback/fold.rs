@@ -848,8 +848,9 @@ impl Folder {
 ///
 /// Why it is hand-packed (`benches/learn.rs`, same run, 2-core EPYC VM, a native log of
 /// 1M events): reading it and computing the summary from the compact fold takes 264 ms,
-/// building the 1M [`FeedbackEvent`]s first 487 ms (1.8×), which would miss the 0.5 s
-/// budget before any learning.
+/// building the 1M [`FeedbackEvent`]s first 514 ms (1.6×), which would miss the 0.5 s
+/// budget before any learning. Its event index (a dense table per collector, since
+/// serials count up) and fix-id cache are part of that number.
 pub struct Folded {
     report: FoldReport,
     feature_overflow: IdMap<usize, u32>,
