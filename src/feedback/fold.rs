@@ -173,90 +173,37 @@ impl Slot {
 
 type IdMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
-/// Event id → index in `Folder::events`. A collector's serials count up from 1, so each
-/// collector gets a dense table (cache-friendly: actions follow their fix closely). The
-/// table may grow past a gap in the serials (records the queue dropped) by up to twice
-/// the entries it holds (at least [`DENSE_SLACK`]); a serial farther out (a damaged or
-/// hand-made log) goes to a hash map, so no input can make the table more than about
-/// three times the number of events.
+/// Event id → index in `Folder::slots`, and the collectors the ids name (a slot keeps
+/// its collector's index in `collector_ids`, 4 bytes instead of 8).
 #[derive(Default)]
 struct EventIndex {
-    collectors: IdMap<u64, usize>,
-    /// Per table: its collector's id.
+    events: IdMap<EventId, usize>,
+    collectors: IdMap<u64, u32>,
     collector_ids: Vec<u64>,
-    /// Per collector: serial → event index + 1 (0: none).
-    dense: Vec<Vec<u32>>,
-    /// Per collector: entries in its dense table.
-    filled: Vec<usize>,
-    last: Option<(u64, usize)>,
-    sparse: IdMap<EventId, usize>,
 }
-
-const DENSE_SLACK: usize = 1 << 16;
 
 /// Slots of the fold's fix-id cache: direct-mapped, so it stays in cache and costs one
 /// probe whether the ids repeat (shared) or not (each event gets its own copy).
 const FIX_ID_SLOTS: usize = 256;
 
 impl EventIndex {
-    fn table(&mut self, collector: u64, create: bool) -> Option<usize> {
-        if let Some((c, i)) = self.last {
-            if c == collector {
-                return Some(i);
-            }
-        }
-        let i = match self.collectors.get(&collector) {
-            Some(&i) => i,
-            None if create => {
-                self.dense.push(Vec::new());
-                self.filled.push(0);
-                self.collector_ids.push(collector);
-                self.collectors.insert(collector, self.dense.len() - 1);
-                self.dense.len() - 1
-            }
-            None => return None,
-        };
-        self.last = Some((collector, i));
-        Some(i)
+    fn get(&self, id: EventId) -> Option<usize> {
+        self.events.get(&id).copied()
     }
 
-    fn get(&mut self, id: EventId) -> Option<usize> {
-        if let Some(t) = self.table(id.collector, false) {
-            if let Some(&x) = self.dense[t].get(id.serial as usize) {
-                if x != 0 {
-                    return Some(x as usize - 1);
-                }
-            }
-        }
-        if self.sparse.is_empty() {
-            return None;
-        }
-        self.sparse.get(&id).copied()
-    }
-
-    /// Records `id` at `idx` and returns its collector's table; `None` when `id` is
+    /// Records `id` at `idx` and returns its collector's index; `None` when `id` is
     /// already there.
-    fn insert(&mut self, id: EventId, idx: usize) -> Option<usize> {
-        if self.get(id).is_some() {
-            return None;
+    fn insert(&mut self, id: EventId, idx: usize) -> Option<u32> {
+        match self.events.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => return None,
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(idx),
+        };
+        let next = self.collector_ids.len() as u32;
+        let c = *self.collectors.entry(id.collector).or_insert(next);
+        if c == next {
+            self.collector_ids.push(id.collector);
         }
-        let t = self.table(id.collector, true)?;
-        let serial = id.serial as usize;
-        let table = &mut self.dense[t];
-        let reach = table.len() + DENSE_SLACK.max(2 * self.filled[t]);
-        match u32::try_from(idx + 1) {
-            Ok(x) if serial < reach => {
-                if serial >= table.len() {
-                    table.resize(serial + 1, 0);
-                }
-                table[serial] = x;
-                self.filled[t] += 1;
-            }
-            _ => {
-                self.sparse.insert(id, idx);
-            }
-        }
-        Some(t)
+        Some(c)
     }
 }
 
@@ -775,7 +722,7 @@ impl Folder {
             gap_after: 0.0,
             fix: self.fix(&f.fix_id),
             serial: f.event.serial,
-            collector: table as u32,
+            collector: table,
             context: self.sessions[si].context,
             feature: u16::try_from(feature)
                 .ok()
@@ -849,8 +796,8 @@ impl Folder {
 /// Why it is hand-packed (`benches/learn.rs`, same run, 2-core EPYC VM, a native log of
 /// 1M events): reading it and computing the summary from the compact fold takes 264 ms,
 /// building the 1M [`FeedbackEvent`]s first 514 ms (1.6×), which would miss the 0.5 s
-/// budget before any learning. Its event index (a dense table per collector, since
-/// serials count up) and fix-id cache are part of that number.
+/// budget before any learning. (Its fix-id cache is part of that number; the event
+/// index is a plain `rustc-hash` map.)
 pub struct Folded {
     report: FoldReport,
     feature_overflow: IdMap<usize, u32>,
@@ -1394,33 +1341,10 @@ mod tests {
         for e in &log {
             folder.push(e);
         }
-        assert!(folder.by_id.dense.iter().all(|t| t.len() <= 2));
         let f = folder.finish();
         assert_eq!(f.events.len(), 2);
         assert_eq!(f.events[0].gap_before, 1.0);
         assert_eq!(f.events[1].improvement_ratio, Some(0.5));
-    }
-
-    #[test]
-    fn gaps_in_serials_stay_in_the_dense_table() {
-        // 100 000 events, then a gap of 150 000 serials (records the queue dropped):
-        // within twice the table's entries, so no event goes to the hash map.
-        let mut folder = Folder::new();
-        let mut seq = 0;
-        for serial in (1..=100_000).chain(250_001..=250_100) {
-            seq += 1;
-            folder.push(&entry(seq, 7, applied(serial, 0, 1.0)));
-        }
-        assert!(folder.by_id.sparse.is_empty());
-        assert_eq!(folder.by_id.filled, vec![100_100]);
-        // A serial beyond reach goes to the map, and is still found.
-        folder.push(&entry(seq + 1, 7, applied(u32::MAX - 1, 0, 1.0)));
-        assert_eq!(folder.by_id.sparse.len(), 1);
-        let far = EventId {
-            collector: 7,
-            serial: u32::MAX - 1,
-        };
-        assert_eq!(folder.by_id.get(far), Some(100_100));
     }
 
     #[test]

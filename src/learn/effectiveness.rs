@@ -21,7 +21,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::features::FixType;
 use crate::feedback::{EventOutcome, FeedbackEvent, Timestamp, UserAction};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Effectiveness of one fix type.
@@ -237,45 +237,20 @@ fn features_of<E: Outcomes + ?Sized>(
     acc.finish()
 }
 
-/// Per-feature accumulators. A log's fold names features with shared strings (one
-/// table entry per feature), so a small cache keyed by the string's
-/// address and length finds most accumulators without hashing: the strings live for
-/// `'a` unchanged, so equal addresses and lengths mean equal names.
+/// Per-feature accumulators, found by name (`rustc-hash`).
+#[derive(Default)]
 struct FeatureAccs<'a> {
-    index: HashMap<&'a str, usize>,
+    index: rustc_hash::FxHashMap<&'a str, usize>,
     accs: Vec<(&'a str, FeatureAcc)>,
-    cache: [Option<(usize, usize, usize)>; FEATURE_CACHE_SLOTS],
 }
-
-impl Default for FeatureAccs<'_> {
-    fn default() -> Self {
-        FeatureAccs {
-            index: HashMap::new(),
-            accs: Vec::new(),
-            cache: [None; FEATURE_CACHE_SLOTS],
-        }
-    }
-}
-
-const FEATURE_CACHE_SLOTS: usize = 64;
 
 impl<'a> FeatureAccs<'a> {
     fn push(&mut self, e: &EventOutcome<'a>) {
-        let name = e.feature_name;
-        let (addr, len) = (name.as_ptr() as usize, name.len());
-        let slot = &mut self.cache[(addr >> 3) % FEATURE_CACHE_SLOTS];
-        let i = match *slot {
-            Some((a, l, i)) if a == addr && l == len => i,
-            _ => {
-                let next = self.accs.len();
-                let i = *self.index.entry(name).or_insert(next);
-                if i == next {
-                    self.accs.push((name, FeatureAcc::default()));
-                }
-                *slot = Some((addr, len, i));
-                i
-            }
-        };
+        let next = self.accs.len();
+        let i = *self.index.entry(e.feature_name).or_insert(next);
+        if i == next {
+            self.accs.push((e.feature_name, FeatureAcc::default()));
+        }
         self.accs[i].1.push(e);
     }
 
