@@ -794,9 +794,10 @@ impl Folder {
 /// [`Folded::outcomes`] without building any; [`Folded::into_fold`] builds them all.
 ///
 /// Why it is hand-packed (`benches/learn.rs`, same run, 2-core EPYC VM, a native log of
-/// 1M events): reading it and computing the summary from the compact fold takes 264 ms,
-/// building the 1M [`FeedbackEvent`]s first 514 ms (1.6×), which would miss the 0.5 s
-/// budget before any learning. (Its fix-id cache is part of that number; the event
+/// 1M events): reading it and computing the summary from the compact fold takes
+/// 406 ms, building the 1M [`FeedbackEvent`]s first 581 ms (1.43×; 1.6–1.8× in other runs
+/// today), and only the compact fold meets the 0.5 s budget; it also holds an event in
+/// about a third of the memory. (The fix-id cache is part of that number; the event
 /// index is a plain `rustc-hash` map.)
 pub struct Folded {
     report: FoldReport,
