@@ -187,3 +187,81 @@ fn large_files_read_in_order_and_name_the_first_bad_line() {
         .to_string();
     assert!(e.starts_with("big.jsonl: line 12346"), "{e}");
 }
+
+/// Regression (issue 14, item 3): importing a prototype file and exporting it changed about
+/// one number in eight in its last digit (`-1.5013706723653701` came back as
+/// `-1.50137067236537`), because the JSON number parser was not correctly rounded. Every
+/// double must survive text → event → log → event → text exactly: 100 000 random doubles
+/// (random bit patterns, so subnormals and extremes are well represented), plus negative
+/// zero, the smallest subnormal, the largest finite values and the issue's example.
+#[test]
+fn import_then_export_gives_back_every_number_exactly() {
+    let mut rng = fixloop::rng::SplitMix64::new(2026);
+    let mut values = vec![
+        -1.501_370_672_365_370_1,
+        -0.0,
+        0.0,
+        f64::from_bits(1),
+        -f64::from_bits(1),
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        f64::MIN,
+        2.225_073_858_507_201e-308,
+    ];
+    while values.len() < 100_000 {
+        let v = f64::from_bits(rng.next_u64());
+        if v.is_finite() {
+            values.push(v);
+        }
+    }
+    let base = fixture()[0].clone();
+    let events: Vec<FeedbackEvent> = values
+        .chunks(4)
+        .enumerate()
+        .map(|(i, v)| FeedbackEvent {
+            event_id: format!("e{i}").into(),
+            original_value: v[0],
+            target_value: v.get(1).copied().unwrap_or(0.5),
+            applied_value: v.get(2).copied().unwrap_or(0.5),
+            gap_before: v.get(3).copied().unwrap_or(0.5),
+            gap_after: v.get(3).copied(),
+            improvement_ratio: Some(v[0]),
+            ..base.clone()
+        })
+        .collect();
+    let dir = tempfile_dir("bitexact");
+    let src = dir.join("in.jsonl");
+    jsonl::write_file(&src, &events).unwrap();
+    let parsed = jsonl::read_file(&src).unwrap();
+    let bits = |e: &FeedbackEvent| {
+        [
+            e.original_value,
+            e.target_value,
+            e.applied_value,
+            e.gap_before,
+            e.gap_after.unwrap(),
+            e.improvement_ratio.unwrap(),
+        ]
+        .map(f64::to_bits)
+    };
+    for (a, b) in events.iter().zip(&parsed) {
+        assert_eq!(bits(a), bits(b), "{a:?} came back as {b:?}");
+    }
+    let log = dir.join("log");
+    fixloop::store::import_jsonl(&src, &log).unwrap();
+    let out = dir.join("out.jsonl");
+    fixloop::store::export_jsonl_file(&log, &out).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&src).unwrap(),
+        std::fs::read_to_string(&out).unwrap(),
+        "import then export gives back the same text"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn tempfile_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("fixloop-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
