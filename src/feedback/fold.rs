@@ -999,6 +999,7 @@ pub fn fold<'a>(entries: impl IntoIterator<Item = &'a LogEntry>) -> Fold {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feedback::records::tests::{applied, id};
     use crate::feedback::records::*;
     use crate::feedback::{Arm, FeedbackEvent};
 
@@ -1009,31 +1010,6 @@ mod tests {
             seq,
             collector,
             record,
-        }
-    }
-
-    fn applied(serial: u32, session: u32, gap_before: f64) -> Record {
-        Record::FixApplied(FixApplied {
-            event: EventId {
-                collector: 7,
-                serial,
-            },
-            session,
-            fix_id: FixId::new(&format!("fix-{serial}")).unwrap(),
-            feature: Feature::BassLevel.id(),
-            fix_type: FixType::EqBandCut as u32,
-            original_value: -3.0,
-            target_value: -6.0,
-            applied_value: -4.5,
-            gap_before,
-            was_applied: true,
-        })
-    }
-
-    fn id(serial: u32) -> EventId {
-        EventId {
-            collector: 7,
-            serial,
         }
     }
 

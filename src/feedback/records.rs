@@ -223,11 +223,12 @@ pub struct LogEntry {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::features::{Feature, FixType};
 
-    fn applied(serial: u32, session: u32, gap_before: f64) -> Record {
+    /// A fix-applied record of collector 7 (shared with the fold's tests).
+    pub(crate) fn applied(serial: u32, session: u32, gap_before: f64) -> Record {
         Record::FixApplied(FixApplied {
             event: EventId {
                 collector: 7,
@@ -245,7 +246,8 @@ mod tests {
         })
     }
 
-    fn id(serial: u32) -> EventId {
+    /// The id of [`applied`]`(serial, ..)`.
+    pub(crate) fn id(serial: u32) -> EventId {
         EventId {
             collector: 7,
             serial,
