@@ -192,17 +192,72 @@ fn ab_create_list_status_and_errors() {
 #[test]
 fn bad_feedback_inputs_are_clear_errors() {
     let h = home("bad");
-    let empty = fixloop(&h, &["summary"]);
-    assert!(
-        !empty.status.success(),
-        "an empty or missing log is an error"
-    );
-    let err = String::from_utf8_lossy(&empty.stderr).into_owned();
-    assert_eq!(err.lines().count(), 1, "{err}");
-    let missing = fixloop(&h, &["summary", "--feedback", "/nonexistent/fb.jsonl"]);
-    assert!(!missing.status.success());
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/fb.jsonl"));
+    // An explicit --feedback that does not exist stays an error, for every reader.
+    for cmd in ["summary", "verify", "export"] {
+        let missing = fixloop(&h, &[cmd, "--feedback", "/nonexistent/fb"]);
+        assert!(!missing.status.success(), "{cmd}");
+        let err = String::from_utf8_lossy(&missing.stderr).into_owned();
+        assert!(err.contains("/nonexistent/fb"), "{cmd}: {err}");
+        assert_eq!(err.lines().count(), 1, "{cmd}: {err}");
+    }
     let bad_since = fixloop(&h, &["summary", "--feedback", SEED, "--since", "yesterday"]);
     assert!(!bad_since.status.success());
     assert!(String::from_utf8_lossy(&bad_since.stderr).contains("yesterday"));
+}
+
+#[test]
+fn a_fresh_home_is_an_empty_log_not_an_error() {
+    let h = home("fresh");
+    let says_fresh = |out: &Output| {
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            err.contains("no feedback has been recorded yet in") && err.contains("fresh"),
+            "{err}"
+        );
+    };
+    let summary = fixloop(&h, &["summary"]);
+    let text = ok(&summary);
+    says_fresh(&summary);
+    assert!(text.contains("Total Fixes Applied: 0"), "{text}");
+    assert!(
+        text.contains("No feedback has been recorded yet."),
+        "{text}"
+    );
+    let s = json(&fixloop(&h, &["summary", "--json"]));
+    assert_eq!(s["total"], 0);
+    assert_eq!(s["accept_rate"], 0.0);
+    assert!(s["by_fix_type"].as_object().unwrap().is_empty());
+    assert!(s["recommendations"].as_array().unwrap().is_empty());
+    let verify = fixloop(&h, &["verify"]);
+    let text = ok(&verify);
+    says_fresh(&verify);
+    assert!(
+        text.contains("empty: no feedback has been recorded yet"),
+        "{text}"
+    );
+    let out = std::env::temp_dir().join(format!("fixloop-fresh-{}.jsonl", std::process::id()));
+    std::fs::write(&out, "stale").unwrap();
+    let export = fixloop(&h, &["export", "--output", out.to_str().unwrap()]);
+    ok(&export);
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        b"",
+        "export writes an empty file"
+    );
+    assert_eq!(
+        ok(&fixloop(&h, &["export"])),
+        "",
+        "export to stdout writes nothing"
+    );
+    // Reading never creates the home: it stays fresh.
+    assert!(!h.exists());
+    // An existing but empty log folder reads the same way, without the note.
+    std::fs::create_dir_all(h.join("feedback")).unwrap();
+    let s = json(&fixloop(&h, &["summary", "--json"]));
+    assert_eq!(s["total"], 0);
+    let text = ok(&fixloop(&h, &["verify"]));
+    assert!(text.contains("0 segment(s), 0 record(s)"), "{text}");
+    assert_eq!(ok(&fixloop(&h, &["export"])), "");
+    std::fs::remove_file(&out).unwrap();
+    std::fs::remove_dir_all(&h).unwrap();
 }

@@ -137,7 +137,7 @@ fn summary_serialises_the_spec_fields_and_prints_the_seed_layout() {
 }
 
 #[test]
-fn window_selects_events_and_empty_input_is_a_clear_error() {
+fn window_selects_events_no_events_is_zero_totals_and_an_empty_window_an_error() {
     use UserAction::*;
     let events: Vec<_> = (0..10)
         .map(|i| {
@@ -149,8 +149,16 @@ fn window_selects_events_and_empty_input_is_a_clear_error() {
     let now = at(9 * 24 * 60);
     let s = Summary::compute(&events, Some(Since::parse("3d").unwrap()), now).unwrap();
     assert_eq!(s.total, 4); // days 6, 7, 8, 9
-    let e = Summary::compute(&[], None, now).unwrap_err();
-    assert!(e.to_string().contains("no feedback events"), "{e}");
+                            // A fresh home (SPEC §5): zero totals, not an error.
+    let empty = Summary::compute(&[], None, now).unwrap();
+    assert_eq!(
+        (empty.total, empty.accept_rate, empty.undo_rate),
+        (0, 0.0, 0.0)
+    );
+    assert!(empty.by_fix_type.is_empty() && empty.recommendations.is_empty());
+    assert!(empty
+        .to_string()
+        .contains("No feedback has been recorded yet."));
     let e = Summary::compute(&events, Some(Since::Hours(1)), at(100 * 24 * 60)).unwrap_err();
     assert!(e.to_string().contains("10 event(s) lie outside"), "{e}");
     let _ = Timestamp::now();

@@ -353,7 +353,9 @@ impl Summary {
     /// Summarises the events of `events` inside `since` (all of them when `None`), with
     /// the window ending at `now`, using the default thresholds.
     ///
-    /// An empty selection is an error that says how many events were left out.
+    /// No events at all (a fresh home) give a summary with zero totals (SPEC §5: not an
+    /// error). Events that all lie outside `since` are an error that says how many were
+    /// left out, so a mistyped window does not read as an empty log.
     pub fn compute<E: Outcomes + Sync + ?Sized>(
         events: &E,
         since: Option<Since>,
@@ -383,17 +385,15 @@ impl Summary {
         for t in &types {
             all.merge(t);
         }
-        if all.n == 0 {
-            let msg = match since {
-                None => "no feedback events: nothing to summarise yet".to_string(),
-                Some(s) => format!(
-                    "no feedback events in the window ({}, from {} to {now}); {} event(s) lie \
-                     outside it",
-                    s.title().to_lowercase(),
-                    s.cutoff(now),
-                    events.count()
-                ),
-            };
+        if all.n == 0 && events.count() > 0 {
+            let s = since.expect("every event is inside an absent window");
+            let msg = format!(
+                "no feedback events in the window ({}, from {} to {now}); {} event(s) lie \
+                 outside it",
+                s.title().to_lowercase(),
+                s.cutoff(now),
+                events.count()
+            );
             return Err(Error::new(ErrorKind::NotFound, msg));
         }
         let overall = all.finish();
@@ -484,6 +484,10 @@ impl fmt::Display for Summary {
         writeln!(f, "{}", "=".repeat(title.chars().count()))?;
         writeln!(f)?;
         writeln!(f, "Total Fixes Applied: {}", self.total)?;
+        if self.total == 0 {
+            writeln!(f)?;
+            return writeln!(f, "No feedback has been recorded yet.");
+        }
         writeln!(f, "Accept Rate: {:.1}%", self.accept_rate * 100.0)?;
         writeln!(f, "Undo Rate: {:.1}%", self.undo_rate * 100.0)?;
         writeln!(f, "Average Improvement: {:.2}", self.avg_improvement)?;

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 /// building every event). Damaged frames are reported on stderr; they never stop the
 /// analysis.
 pub fn load(home: &Home, feedback: Option<&Path>) -> Result<store::Feedback> {
-    let path = feedback.map_or_else(|| home.feedback_dir(), Path::to_path_buf);
+    let Some(path) = source(home, feedback) else {
+        return Ok(store::Feedback::Lines(Vec::new()));
+    };
     let loaded = store::load_feedback(&path)?;
     if let Some(report) = loaded.report().filter(|r| !r.is_clean()) {
         eprintln!(
@@ -25,6 +27,25 @@ pub fn load(home: &Home, feedback: Option<&Path>) -> Result<store::Feedback> {
     Ok(loaded)
 }
 
+/// Where feedback is read from: an explicit `--feedback PATH` (which must exist), else
+/// the home's log, or `None` when nothing has been recorded in that home yet (its
+/// `feedback/` folder does not exist). A fresh home is not an error (SPEC §5): the
+/// commands read an empty log, and this says so on stderr.
+fn source(home: &Home, feedback: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = feedback {
+        return Some(path.to_path_buf());
+    }
+    let dir = home.feedback_dir();
+    if dir.exists() {
+        return Some(dir);
+    }
+    eprintln!(
+        "fixloop: no feedback has been recorded yet in {}",
+        home.root().display()
+    );
+    None
+}
+
 /// Arguments of `verify`.
 #[derive(clap::Args)]
 pub struct VerifyArgs {
@@ -35,7 +56,11 @@ pub struct VerifyArgs {
 
 /// `verify`: exit status 1 when the log has damaged or torn frames.
 pub fn verify(home: &Home, args: &VerifyArgs) -> Result<bool> {
-    let dir = args.feedback.clone().unwrap_or_else(|| home.feedback_dir());
+    let Some(dir) = source(home, args.feedback.as_deref()) else {
+        println!("Feedback log {}", home.feedback_dir().display());
+        println!("  empty: no feedback has been recorded yet (0 segments, 0 records)");
+        return Ok(true);
+    };
     let report = store::verify(&dir)?;
     let clean = report.is_clean();
     let report = report.to_string();
@@ -78,7 +103,13 @@ pub struct ExportArgs {
 
 /// `export [--output FILE.jsonl]`.
 pub fn export(home: &Home, args: &ExportArgs) -> Result<()> {
-    let dir = args.feedback.clone().unwrap_or_else(|| home.feedback_dir());
+    let Some(dir) = source(home, args.feedback.as_deref()) else {
+        if let Some(path) = &args.output {
+            std::fs::File::create(path).map_err(|e| fixloop::Error::io(path, "create", e))?;
+            eprintln!("Exported 0 events to {}", path.display());
+        }
+        return Ok(());
+    };
     match &args.output {
         Some(path) => {
             let report = store::export_jsonl_file(&dir, path)?;
