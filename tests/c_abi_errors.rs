@@ -576,10 +576,10 @@ fn collector_and_learning_functions_refuse_bad_input() {
             fixloop_summary_json(dir.as_ptr(), null(), &mut json),
             FIXLOOP_OK
         );
-        let text = unsafe { std::ffi::CStr::from_ptr(json) }.to_str().unwrap();
+        let text = std::ffi::CStr::from_ptr(json).to_str().unwrap();
         let summary: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(summary["total"], 0, "{text}");
-        unsafe { fixloop_string_free(json) };
+        fixloop_string_free(json);
         json = null_mut();
         let abtests = c(tmp.join("abtests").to_str().unwrap());
         let nope = c("nope");
