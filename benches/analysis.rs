@@ -9,6 +9,9 @@
 //!   thread only copies into a ring, so this runs on its background thread, but it should
 //!   stay under 5 % (533 µs) to be usable inline too.
 //!
+//! - `streaming/..._subnormal`: the same second scaled by 1e-39 (f32 subnormals), in the
+//!   same run. Budget: at most 1.5× the normal case.
+//!
 //! Before timing, the benchmark checks that offline and streaming analysis agree on the
 //! file. Run with `cargo bench --bench analysis`; the shares are printed at the end.
 
@@ -69,7 +72,7 @@ fn fixture() -> PathBuf {
 }
 
 fn check_correctness(path: &Path) {
-    let offline = analyze_file(path).unwrap();
+    let offline = analyze_file(path).unwrap().features;
     let mut streaming: Option<Analyser> = None;
     decode_file(path, |info, block| {
         streaming
@@ -126,6 +129,19 @@ fn bench_streaming(c: &mut Criterion) {
         b.iter(|| {
             for (bl, br) in l.chunks(512).zip(r.chunks(512)) {
                 a.process(bl, br);
+            }
+        })
+    });
+    // The same second scaled into the f32 subnormal range (below 1.18e-38): what a host
+    // feeds during a fade to silence. It must cost no more than normal audio.
+    let tiny = |v: &[f32]| -> Vec<f32> { v.iter().map(|x| x * 1e-39).collect() };
+    let (dl, dr) = (tiny(&l), tiny(&r));
+    assert!(dl.iter().filter(|x| x.is_subnormal()).count() > dl.len() / 2);
+    let mut d = Analyser::new(rate, 2, 512).unwrap();
+    group.bench_function("one_second_in_512_frame_blocks_at_48k_subnormal", |b| {
+        b.iter(|| {
+            for (bl, br) in dl.chunks(512).zip(dr.chunks(512)) {
+                d.process(bl, br);
             }
         })
     });

@@ -20,6 +20,9 @@ pub struct TrackAnalysis {
     pub features: FeatureVector,
     /// The comparison with a profile, if one was given.
     pub compared: Option<Compared>,
+    /// For a decoded audio file: how many samples were NaN or infinite and replaced by
+    /// silence before analysis (`None` for features read from a file).
+    pub non_finite_samples: Option<u64>,
 }
 
 /// A track compared with a profile.
@@ -62,15 +65,19 @@ impl TrackAnalysis {
             track: track.to_string(),
             features,
             compared,
+            non_finite_samples: None,
         })
     }
 
     /// The `analyze --json` document: `track`, `features{NAME: value}`, `absent{NAME:
     /// reason}`, and with a profile `profile{name, version}`, `score`, `gaps{NAME:{value,
-    /// z, in_range}}`, `policy` and `fixes[]`.
+    /// z, in_range}}`, `policy` and `fixes[]`; for a decoded file `non_finite_samples`.
     pub fn to_json(&self) -> serde_json::Value {
         let mut doc = self.features.to_json_value();
         doc["track"] = json!(self.track);
+        if let Some(n) = self.non_finite_samples {
+            doc["non_finite_samples"] = json!(n);
+        }
         if let Some(c) = &self.compared {
             doc["profile"] = json!({"name": c.profile.name, "version": c.profile.version});
             doc["score"] = json!(c.report.score);
@@ -98,6 +105,13 @@ impl TrackAnalysis {
 impl fmt::Display for TrackAnalysis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Track: {}", self.track)?;
+        if let Some(n) = self.non_finite_samples.filter(|&n| n > 0) {
+            writeln!(
+                f,
+                "Warning: {n} sample(s) were not finite numbers (NaN or infinity) and were \
+                 replaced by silence before analysis"
+            )?;
+        }
         let Some(c) = &self.compared else {
             return write!(f, "{}", self.features);
         };

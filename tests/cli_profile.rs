@@ -148,3 +148,99 @@ fn build_analyze_and_add_from_audio() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("no audio files"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Files with NaN samples: `analyze` says how many were replaced (text and JSON),
+/// `profile build` warns naming the file, and a mostly-NaN file is refused by name.
+#[test]
+fn non_finite_samples_are_reported_by_analyze_and_profile_build() {
+    let dir = temp("nan");
+    let write = |name: &str, nan_every: usize| {
+        let audio = render(&MixParams::default(), 2.0, 44_100);
+        let path = dir.join(name);
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: audio.sample_rate_hz,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        let mut nan = 0;
+        for (i, (l, r)) in audio.left.iter().zip(&audio.right).enumerate() {
+            let l = if i % nan_every == 0 {
+                nan += 1;
+                f32::NAN
+            } else {
+                *l
+            };
+            w.write_sample(l).unwrap();
+            w.write_sample(*r).unwrap();
+        }
+        w.finalize().unwrap();
+        (path, nan)
+    };
+    let (some, n) = write("some_nan.wav", 1000);
+    let (most, _) = write("most_nan.wav", 1);
+    let out = fixloop(&["analyze", some.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("Warning: {n} sample(s) were not finite")),
+        "{text}"
+    );
+    let out = fixloop(&["analyze", some.to_str().unwrap(), "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["non_finite_samples"], n);
+    // Every left sample NaN is exactly half of the samples: still analysed (a file is
+    // refused when more than half are not finite); an all-NaN file is refused.
+    let out = fixloop(&["analyze", most.to_str().unwrap()]);
+    assert!(out.status.success());
+    let all = dir.join("all_nan.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 44_100,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&all, spec).unwrap();
+    for _ in 0..44_100 {
+        w.write_sample(f32::NAN).unwrap();
+    }
+    w.finalize().unwrap();
+    let out = fixloop(&["analyze", all.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains("all_nan.wav") && err.contains("not finite"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let profile = dir.join("p.json");
+    let out = fixloop(&[
+        "profile",
+        "build",
+        "--refs",
+        dir.to_str().unwrap(),
+        "--name",
+        "nan",
+        "--output",
+        profile.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("some_nan.wav: {n} sample(s) were not finite")),
+        "{err}"
+    );
+    assert!(
+        err.contains("skipped") && err.contains("all_nan.wav"),
+        "{err}"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("from 2 of 3 tracks"), "{stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -47,7 +47,7 @@ fn float_wav_gives_exactly_the_streaming_features() {
     let (l, r) = test_signal(rate, 4.0);
     let path = dir.join("float.wav");
     write_wav_f32(&path, rate, 2, &interleave(&l, &r));
-    let offline = analyze_file(&path).unwrap();
+    let offline = analyze_file(&path).unwrap().features;
     for block in [1, 7, 64, 512, 4096] {
         let streaming = analyse_blocks(rate, &l, &r, block);
         assert_close(&offline, &streaming, 1e-9, &format!("block {block}"));
@@ -63,7 +63,7 @@ fn int16_wav_matches_streaming_of_the_quantised_samples() {
     write_wav_i16(&path, rate, 2, &interleave(&l, &r));
     let q = |x: &[f32]| -> Vec<f32> { x.iter().map(|&s| to_i16(s) as f32 / 32768.0).collect() };
     let streaming = analyse_blocks(rate, &q(&l), &q(&r), 512);
-    let offline = analyze_file(&path).unwrap();
+    let offline = analyze_file(&path).unwrap().features;
     assert_close(&offline, &streaming, 1e-9, "16-bit");
 }
 
@@ -74,7 +74,7 @@ fn mono_wav_is_centred_stereo() {
     let (l, _) = test_signal(rate, 3.5);
     let path = dir.join("mono.wav");
     write_wav_f32(&path, rate, 1, &l);
-    let offline = analyze_file(&path).unwrap();
+    let offline = analyze_file(&path).unwrap().features;
     assert_close(&offline, &analyse(rate, &l, &l), 1e-9, "mono");
     assert_eq!(offline.value(Feature::StereoWidth), Some(0.0));
 }
@@ -144,7 +144,7 @@ fn bad_files_give_clear_errors_naming_the_file() {
     let bytes = std::fs::read(&truncated).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2 + 3]).unwrap();
     // A cut-off file is analysed up to where it ends (0.5 s here).
-    let v = analyze_file(&truncated).unwrap();
+    let v = analyze_file(&truncated).unwrap().features;
     assert!(v.value(Feature::Loudness).is_some());
 
     let folder = dir.join("folder.wav");
@@ -213,7 +213,7 @@ fn analyser_and_file_agree_at_odd_sample_rates() {
         let (l, r) = test_signal(rate, 1.5);
         let path = dir.join(format!("r{rate}.wav"));
         write_wav_f32(&path, rate, 2, &interleave(&l, &r));
-        let offline = analyze_file(&path).unwrap();
+        let offline = analyze_file(&path).unwrap().features;
         let mut a = Analyser::new(rate, 2, 300).unwrap();
         a.process(&l, &r);
         assert_close(&offline, &a.features(), 1e-9, &format!("{rate} Hz"));
@@ -244,7 +244,7 @@ fn fixture_tone() -> Vec<f32> {
 #[test]
 fn flac_fixture_decodes_losslessly() {
     let path = fixture("tone_1k_-20dBFS.flac");
-    let offline = analyze_file(&path).unwrap();
+    let offline = analyze_file(&path).unwrap().features;
     let x = fixture_tone();
     assert_close(&offline, &analyse_blocks(44_100, &x, &x, 512), 1e-9, "flac");
     assert!((offline.value(Feature::Loudness).unwrap() + 20.0).abs() <= 0.1);
@@ -261,7 +261,7 @@ fn mp3_and_vorbis_fixtures_decode() {
         assert_eq!((info.sample_rate_hz, info.channels), (44_100, 2), "{name}");
         // Gapless: the decoders drop the encoder delay and padding the files signal.
         assert_eq!(info.frames, 44_100, "{name}");
-        let v = analyze_file(&path).unwrap();
+        let v = analyze_file(&path).unwrap().features;
         let loudness = v.value(Feature::Loudness).unwrap();
         assert!((loudness + 20.0).abs() <= 0.5, "{name}: {loudness}");
         assert!(v.value(Feature::StereoWidth).unwrap() < 0.05, "{name}");
@@ -306,7 +306,7 @@ fn aiff_matches_streaming_of_the_quantised_samples() {
     let path = dir.join("track.aiff");
     write_aiff_i16(&path, rate, 2, &interleave(&l, &r));
     let q = |x: &[f32]| -> Vec<f32> { x.iter().map(|&s| to_i16(s) as f32 / 32768.0).collect() };
-    let offline = analyze_file(&path).unwrap();
+    let offline = analyze_file(&path).unwrap().features;
     assert_close(
         &offline,
         &analyse_blocks(rate, &q(&l), &q(&r), 512),
@@ -369,4 +369,75 @@ fn a_symlink_loop_does_not_hang_the_listing() {
     std::os::unix::fs::symlink(&dir, dir.join("a/up")).unwrap();
     let files = list_audio_files(&dir).unwrap();
     assert!(!files.is_empty() && files.len() <= 2, "{files:?}");
+}
+
+/// Regression: a WAV with 100 NaN samples in 10 s of white noise measured a true peak of
+/// +1.26 dBTP (the noise peaks near −6 dBTP), an all-NaN file −23.25 LUFS, and a NaN-bearing
+/// reference moved a profile's true-peak statistics.
+#[test]
+fn non_finite_samples_in_files_are_silence_counted_and_a_mostly_nan_file_is_refused() {
+    let dir = scratch_dir("decode_non_finite");
+    let rate = 48_000;
+    let n = 10 * rate as usize;
+    let mut rng = Rng::new(7);
+    // White noise at −20 dBFS RMS: its largest of 960 000 samples lies near
+    // σ·√(2 ln n) ≈ 5.2 σ, i.e. about −5.7 dBFS.
+    let (l, r) = (noise(&mut rng, n, 0.1), noise(&mut rng, n, 0.1));
+    let mut clean = interleave(&l, &r);
+    let mut poisoned = clean.clone();
+    for k in 0..100 {
+        let i = (k * 9_601 + 13) % poisoned.len();
+        poisoned[i] = match k % 3 {
+            0 => f32::NAN,
+            1 => f32::INFINITY,
+            _ => f32::NEG_INFINITY,
+        };
+        // What the repair must make of it: silence at exactly those samples.
+        clean[i] = 0.0;
+    }
+    let (clean_path, bad_path) = (dir.join("clean.wav"), dir.join("poisoned.wav"));
+    write_wav_f32(&clean_path, rate, 2, &clean);
+    write_wav_f32(&bad_path, rate, 2, &poisoned);
+    let want = analyze_file(&clean_path).unwrap();
+    let got = analyze_file(&bad_path).unwrap();
+    assert_eq!(got.info.non_finite_samples, 100);
+    assert_eq!(want.info.non_finite_samples, 0);
+    // Exactly the features of the file with silence in their place.
+    assert_close(&got.features, &want.features, 0.0, "repaired");
+    let peak = got.features.value(Feature::TruePeak).unwrap();
+    assert!((-8.0..-4.0).contains(&peak), "true peak {peak} dBTP");
+
+    // Mostly non-finite: refused, naming the file and the share.
+    // Two samples in three NaN (66.7 %, over the 50 % limit).
+    let mut mostly = poisoned.clone();
+    for (i, x) in mostly.iter_mut().enumerate() {
+        if i % 3 != 2 {
+            *x = f32::NAN;
+        }
+    }
+    let mostly_path = dir.join("mostly_nan.wav");
+    write_wav_f32(&mostly_path, rate, 2, &mostly);
+    let all_path = dir.join("all_nan.wav");
+    write_wav_f32(&all_path, rate, 2, &vec![f32::NAN; 2 * rate as usize]);
+    for path in [&mostly_path, &all_path] {
+        let e = analyze_file(path).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Audio);
+        let msg = e.to_string();
+        assert!(msg.contains(path.to_str().unwrap()), "{msg}");
+        assert!(msg.contains("not finite"), "{msg}");
+    }
+
+    // A profile from a NaN-bearing reference: its true-peak sample is the repaired
+    // file's, and the repair is reported.
+    let refs = dir.join("refs");
+    std::fs::create_dir_all(&refs).unwrap();
+    std::fs::copy(&bad_path, refs.join("poisoned.wav")).unwrap();
+    std::fs::copy(&mostly_path, refs.join("mostly_nan.wav")).unwrap();
+    let paths = list_audio_files(&refs).unwrap();
+    let built = build_profile("p", &paths, &|_| {}).unwrap();
+    assert_eq!(built.profile.track_count, 1);
+    assert_eq!(built.repaired, vec![(refs.join("poisoned.wav"), 100)]);
+    assert_eq!(built.failed.len(), 1);
+    let tp = built.profile.stats(Feature::TruePeak).unwrap();
+    assert_eq!(tp.samples.as_deref(), Some(&[peak][..]));
 }

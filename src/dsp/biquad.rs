@@ -215,13 +215,18 @@ impl Biquad {
     }
 
     /// Clears the state if a non-finite input has poisoned it, so one NaN sample does not
-    /// silence the channel for good. Returns whether it did.
+    /// silence the channel for good, and returns whether it did. Also clears a state
+    /// that has decayed below [`STATE_FLOOR`](super::subnormal::STATE_FLOOR) (−400 dB),
+    /// so a filter fed silence never reaches the slow subnormal range. Call it once a
+    /// block.
     ///
     /// # Real-time safety
     ///
     /// Safe on the audio thread.
     pub fn recover(&mut self) -> bool {
         if self.z1.is_finite() && self.z2.is_finite() {
+            self.z1 = super::subnormal::flush_state(self.z1);
+            self.z2 = super::subnormal::flush_state(self.z2);
             false
         } else {
             self.reset();

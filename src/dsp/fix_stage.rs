@@ -202,6 +202,11 @@ impl FixStage {
     /// Processes a block in place, moving the settings toward `target`. `left` and `right`
     /// should have the same length; extra samples of the longer one are left untouched.
     ///
+    /// While any setting is active, subnormal input is flushed to zero before it is
+    /// computed with and no subnormal sample is written (see [`super::subnormal`]); fully
+    /// bypassed, the block is left bit for bit as it came, so a caller that must never
+    /// emit a subnormal flushes its input itself ([`super::flush_subnormals`]).
+    ///
     /// # Real-time safety
     ///
     /// Allocation-, lock- and syscall-free; bounded time per sample.
@@ -221,6 +226,8 @@ impl FixStage {
     }
 
     fn step(&mut self, left: &mut [f32], right: &mut [f32], target: &FixSettings) {
+        super::subnormal::flush_subnormals(left);
+        super::subnormal::flush_subnormals(right);
         let before = self.current;
         self.current.output_gain_db = approach(
             before.output_gain_db,
@@ -280,6 +287,9 @@ impl FixStage {
                 *r *= g;
             }
         }
+        // A filter tail or a gain below 1 can turn a tiny normal sample subnormal.
+        super::subnormal::flush_subnormals(left);
+        super::subnormal::flush_subnormals(right);
     }
 
     fn redesign(&mut self, band: usize) {

@@ -13,7 +13,9 @@ pub mod biquad;
 pub mod crossover;
 pub mod fix_stage;
 pub mod mid_side;
+pub mod subnormal;
 
 pub use bands::{Band, BANDS, BAND_COUNT};
 pub use biquad::{Biquad, Coefficients, FilterShape};
 pub use fix_stage::{BandLayout, FixSettings, FixStage};
+pub use subnormal::{flush_subnormal, flush_subnormals};

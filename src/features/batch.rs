@@ -5,7 +5,7 @@
 //! Progress is reported through a callback so the library does not depend on a terminal
 //! progress bar; the CLI draws one.
 
-use super::{analyze_file, FeatureVector};
+use super::{analyze_file, FileAnalysis};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,8 +33,9 @@ pub struct Progress<'a> {
 pub struct TrackResult {
     /// The file.
     pub path: PathBuf,
-    /// Its features, or why it could not be analysed.
-    pub features: Result<FeatureVector>,
+    /// Its features (and the non-finite samples replaced), or why it could not be
+    /// analysed.
+    pub analysis: Result<FileAnalysis>,
 }
 
 /// The audio files in `dir` and its subfolders (hidden entries skipped, symlinked folders
@@ -92,17 +93,17 @@ pub fn analyze_files(
         .par_iter()
         .with_max_len(1)
         .map(|path| {
-            let features = analyze_file(path);
+            let analysis = analyze_file(path);
             let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
             progress(Progress {
                 done: finished,
                 total,
                 path,
-                ok: features.is_ok(),
+                ok: analysis.is_ok(),
             });
             TrackResult {
                 path: path.clone(),
-                features,
+                analysis,
             }
         })
         .collect()

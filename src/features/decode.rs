@@ -12,6 +12,12 @@
 //! Packets the decoder reports as malformed are skipped (the usual practice for damaged
 //! MP3 frames); a stream that ends early is analysed up to where it ends. Encoder delay and
 //! padding that the container signals (gapless trims) are removed by symphonia's decoders.
+//!
+//! Samples that are not finite (NaN, ±infinity: a float WAV written by a broken render)
+//! are replaced by silence before anything measures them, as the plugin does with what it
+//! hears, and counted ([`AudioInfo::non_finite_samples`]); a file where more than half of
+//! the samples are not finite is refused (`Audio`): it is damaged, not music. Subnormal
+//! samples are flushed to zero (inaudible, and slow to compute with).
 
 use super::{Analyser, FeatureVector};
 use crate::error::{Error, ErrorKind, Result};
@@ -39,7 +45,21 @@ pub struct AudioInfo {
     pub channels: usize,
     /// Frames decoded so far (all of them, once decoding has finished).
     pub frames: u64,
+    /// Samples (not frames) that were NaN or infinite and were replaced by silence.
+    pub non_finite_samples: u64,
 }
+
+/// A file's features and what decoding it found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileAnalysis {
+    /// The features of the (repaired) audio.
+    pub features: FeatureVector,
+    /// The stream's format, length and the non-finite samples replaced.
+    pub info: AudioInfo,
+}
+
+/// Largest share of non-finite samples a file may have and still be analysed.
+pub const MAX_NON_FINITE_SHARE: f64 = 0.5;
 
 impl AudioInfo {
     /// Length in seconds.
@@ -48,14 +68,16 @@ impl AudioInfo {
     }
 }
 
-/// Decodes the audio file at `path` and returns its features.
+/// Decodes the audio file at `path` and returns its features, with the stream's format and
+/// the count of non-finite samples replaced by silence.
 ///
 /// Fails with an error naming the file when it cannot be read, is empty, is not a supported
-/// format, has more than two channels, or holds less than [`MIN_FILE_SECONDS`] of audio.
+/// format, has more than two channels, holds less than [`MIN_FILE_SECONDS`] of audio, or is
+/// mostly not finite numbers (more than [`MAX_NON_FINITE_SHARE`] of its samples).
 ///
 /// A decoder that panics on a damaged file (a bug in the decoder, but not one the caller
 /// should pay for with a crash) is reported as an `Audio` error naming the file.
-pub fn analyze_file(path: &Path) -> Result<FeatureVector> {
+pub fn analyze_file(path: &Path) -> Result<FileAnalysis> {
     std::panic::catch_unwind(|| analyze_file_inner(path)).unwrap_or_else(|_| {
         Err(Error::new(
             ErrorKind::Audio,
@@ -65,9 +87,9 @@ pub fn analyze_file(path: &Path) -> Result<FeatureVector> {
     })
 }
 
-fn analyze_file_inner(path: &Path) -> Result<FeatureVector> {
+fn analyze_file_inner(path: &Path) -> Result<FileAnalysis> {
     let mut analyser: Option<Analyser> = None;
-    decode_file(path, |info, samples| {
+    let info = decode_file(path, |info, samples| {
         let a = match &mut analyser {
             Some(a) => a,
             None => analyser.insert(
@@ -79,7 +101,10 @@ fn analyze_file_inner(path: &Path) -> Result<FeatureVector> {
         Ok(())
     })?;
     match analyser {
-        Some(a) => Ok(a.features()),
+        Some(a) => Ok(FileAnalysis {
+            features: a.features(),
+            info,
+        }),
         None => Err(Error::new(ErrorKind::Audio, "the file holds no audio")
             .with_origin(path.display().to_string())),
     }
@@ -87,6 +112,8 @@ fn analyze_file_inner(path: &Path) -> Result<FeatureVector> {
 
 /// Decodes the audio file at `path`, handing each decoded block (interleaved `f32`, the
 /// stream's format in `info`) to `on_block`; stops at the first error `on_block` returns.
+/// Non-finite samples reach `on_block` as silence (counted in `info`), subnormal ones as
+/// zero.
 ///
 /// The errors are those of [`analyze_file`], naming the file.
 pub fn decode_file(
@@ -212,6 +239,7 @@ fn decode_inner(
                     sample_rate_hz: rate,
                     channels,
                     frames: 0,
+                    non_finite_samples: 0,
                 })
             }
         };
@@ -220,6 +248,7 @@ fn decode_inner(
         }
         interleaved.resize(buf.samples_interleaved(), 0.0);
         buf.copy_to_slice_interleaved(&mut interleaved[..]);
+        current.non_finite_samples += repair(&mut interleaved);
         current.frames += buf.frames() as u64;
         on_block(current, &interleaved)?;
     }
@@ -234,6 +263,18 @@ fn decode_inner(
             return Err(Error::new(ErrorKind::Audio, why));
         }
     };
+    let samples = info.frames * info.channels as u64;
+    if info.non_finite_samples as f64 > MAX_NON_FINITE_SHARE * samples as f64 {
+        return Err(Error::new(
+            ErrorKind::Audio,
+            format!(
+                "{} of its {samples} samples ({:.1} %) are not finite numbers (NaN or \
+                 infinity): the file is damaged, not analysed",
+                info.non_finite_samples,
+                100.0 * info.non_finite_samples as f64 / samples as f64
+            ),
+        ));
+    }
     let seconds = info.seconds();
     if seconds < MIN_FILE_SECONDS {
         return Err(Error::new(
@@ -242,6 +283,20 @@ fn decode_inner(
         ));
     }
     Ok(info)
+}
+
+/// Replaces non-finite samples by silence and flushes subnormal ones to zero, in place;
+/// returns how many were not finite.
+fn repair(samples: &mut [f32]) -> u64 {
+    let mut bad = 0u64;
+    for x in samples {
+        if !x.is_finite() {
+            *x = 0.0;
+            bad += 1;
+        }
+        *x = crate::dsp::flush_subnormal(*x);
+    }
+    bad
 }
 
 fn check_channels(channels: usize) -> Result<()> {

@@ -21,6 +21,9 @@ pub struct BuiltProfile {
     pub profile: Profile,
     /// The files that failed, with why; they are not in the profile.
     pub failed: Vec<(PathBuf, Error)>,
+    /// The files in the profile that had non-finite samples (replaced by silence before
+    /// analysis), with how many.
+    pub repaired: Vec<(PathBuf, u64)>,
 }
 
 /// Analyses `paths` in parallel and builds the profile `name` from those that succeed
@@ -34,10 +37,16 @@ pub fn build_profile(
 ) -> Result<BuiltProfile> {
     let results = analyze_files(paths, progress);
     let mut failed = Vec::new();
+    let mut repaired = Vec::new();
     let mut vectors = Vec::new();
     for r in results {
-        match r.features {
-            Ok(v) => vectors.push(v),
+        match r.analysis {
+            Ok(a) => {
+                if a.info.non_finite_samples > 0 {
+                    repaired.push((r.path, a.info.non_finite_samples));
+                }
+                vectors.push(a.features)
+            }
             Err(e) => failed.push((r.path, e)),
         }
     }
@@ -53,6 +62,7 @@ pub fn build_profile(
     Ok(BuiltProfile {
         profile: profile_from_vectors(name, &vectors)?,
         failed,
+        repaired,
     })
 }
 

@@ -41,10 +41,11 @@ pub fn run(args: &Args) -> Result<()> {
         .track
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let features = if is_json {
-        FeatureVector::load(&args.track)?
+    let (features, non_finite_samples) = if is_json {
+        (FeatureVector::load(&args.track)?, None)
     } else {
-        fixloop::features::analyze_file(&args.track)?
+        let a = fixloop::features::analyze_file(&args.track)?;
+        (a.features, Some(a.info.non_finite_samples))
     };
     let policy = Policy {
         target_strategy: match args.target_strategy {
@@ -57,7 +58,8 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let profile = args.profile.as_deref().map(Profile::load).transpose()?;
     let track = args.track.display().to_string();
-    let analysis = TrackAnalysis::new(&track, features, profile.as_ref(), &policy)?;
+    let mut analysis = TrackAnalysis::new(&track, features, profile.as_ref(), &policy)?;
+    analysis.non_finite_samples = non_finite_samples;
     if args.json {
         super::print_json(&analysis.to_json());
     } else {

@@ -49,6 +49,7 @@ pub fn run(command: &Command) -> Result<()> {
             bar.finish_and_clear();
             let built = built?;
             report_failures(&built.failed);
+            report_repairs(&built.repaired);
             built.profile.save(output)?;
             println!(
                 "Profile {} built from {} of {} tracks, saved to {}",
@@ -69,18 +70,26 @@ pub fn run(command: &Command) -> Result<()> {
             let results = features::analyze_files(&paths, &|p| tick(&bar, p));
             bar.finish_and_clear();
             let mut failed = Vec::new();
+            let mut repaired = Vec::new();
             let mut tracks: Vec<BTreeMap<String, f64>> = Vec::new();
             for r in results {
-                match r.features {
-                    Ok(v) => tracks.push(
-                        v.iter_values()
-                            .map(|(f, x)| (f.name().to_string(), x))
-                            .collect(),
-                    ),
+                match r.analysis {
+                    Ok(a) => {
+                        if a.info.non_finite_samples > 0 {
+                            repaired.push((r.path, a.info.non_finite_samples));
+                        }
+                        tracks.push(
+                            a.features
+                                .iter_values()
+                                .map(|(f, x)| (f.name().to_string(), x))
+                                .collect(),
+                        )
+                    }
                     Err(e) => failed.push((r.path, e)),
                 }
             }
             report_failures(&failed);
+            report_repairs(&repaired);
             if tracks.is_empty() {
                 return Err(Error::new(
                     ErrorKind::Audio,
@@ -121,6 +130,16 @@ fn tick(bar: &ProgressBar, p: Progress<'_>) {
     bar.set_position(p.done as u64);
     if let Some(name) = p.path.file_name() {
         bar.set_message(name.to_string_lossy().into_owned());
+    }
+}
+
+fn report_repairs(repaired: &[(PathBuf, u64)]) {
+    for (path, n) in repaired {
+        eprintln!(
+            "fixloop: warning: {}: {n} sample(s) were not finite numbers (NaN or infinity) and \
+             were replaced by silence before analysis",
+            path.display()
+        );
     }
 }
 
