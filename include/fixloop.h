@@ -231,6 +231,16 @@ enum fixloop_setting_kind
    * `setting_value` = pumping depth change in dB.
    */
   FIXLOOP_SETTING_PUMPING = 5,
+  /**
+   * Advisory, `setting_value` = 0: the band `band_low_hz`–`band_high_hz` is nearly empty;
+   * add a sound there rather than boosting it (the fix's `new_value` is the aim).
+   */
+  FIXLOOP_SETTING_ADD_CONTENT = 6,
+  /**
+   * Advisory, `setting_value` = 0: the image is nearly mono; add stereo content toward
+   * the fix's `new_value` (side gain cannot widen it).
+   */
+  FIXLOOP_SETTING_ADD_WIDTH = 7,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

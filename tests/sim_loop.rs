@@ -116,6 +116,7 @@ fn aa_false_positive_rate_is_at_most_five_percent() {
         target_strategy: TargetStrategy::Conservative,
         amount: 1.0,
         min_confidence: 0.3,
+        ..Policy::default()
     };
     let r = simulate_ab(&w, policy, policy, &AbSimConfig::default(), 11).unwrap();
     let fpr = r.rate(r.adopt);

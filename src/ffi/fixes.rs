@@ -52,6 +52,12 @@ pub enum fixloop_setting_kind {
     FIXLOOP_SETTING_WIDTH = 4,
     /// `setting_value` = pumping depth change in dB.
     FIXLOOP_SETTING_PUMPING = 5,
+    /// Advisory, `setting_value` = 0: the band `band_low_hz`–`band_high_hz` is nearly empty;
+    /// add a sound there rather than boosting it (the fix's `new_value` is the aim).
+    FIXLOOP_SETTING_ADD_CONTENT = 6,
+    /// Advisory, `setting_value` = 0: the image is nearly mono; add stereo content toward
+    /// the fix's `new_value` (side gain cannot widen it).
+    FIXLOOP_SETTING_ADD_WIDTH = 7,
 }
 
 /// Controls of the fix stage (values of [`fixloop_control_move::control`]; also the index
@@ -234,6 +240,7 @@ pub(crate) fn policy_arg(policy: Option<&fixloop_policy>) -> FfiResult<Policy> {
         target_strategy,
         amount: p.amount,
         min_confidence: p.min_confidence,
+        ..Policy::default()
     };
     policy.validate()?;
     Ok(policy)
@@ -435,6 +442,18 @@ pub unsafe extern "C" fn fixloop_fix_list_get(
             FixSetting::Pumping { change_db } => (
                 fixloop_setting_kind::FIXLOOP_SETTING_PUMPING,
                 change_db,
+                (0.0, 0.0),
+                0.0,
+            ),
+            FixSetting::AddContent { low_hz, high_hz } => (
+                fixloop_setting_kind::FIXLOOP_SETTING_ADD_CONTENT,
+                0.0,
+                (low_hz, high_hz),
+                0.0,
+            ),
+            FixSetting::AddWidth => (
+                fixloop_setting_kind::FIXLOOP_SETTING_ADD_WIDTH,
+                0.0,
                 (0.0, 0.0),
                 0.0,
             ),

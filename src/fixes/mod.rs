@@ -8,7 +8,15 @@
 //! - **confidence** = the profile's `fix_confidence` for the fix type ×
 //!   `(1 − e^(−|z|))`, so it falls toward 0 as |z| shrinks (0.63 of the prior at |z| = 1,
 //!   0.95 at |z| = 3); fixes below `min_confidence` are not proposed;
-//! - **setting**, the action's own parameter (see [`FixSetting`]).
+//! - **setting**, the action's own parameter (see [`FixSetting`]), within bounds a
+//!   producer can act on: no move of more than the policy's `max_move_db` (default
+//!   ±12 dB: output gain, band gains, dynamics and pumping changes), a width ratio within
+//!   the width control's range (0–[`MAX_WIDTH_RATIO`]), a tilt within ±6 dB/octave. A fix
+//!   whose move is bounded aims for what the bounded move reaches (`new_value` is the
+//!   [`aimed_value`] of the bounded setting). A band with no energy to boost (below
+//!   [`EMPTY_BAND_DB`]) gets [`FixSetting::AddContent`] instead of a boost, and an image
+//!   too close to mono to widen by side gain (width below [`NEAR_MONO_WIDTH`]) gets
+//!   [`FixSetting::AddWidth`]: both advisory.
 //!
 //! Fixes come out most confident first. Their ids are stable: the same feature, fix type,
 //! current value and target give the same id.
@@ -23,9 +31,12 @@ use std::fmt;
 mod model;
 
 pub use model::{
-    aimed_value, control_move, setting, setting_value, Control, ControlMove, GAIN_RANGE_DB,
-    MAX_WIDTH_RATIO,
+    aimed_value, control_move, setting, setting_value, Control, ControlMove, EMPTY_BAND_DB,
+    GAIN_RANGE_DB, MAX_TILT_DB_PER_OCTAVE, MAX_WIDTH_RATIO, NEAR_MONO_WIDTH,
 };
+
+/// The default of [`Policy::max_move_db`]: the largest move of one fix, ± dB.
+pub const DEFAULT_MAX_MOVE_DB: f64 = 12.0;
 
 /// Where a fix aims (SPEC §2 `target_strategy`).
 #[repr(u32)]
@@ -81,6 +92,9 @@ pub struct Policy {
     pub amount: f64,
     /// Fixes less confident than this are not proposed, 0–1.
     pub min_confidence: f64,
+    /// The largest move one fix makes, ± dB: output gain, a band's gain, a dynamics or
+    /// pumping change (default [`DEFAULT_MAX_MOVE_DB`]; at most [`GAIN_RANGE_DB`]).
+    pub max_move_db: f64,
 }
 
 impl Default for Policy {
@@ -89,13 +103,22 @@ impl Default for Policy {
             target_strategy: TargetStrategy::Conservative,
             amount: 1.0,
             min_confidence: 0.5,
+            max_move_db: DEFAULT_MAX_MOVE_DB,
         }
     }
 }
 
 impl Policy {
-    /// Checks that `amount` and `min_confidence` are numbers in [0, 1].
+    /// Checks that `amount` and `min_confidence` are numbers in [0, 1] and `max_move_db`
+    /// one in (0, [`GAIN_RANGE_DB`]].
     pub fn validate(&self) -> Result<()> {
+        let m = self.max_move_db;
+        if !(m.is_finite() && m > 0.0 && m <= GAIN_RANGE_DB) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("policy max_move_db is {m}; expected a number in (0, {GAIN_RANGE_DB}]"),
+            ));
+        }
         for (name, v) in [
             ("amount", self.amount),
             ("min_confidence", self.min_confidence),
@@ -167,6 +190,19 @@ pub enum FixSetting {
         /// Change of modulation depth, dB.
         change_db: f64,
     },
+    /// A band too low to boost (below [`EMPTY_BAND_DB`]: the mix has next to nothing
+    /// there, and an EQ boost only raises noise): add a sound in that range instead.
+    /// Advisory.
+    AddContent {
+        /// Lower band edge, Hz.
+        low_hz: f64,
+        /// Upper band edge, Hz.
+        high_hz: f64,
+    },
+    /// An image too close to mono for side gain to widen (width below
+    /// [`NEAR_MONO_WIDTH`], or the equivalent correlation): add stereo content (panning,
+    /// stereo effects, a widener) toward the fix's `new_value`. Advisory.
+    AddWidth,
 }
 
 /// A prescriptive fix, with every field a feedback event needs (SPEC §2).
@@ -262,8 +298,75 @@ impl Fix {
                 verb(change_db, "Deepen", "Reduce"),
                 change_db.abs()
             ),
+            FixSetting::AddContent { low_hz, high_hz } => format!(
+                "The mix has almost nothing in {} to boost ({:.0} dB): add a sound in that \
+                 range instead",
+                Band { low_hz, high_hz },
+                self.current_value.max(-999.0)
+            ),
+            FixSetting::AddWidth => {
+                let what = match self.gap_feature {
+                    Feature::StereoCorrelation => "a correlation",
+                    Feature::LowEndWidth => "a low-end width",
+                    _ => "a width",
+                };
+                format!(
+                    "The image is almost mono: add stereo width (panning, stereo effects, a \
+                     widener) toward {what} of {:.2}",
+                    self.new_value.clamp(-1.0, 10.0)
+                )
+            }
         }
     }
+}
+
+/// `fix` within the bounds of `policy` (see the module doc): bounded moves aim for what
+/// they reach; an empty band or a mono image gets an advisory fix instead.
+fn bounded(mut fix: Fix, policy: &Policy) -> Fix {
+    let max = policy.max_move_db;
+    let clamp_to = |fix: &mut Fix, lo: f64, hi: f64| {
+        let v = setting_value(fix);
+        if !(lo..=hi).contains(&v) {
+            let c = if v.is_nan() { 0.0 } else { v.clamp(lo, hi) };
+            fix.new_value = aimed_value(fix, c);
+            match &mut fix.setting {
+                FixSetting::Gain { gain_db } | FixSetting::EqBand { gain_db, .. } => *gain_db = c,
+                FixSetting::Dynamics { change_db } | FixSetting::Pumping { change_db } => {
+                    *change_db = c
+                }
+                FixSetting::Width { width_ratio } => *width_ratio = c,
+                FixSetting::EqTilt {
+                    slope_db_per_octave,
+                    ..
+                } => *slope_db_per_octave = c,
+                FixSetting::AddContent { .. } | FixSetting::AddWidth => {}
+            }
+        }
+    };
+    match fix.setting {
+        FixSetting::EqBand {
+            low_hz,
+            high_hz,
+            gain_db,
+        } if gain_db > 0.0 && fix.current_value < EMPTY_BAND_DB => {
+            fix.setting = FixSetting::AddContent { low_hz, high_hz };
+        }
+        FixSetting::Width { width_ratio }
+            if width_ratio > 1.0 && model::effective_width(&fix) < NEAR_MONO_WIDTH =>
+        {
+            fix.setting = FixSetting::AddWidth;
+        }
+        FixSetting::Width { .. } => clamp_to(&mut fix, 0.0, MAX_WIDTH_RATIO),
+        FixSetting::EqTilt { .. } => {
+            clamp_to(&mut fix, -MAX_TILT_DB_PER_OCTAVE, MAX_TILT_DB_PER_OCTAVE)
+        }
+        FixSetting::Gain { .. }
+        | FixSetting::EqBand { .. }
+        | FixSetting::Dynamics { .. }
+        | FixSetting::Pumping { .. } => clamp_to(&mut fix, -max, max),
+        FixSetting::AddContent { .. } | FixSetting::AddWidth => {}
+    }
+    fix
 }
 
 /// The confidence of a fix of prior confidence `prior` for a gap of z-score `z`.
@@ -298,16 +401,19 @@ pub fn propose(profile: &Profile, report: &GapReport, policy: &Policy) -> Result
             let action_type = g.feature.default_fix(direction);
             let confidence = confidence(profile.fix_confidence(action_type), g.z);
             let new_value = g.value + policy.amount * (target_value - g.value);
-            (confidence >= policy.min_confidence).then(|| Fix {
-                fix_id: fix_id(g.feature, action_type, g.value, target_value),
-                action_type,
-                gap_feature: g.feature,
-                current_value: g.value,
-                target_value,
-                new_value,
-                setting: setting(g.feature, g.value, new_value),
-                confidence,
-                z_score: g.z,
+            (confidence >= policy.min_confidence).then(|| {
+                let fix = Fix {
+                    fix_id: fix_id(g.feature, action_type, g.value, target_value),
+                    action_type,
+                    gap_feature: g.feature,
+                    current_value: g.value,
+                    target_value,
+                    new_value,
+                    setting: setting(g.feature, g.value, new_value),
+                    confidence,
+                    z_score: g.z,
+                };
+                bounded(fix, policy)
             })
         })
         .collect();

@@ -20,6 +20,16 @@ use crate::features::{Band, Feature};
 pub const GAIN_RANGE_DB: f64 = 24.0;
 /// Largest width ratio the width control takes (0 = mono, 1 = unchanged).
 pub const MAX_WIDTH_RATIO: f64 = 2.0;
+/// Largest spectral tilt a fix proposes, ± dB/octave.
+pub const MAX_TILT_DB_PER_OCTAVE: f64 = 6.0;
+/// A band level (dB relative to the full band) below which a band counts as empty: it
+/// holds a millionth of the energy, so even a 24 dB boost leaves it 36 dB under the mix;
+/// there is nothing there to boost.
+pub const EMPTY_BAND_DB: f64 = -60.0;
+/// A stereo width (RMS(side)/RMS(mid)) below which an image counts as mono for widening:
+/// side 26 dB under mid, so a width ratio would multiply next to nothing (a correlation
+/// above about 0.995).
+pub const NEAR_MONO_WIDTH: f64 = 0.05;
 
 /// A control of the fix stage that a fix can move.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -127,9 +137,11 @@ pub fn control_move(
             let c = Control::Width;
             (c, current(c) * setting.unwrap_or(width_ratio))
         }
-        FixSetting::EqTilt { .. } | FixSetting::Dynamics { .. } | FixSetting::Pumping { .. } => {
-            return None
-        }
+        FixSetting::EqTilt { .. }
+        | FixSetting::Dynamics { .. }
+        | FixSetting::Pumping { .. }
+        | FixSetting::AddContent { .. }
+        | FixSetting::AddWidth => return None,
     };
     let (lo, hi) = control.range();
     Some(ControlMove {
@@ -143,9 +155,11 @@ pub fn control_move(
     })
 }
 
-/// The setting value of a fix in its own unit (gain dB, width ratio, slope, change dB).
+/// The setting value of a fix in its own unit (gain dB, width ratio, slope, change dB;
+/// 0 for the advisory additions, which have no setting).
 pub fn setting_value(fix: &Fix) -> f64 {
     match fix.setting {
+        FixSetting::AddContent { .. } | FixSetting::AddWidth => 0.0,
         FixSetting::Gain { gain_db } | FixSetting::EqBand { gain_db, .. } => gain_db,
         FixSetting::Width { width_ratio } => width_ratio,
         FixSetting::EqTilt {
@@ -193,6 +207,8 @@ pub fn aimed_value(fix: &Fix, setting: f64) -> f64 {
             current + (fix.new_value - current) * setting / slope_db_per_octave
         }
         FixSetting::EqTilt { .. } => current,
+        // No setting to scale: what the producer adds aims for the fix's value.
+        FixSetting::AddContent { .. } | FixSetting::AddWidth => fix.new_value,
     };
     if value.is_finite() {
         value
@@ -231,6 +247,16 @@ pub fn setting(feature: Feature, current: f64, new: f64) -> FixSetting {
                 gain_db: band_gain_db(current, new),
             }
         }
+    }
+}
+
+/// The stereo width a width fix acts on: the width itself, or for a correlation the
+/// width of a pair with that correlation.
+pub(super) fn effective_width(fix: &Fix) -> f64 {
+    if fix.gap_feature == Feature::StereoCorrelation {
+        width_of_correlation(fix.current_value)
+    } else {
+        fix.current_value
     }
 }
 

@@ -297,6 +297,7 @@ impl Default for LoopConfig {
                 target_strategy: TargetStrategy::Conservative,
                 amount: 1.0,
                 min_confidence: 0.0,
+                ..Policy::default()
             },
             refine: RefineOptions::new(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default()),
         }

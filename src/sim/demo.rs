@@ -159,6 +159,7 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
         target_strategy: TargetStrategy::Conservative,
         amount: 1.0,
         min_confidence: 0.3,
+        ..Policy::default()
     };
     let mean = Policy {
         target_strategy: TargetStrategy::Mean,

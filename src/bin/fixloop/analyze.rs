@@ -24,6 +24,9 @@ pub struct Args {
     /// Fixes below this confidence are not proposed (0–1).
     #[arg(long, default_value_t = 0.5)]
     min_confidence: f64,
+    /// The largest move one fix makes, ± dB (gain, band gain, dynamics, pumping).
+    #[arg(long, value_name = "DB", default_value_t = fixloop::fixes::DEFAULT_MAX_MOVE_DB)]
+    max_move_db: f64,
     /// Print JSON instead of the report.
     #[arg(long)]
     json: bool,
@@ -55,6 +58,7 @@ pub fn run(args: &Args) -> Result<()> {
         },
         amount: args.amount,
         min_confidence: args.min_confidence,
+        max_move_db: args.max_move_db,
     };
     let profile = args.profile.as_deref().map(Profile::load).transpose()?;
     let track = args.track.display().to_string();
