@@ -487,9 +487,11 @@ fn put(v: &mut FeatureVector, feature: Feature, value: std::result::Result<f64, 
 }
 
 #[inline]
+/// Non-finite samples become silence; subnormal ones zero, so nothing downstream (the
+/// f32→f64 conversions, the meters' filters) takes the floating-point unit's slow path.
 fn finite_or_zero(x: f32) -> f32 {
     if x.is_finite() {
-        x
+        crate::dsp::flush_subnormal(x)
     } else {
         0.0
     }
