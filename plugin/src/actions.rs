@@ -112,7 +112,7 @@ impl Actions {
             (Some(_), None) => Some(setting.unwrap_or_else(|| setting_value(fix))),
             (None, _) => None,
         };
-        let event_id = self.hub.sink.fix_applied(&AppliedFix {
+        let event_id = self.hub.recorder.fix_applied(&AppliedFix {
             fix_id: fix_id(&fix.fix_id),
             feature: fix.gap_feature,
             fix_type: fix.action_type,
@@ -140,7 +140,7 @@ impl Actions {
     fn record(&self, event: Option<EventId>, action: UserAction, modified: Option<(&Fix, f64)>) {
         if let Some(event) = event {
             let value = modified.map(|(fix, s)| aimed_value(fix, s));
-            self.hub.sink.user_action(event, action, value);
+            self.hub.recorder.user_action(event, action, value);
         }
     }
 

@@ -9,8 +9,9 @@
 use crate::analysis::{FeatureSource, MAX_CHUNK_FRAMES};
 use crate::audio::{AudioCounters, Frame};
 use crate::feedback::{FeedbackSink, HostApi};
-use crate::host_signals::{PaceEvidence, RenderPace, RenderPaceConfig, SaveDebounce};
+use crate::host_signals::{RenderPace, RenderPaceConfig, SaveDebounce};
 use crate::params::{HostView, PARAM_TOLERANCE};
+use crate::recorder::{Recorder, RecorderConfig};
 use arc_swap::ArcSwap;
 use fixloop::features::{Feature, FeatureVector};
 use fixloop::feedback::records::{BounceEvidence, EventId};
@@ -78,18 +79,23 @@ pub struct OpenFix {
 
 /// What the plugin, the background thread and the action API share.
 pub struct Hub {
-    /// Where records go.
-    pub sink: Arc<dyn FeedbackSink>,
+    /// Where records go, through the instance's write policy.
+    pub recorder: Recorder,
     snapshot: ArcSwap<Analysis>,
     pub(crate) applied: Mutex<Vec<OpenFix>>,
     window_resets: AtomicU64,
 }
 
 impl Hub {
-    /// A hub for a new session recording into `sink`.
+    /// A hub for a new session recording into `sink` with the default write policy.
     pub fn new(sink: Arc<dyn FeedbackSink>) -> Hub {
+        Hub::with_recorder(sink, RecorderConfig::default())
+    }
+
+    /// A hub for a new session recording into `sink` with the write policy `config`.
+    pub fn with_recorder(sink: Arc<dyn FeedbackSink>, config: RecorderConfig) -> Hub {
         Hub {
-            sink,
+            recorder: Recorder::new(sink, config),
             snapshot: ArcSwap::from_pointee(Analysis::default()),
             applied: Mutex::new(Vec::new()),
             window_resets: AtomicU64::new(0),
@@ -295,7 +301,7 @@ impl Engine {
                 self.offline_since = told_offline.then_some(frames_at_activate.min(frames_now));
                 if !self.session_started {
                     self.session_started = true;
-                    self.hub.sink.start_session(&SessionInfo {
+                    self.hub.recorder.start_session(&SessionInfo {
                         session_id: crate::feedback::session_id(host_api),
                         profile_version: self.profile.version.clone(),
                         ..SessionInfo::default()
@@ -310,12 +316,12 @@ impl Engine {
                 if self.pace_enabled {
                     let frames = self.counters.frames_processed.load(Ordering::Acquire);
                     if let Some(evidence) = self.pace.finish(frames, now) {
-                        self.record_likely_bounce(evidence);
+                        self.hub.recorder.track_bounced(evidence.record(), now);
                     }
                 }
                 self.pace.restart();
-                self.hub.sink.deactivated();
-                self.hub.sink.flush();
+                self.hub.recorder.deactivated(now);
+                self.hub.recorder.flush();
                 if let Some(done) = done {
                     let _ = done.try_send(());
                 }
@@ -347,6 +353,10 @@ impl Engine {
         }
         self.watch_saves(now);
         self.watch_renders(now);
+        let frames = self.counters.frames_processed.load(Ordering::Acquire);
+        self.hub
+            .recorder
+            .tick(now, frames as f64 / self.sample_rate_hz);
     }
 
     fn refresh_profile(&mut self) {
@@ -454,7 +464,7 @@ impl Engine {
                     a.undone = true;
                     undone = true;
                     if let Some(event) = a.event_id {
-                        self.hub.sink.user_action(event, UserAction::Undo, None);
+                        self.hub.recorder.user_action(event, UserAction::Undo, None);
                     }
                 }
             }
@@ -486,15 +496,14 @@ impl Engine {
             }
             a.outcome_recorded = true;
             if let Some(event) = a.event_id {
-                self.hub.sink.outcome(event, gap.z);
+                self.hub.recorder.outcome(event, gap.z);
             }
         }
     }
 
     fn watch_saves(&mut self, now: Instant) {
         if self.saves.observe(self.host.save_count(), now).is_some() {
-            self.hub.sink.session_saved();
-            self.hub.sink.flush();
+            self.hub.recorder.session_saved();
         }
     }
 
@@ -503,8 +512,7 @@ impl Engine {
         if let Some(since) = self.offline_since {
             if frames > since {
                 self.offline_since = None;
-                self.hub.sink.track_bounced(BounceEvidence::Host);
-                self.hub.sink.flush();
+                self.hub.recorder.track_bounced(BounceEvidence::Host, now);
             }
             return;
         }
@@ -512,13 +520,8 @@ impl Engine {
             return;
         }
         if let Some(evidence) = self.pace.observe(frames, now) {
-            self.record_likely_bounce(evidence);
+            self.hub.recorder.track_bounced(evidence.record(), now);
         }
-    }
-
-    fn record_likely_bounce(&self, evidence: PaceEvidence) {
-        self.hub.sink.track_bounced(evidence.record());
-        self.hub.sink.flush();
     }
 
     /// The features heard since the last change (for tests and diagnostics).
@@ -586,7 +589,7 @@ fn run(engine: &mut Engine, controls: &Receiver<Control>, stop: &std::sync::atom
             }
         }
         if stop.load(Ordering::Acquire) {
-            engine.hub.sink.flush();
+            engine.hub.recorder.finish();
             return;
         }
         engine.step(Instant::now());

@@ -71,8 +71,9 @@ pub trait FeedbackSink: Send + Sync {
     fn outcome(&self, event: EventId, gap_after: f64);
     /// The host saved the state (debounced by the engine).
     fn session_saved(&self);
-    /// The host rendered offline, or a heuristic believes it did.
-    fn track_bounced(&self, evidence: BounceEvidence);
+    /// The host rendered offline, or a heuristic believes it did; `renders` renders of
+    /// one burst are one bounce.
+    fn track_bounced(&self, evidence: BounceEvidence, renders: u32);
     /// The host deactivated the plugin (followed by [`flush`](Self::flush)).
     fn deactivated(&self);
     /// Makes everything recorded so far durable (called on bounce, save and deactivation).
@@ -250,9 +251,9 @@ impl FeedbackSink for StoreSink {
         self.pushed(c.session_saved());
     }
 
-    fn track_bounced(&self, evidence: BounceEvidence) {
+    fn track_bounced(&self, evidence: BounceEvidence, renders: u32) {
         let Some(c) = self.collector() else { return };
-        self.pushed(c.track_bounced(evidence));
+        self.pushed(c.track_bounced_merged(evidence, renders));
     }
 
     fn deactivated(&self) {

@@ -8,8 +8,8 @@
 //!                                   │ copy into a pre-allocated ring, publish a frame counter
 //!                                   ▼
 //! background:    ring ──► Analyser ──► gaps/score ──► fixes ──► Analysis (ArcSwap)
-//!                host signals (saves, renders), applied-fix watch ──► StoreSink ──► store
-//! editor:        Actions (apply, reject, undo, modify, accept) ──► params + StoreSink
+//!                host signals (saves, renders), applied-fix watch ──► Recorder ──► StoreSink ──► store
+//! editor:        Actions (apply, reject, undo, modify, accept) ──► params + Recorder
 //! ```
 //!
 //! ## Real-time safety
@@ -34,11 +34,13 @@
 //! - [`feedback`]: the [`FeedbackSink`](feedback::FeedbackSink) trait over the library's
 //!   record types and [`StoreSink`](feedback::StoreSink), the library's collector behind it;
 //! - [`host_signals`]: state-save and offline-render detection;
+//! - [`recorder`]: what one instance writes and when (nothing before the first fix, one
+//!   bounce per render burst, a cap on implicit records);
 //! - [`engine`]: the background thread; [`actions`]: the editor's action API.
 //!
 //! Module order is dependency order: `params`, `audio`, `analysis`, `feedback`,
-//! `host_signals` import none of the others but `host_signals`; `engine` imports those;
-//! `actions` imports `engine`; nothing imports `actions`.
+//! `host_signals` import none of the others; `recorder` imports `feedback`; `engine`
+//! imports those; `actions` imports `engine`; nothing imports `actions`.
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -50,6 +52,7 @@ pub mod engine;
 pub mod feedback;
 pub mod host_signals;
 pub mod params;
+pub mod recorder;
 
 use actions::Actions;
 use audio::{AudioCounters, AudioPath};

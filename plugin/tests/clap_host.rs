@@ -252,22 +252,24 @@ fn clap_host_lifecycle_records_session_save_and_bounce() {
         .iter()
         .filter(|r| matches!(r, Record::Deactivated(_)))
         .count();
-    assert_eq!(deactivations, 4, "{records:#?}");
+    // Of the four deactivations, the first came before the session's first record (the
+    // save) and the last ended the render, inside its bounce's burst: neither is written.
+    assert_eq!(deactivations, 2, "{records:#?}");
     // Every record of the plugin's collector belongs to its one session.
     assert!(records.iter().all(|r| match r {
         Record::SessionSaved(m) | Record::Deactivated(m) => m.session == 1,
         Record::TrackBounced(b) => b.session == 1,
         _ => true,
     }));
-    // Accounting: the plugin pushed exactly these 7 records (session start, save, bounce,
-    // 4 deactivations; no fix was touched). All 7 are in the log, the writer's seal counts
-    // the same 7, and no `dropped` record says any was lost (pushed = durable + dropped).
+    // Accounting: the plugin pushed exactly these 5 records (session start, save, bounce,
+    // 2 deactivations; no fix was touched). All 5 are in the log, the writer's seal counts
+    // the same 5, and no `dropped` record says any was lost (pushed = durable + dropped).
     let collected = records.iter().filter(|r| r.is_collected()).count();
-    assert_eq!(collected, 7, "{records:#?}");
+    assert_eq!(collected, 5, "{records:#?}");
     assert!(
         records
             .iter()
-            .any(|r| matches!(r, Record::SegmentEnd(e) if e.records == 7)),
+            .any(|r| matches!(r, Record::SegmentEnd(e) if e.records == 5)),
         "{records:#?}"
     );
     assert!(!records.iter().any(|r| matches!(r, Record::Dropped(_))));

@@ -1052,6 +1052,7 @@ mod tests {
                         realtime_factor: 8.0,
                         audio_ms: 30_000,
                     },
+                    renders: 1,
                 }),
             ),
         ];

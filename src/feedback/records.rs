@@ -145,6 +145,19 @@ pub struct Bounce {
     /// Why the bounce is believed.
     #[serde(rename = "ev")]
     pub evidence: BounceEvidence,
+    /// Renders merged into this record: a burst of offline restarts (a host or a
+    /// validator re-activating the plugin again and again) is one bounce. Key `n`,
+    /// written only when above 1, so older logs read as 1.
+    #[serde(rename = "n", default = "one", skip_serializing_if = "is_one")]
+    pub renders: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// How many records a collector could not queue so far (cumulative; written by the
@@ -261,6 +274,12 @@ pub(crate) mod tests {
             Record::TrackBounced(Bounce {
                 session: 3,
                 evidence: BounceEvidence::Host,
+                renders: 1,
+            }),
+            Record::TrackBounced(Bounce {
+                session: 3,
+                evidence: BounceEvidence::Host,
+                renders: 41,
             }),
             Record::UserAction(UserActionRecord {
                 event: id(5),

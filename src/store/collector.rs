@@ -314,9 +314,23 @@ impl Collector {
     /// # Real-time safety
     /// Real-time safe, as [`fix_applied`](Self::fix_applied).
     pub fn track_bounced(&self, evidence: BounceEvidence) -> std::result::Result<(), PushError> {
+        self.track_bounced_merged(evidence, 1)
+    }
+
+    /// Records one bounce that stands for `renders` renders in a burst (a host that
+    /// restarts the plugin offline again and again renders one track, not many).
+    ///
+    /// # Real-time safety
+    /// Real-time safe, as [`fix_applied`](Self::fix_applied).
+    pub fn track_bounced_merged(
+        &self,
+        evidence: BounceEvidence,
+        renders: u32,
+    ) -> std::result::Result<(), PushError> {
         self.push(Queued::TrackBounced(Bounce {
             session: self.session(),
             evidence,
+            renders: renders.max(1),
         }))
     }
 

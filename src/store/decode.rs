@@ -503,6 +503,7 @@ mod tests {
                     realtime_factor: 7.5,
                     audio_ms: 123_456,
                 },
+                renders: 3,
             }),
         ];
         for rec in others {
