@@ -29,6 +29,9 @@ fn child_process_entry_point() {
         "crash" => child_crash(&dir, &tag),
         "multi" => child_multi(&dir, &tag),
         "fsize" => child_fsize(&dir),
+        "compact" => {
+            fixloop::store::compact(&dir, &fixloop::store::CompactOptions::default()).unwrap();
+        }
         other => panic!("unknown child mode {other}"),
     }
     std::process::exit(0);
@@ -271,4 +274,79 @@ fn full_disk_gives_an_error_then_recovers() {
         assert_eq!(counts.get(&format!("d{i}")), Some(&1));
     }
     assert!(verify(dir.path()).unwrap().is_clean());
+}
+
+/// Copies the files of `from` into the empty directory `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// Compaction killed at random moments (SIGKILL of a process compacting a copy of the
+/// same log, 24 trials spread over the time a compaction takes): afterwards every record
+/// is read exactly once, whatever state the kill left, and the next compaction leaves
+/// one segment with every record once.
+#[test]
+fn compaction_killed_at_random_moments_loses_and_duplicates_nothing() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let template = TempDir::new("compact-template");
+    let no_auto = StoreOptions {
+        compact: None,
+        ..StoreOptions::default()
+    };
+    for w in 0..150u64 {
+        let c = Collector::open(template.path(), &no_auto).unwrap();
+        for i in 0..60u64 {
+            c.fix_applied(&fix(&format!("w{w}-{i}"), i)).unwrap();
+        }
+        c.close().unwrap();
+    }
+    let expected = count_ids(template.path());
+    assert_eq!(expected.len(), 150 * 60);
+    // How long one compaction of it takes in a child, start to exit (spawn included).
+    let timing = TempDir::new("compact-timing");
+    copy_dir(template.path(), timing.path());
+    let started = std::time::Instant::now();
+    let status = child("compact", timing.path(), "timing").status().unwrap();
+    assert!(status.success());
+    let whole_ms = started.elapsed().as_millis() as u64;
+    assert_eq!(segments(timing.path()).len(), 1);
+
+    let mut rng = Rng::new(0xc0de_cafe_0000_0007);
+    let mut interrupted = 0;
+    for t in 0..24 {
+        let dir = TempDir::new("compact-kill");
+        copy_dir(template.path(), dir.path());
+        let mut proc = child("compact", dir.path(), &format!("k{t}"))
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.below(whole_ms + 1)));
+        let _ = proc.kill();
+        proc.wait().unwrap();
+        let leftovers = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.ends_with(".tmp") || n.ends_with(".replaces")
+            })
+            .count();
+        let n = segments(dir.path()).len();
+        if leftovers > 0 || (n > 1 && n < 150) {
+            interrupted += 1;
+        }
+        assert_eq!(count_ids(dir.path()), expected, "trial {t}: after the kill");
+        assert!(verify(dir.path()).unwrap().is_clean(), "trial {t}");
+        fixloop::store::compact(dir.path(), &fixloop::store::CompactOptions::default()).unwrap();
+        assert_eq!(
+            count_ids(dir.path()),
+            expected,
+            "trial {t}: after finishing"
+        );
+        assert_eq!(segments(dir.path()).len(), 1, "trial {t}");
+    }
+    println!("compaction killed mid-way in {interrupted} of 24 trials ({whole_ms} ms each)");
 }

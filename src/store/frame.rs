@@ -228,9 +228,9 @@ pub fn encode_frame(buf: &mut Vec<u8>, seq: u64, time_us: i64, collector: u64, r
     finish_frame(buf, start);
 }
 
-/// Appends a frame holding the payload bytes `payload` as they are (tests build frames
-/// that are intact but do not decode).
-#[cfg(test)]
+/// Appends a frame holding the payload bytes `payload` as they are: compaction copies
+/// frames this way (the same payload gives the same frame bytes), and tests build frames
+/// that are intact but do not decode.
 pub(crate) fn raw_frame(buf: &mut Vec<u8>, payload: &[u8]) {
     let start = buf.len();
     buf.extend_from_slice(&SYNC);

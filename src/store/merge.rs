@@ -3,12 +3,11 @@
 
 use super::report::VerifyReport;
 use super::scan::{empty_report, FileStream, Head, Tally};
-use super::segment::is_segment_name;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::feedback::records::LogEntry;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// An intact frame handed on by [`merge_dir`].
 pub(super) struct Frame<'a> {
@@ -25,29 +24,32 @@ pub(super) struct Frame<'a> {
 /// order. The report has the scan's findings (headers, damaged and torn stretches);
 /// the caller decodes the frames and applies its [`Tally`]s.
 pub(super) fn merge_dir(dir: &Path, mut sink: impl FnMut(Frame<'_>)) -> Result<VerifyReport> {
-    let listing = std::fs::read_dir(dir).map_err(|e| Error::io(dir, "list log directory", e))?;
-    let mut paths: Vec<PathBuf> = listing.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    let mut report = VerifyReport {
-        dir: dir.to_path_buf(),
-        ..VerifyReport::default()
-    };
-    let mut streams: Vec<Option<FileStream>> = Vec::new();
-    for path in paths {
-        if is_segment_name(&path) {
+    // Every segment is opened before the first frame is handed on: a segment that a
+    // compaction removed between the listing and its opening (its records are then in
+    // the compacted segment the next listing shows) makes the whole listing start over,
+    // so no record is missed or seen twice.
+    let mut attempts = 0;
+    let (mut report, mut streams) = loop {
+        attempts += 1;
+        let listing = super::compact::list(dir)?;
+        let mut report = VerifyReport {
+            dir: dir.to_path_buf(),
+            foreign_files: listing.foreign,
+            ..VerifyReport::default()
+        };
+        let mut streams: Vec<Option<FileStream>> = Vec::new();
+        let mut vanished = false;
+        for path in listing.segments {
             let mut seg = empty_report(&path);
-            streams.push(FileStream::open(&path, &mut seg));
+            let stream = FileStream::open(&path, &mut seg);
+            vanished |= stream.is_none() && !path.exists();
+            streams.push(stream);
             report.segments.push(seg);
-        } else {
-            let is_lock = path
-                .to_str()
-                .and_then(|p| p.strip_suffix(super::segment::LOCK_SUFFIX))
-                .is_some_and(|seg| is_segment_name(Path::new(seg)));
-            if !is_lock {
-                report.foreign_files.push(path);
-            }
         }
-    }
+        if !vanished || attempts >= 8 {
+            break (report, streams);
+        }
+    };
     let emit = |i: usize, s: &FileStream, h: &Head, sink: &mut dyn FnMut(Frame<'_>)| {
         sink(Frame {
             segment: i,

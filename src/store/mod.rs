@@ -107,6 +107,15 @@
 //! true}`, syncs and removes the lock file. A segment shorter than its header (a writer
 //! that died while creating it) holds no records and is removed then.
 //!
+//! # Compaction
+//!
+//! Every writer has its own segment, so a log gains files with every process. When a
+//! writer starts, small sealed segments of writers that are gone are merged into one
+//! ([`compact`]; frames copied byte for byte, the old files removed only after the new
+//! one and a manifest naming what it replaces are synced, so readers and a crash at any
+//! moment see each record exactly once). A directory may then hold `<segment>.replaces`
+//! and `<segment>.tmp` for a moment, and `compact.lock`.
+//!
 //! # Reading
 //!
 //! [`read_log`] and [`verify`] never modify files and never panic on any bytes:
@@ -121,6 +130,7 @@
 //! | intact frame of an unknown kind | reported as `Undecodable`, skipped |
 
 mod collector;
+mod compact;
 mod decode;
 pub mod frame;
 mod interchange;
@@ -132,6 +142,9 @@ mod segment;
 mod writer;
 
 pub use collector::{AppliedFix, Collector, CollectorStats, Flushed, PushError, SessionInfo};
+pub use compact::{
+    compact, CompactOptions, CompactReport, COMPACT_LOCK, MANIFEST_SUFFIX, TEMP_SUFFIX,
+};
 pub use interchange::{
     export_jsonl, export_jsonl_file, import_events, import_jsonl, ExportReport, ImportReport,
 };
@@ -157,6 +170,10 @@ pub struct StoreOptions {
     /// Encoded bytes the writer keeps while the disk fails (default 8 MiB); beyond it
     /// queues fill and records are counted as dropped.
     pub max_pending_bytes: usize,
+    /// Compaction of earlier writers' small sealed segments when a writer starts, on a
+    /// thread of its own ([`compact`]); `None` turns it off (default: on, with
+    /// [`CompactOptions::default`]).
+    pub compact: Option<CompactOptions>,
 }
 
 impl Default for StoreOptions {
@@ -166,6 +183,7 @@ impl Default for StoreOptions {
             poll_interval: Duration::from_millis(20),
             sync_interval: Duration::from_secs(1),
             max_pending_bytes: 8 << 20,
+            compact: Some(CompactOptions::default()),
         }
     }
 }

@@ -39,6 +39,12 @@ pub fn random_id() -> u64 {
     id
 }
 
+/// The file name of a segment: `seg-<created µs, 16 digits>-<pid, 10 digits>-<writer id,
+/// 16 hex>.fxl`.
+pub(crate) fn segment_name(created_us: i64, pid: u32, writer: u64) -> String {
+    format!("seg-{created_us:016}-{pid:010}-{writer:016x}.{SEGMENT_EXT}")
+}
+
 /// Whether `path` is named like a segment (`seg-….fxl`).
 pub fn is_segment_name(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == SEGMENT_EXT)
@@ -87,9 +93,7 @@ impl SegmentFile {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create directory", e))?;
         let created_us = now_us();
         let pid = std::process::id();
-        let path = dir.join(format!(
-            "seg-{created_us:016}-{pid:010}-{writer:016x}.{SEGMENT_EXT}"
-        ));
+        let path = dir.join(segment_name(created_us, pid, writer));
         let lock_path = lock_path(&path);
         let lock = OpenOptions::new()
             .write(true)

@@ -148,6 +148,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Writer {
     state: Arc<State>,
     thread: Option<JoinHandle<()>>,
+    /// The compaction started with the writer (joined before the writer goes, so a
+    /// plugin library is never unloaded under it).
+    compaction: Option<JoinHandle<()>>,
 }
 
 static WRITERS: Mutex<Vec<(PathBuf, Weak<Writer>)>> = Mutex::new(Vec::new());
@@ -201,9 +204,22 @@ impl Writer {
             .name("fixloop-writer".into())
             .spawn(move || run(thread_state, segment))
             .map_err(|e| Error::io(dir, "start writer thread", e))?;
+        // Small sealed segments of earlier writers are merged on a thread of their own,
+        // off every caller's path; a failure leaves the log as it was and is retried by
+        // the next writer.
+        let compaction = options.compact.and_then(|opts| {
+            let compact_dir = dir.to_path_buf();
+            std::thread::Builder::new()
+                .name("fixloop-compact".into())
+                .spawn(move || {
+                    let _ = super::compact::compact(&compact_dir, &opts);
+                })
+                .ok()
+        });
         Ok(Writer {
             state,
             thread: Some(thread),
+            compaction,
         })
     }
 
@@ -289,6 +305,9 @@ impl Drop for Writer {
         self.state.stop.store(true, Ordering::Release);
         self.unpark();
         if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some(t) = self.compaction.take() {
             let _ = t.join();
         }
     }

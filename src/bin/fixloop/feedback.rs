@@ -122,3 +122,47 @@ pub fn export(home: &Home, args: &ExportArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// Arguments of `compact`.
+#[derive(clap::Args)]
+pub struct CompactArgs {
+    /// The log directory (default: the home's `feedback/`).
+    #[arg(long, value_name = "DIR")]
+    feedback: Option<PathBuf>,
+    /// Merge only when at least this many small sealed segments exist.
+    #[arg(long, default_value_t = 2)]
+    min_segments: usize,
+}
+
+/// `compact`: merges small sealed segments of writers that are gone.
+pub fn compact(home: &Home, args: &CompactArgs) -> Result<()> {
+    let Some(dir) = source(home, args.feedback.as_deref()) else {
+        return Ok(());
+    };
+    if !dir.is_dir() {
+        return Err(
+            fixloop::Error::new(fixloop::ErrorKind::NotFound, "no such log directory")
+                .with_origin(dir.display().to_string()),
+        );
+    }
+    let options = store::CompactOptions {
+        min_segments: args.min_segments,
+        ..store::CompactOptions::default()
+    };
+    let r = store::compact(&dir, &options)?;
+    if r.busy {
+        println!("Another compaction of {} is running", dir.display());
+    } else if let Some(out) = &r.output {
+        println!(
+            "Merged {} segments ({} bytes) into {} ({} frames, {} bytes)",
+            r.replaced.len(),
+            r.bytes_before,
+            out.display(),
+            r.frames,
+            r.bytes_after
+        );
+    } else {
+        println!("Nothing to compact in {}", dir.display());
+    }
+    Ok(())
+}

@@ -46,6 +46,8 @@ enum Command {
     Export(feedback::ExportArgs),
     /// Check a log: damaged or torn frames, dropped-record counts.
     Verify(feedback::VerifyArgs),
+    /// Merge the log's small sealed segments into one (also done when a writer starts).
+    Compact(feedback::CompactArgs),
     /// The whole loop on built-in data: simulated producers, refinement, A/B tests, an HTML report.
     Demo(demo::Args),
 }
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Import(args) => feedback::import(&home, args).map(|()| true),
         Command::Export(args) => feedback::export(&home, args).map(|()| true),
         Command::Verify(args) => feedback::verify(&home, args),
+        Command::Compact(args) => feedback::compact(&home, args).map(|()| true),
         Command::Demo(args) => demo::run(args).map(|()| true),
     });
     match result {
