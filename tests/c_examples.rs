@@ -24,7 +24,9 @@ fn static_lib() -> PathBuf {
 }
 
 fn build(source: &str, compiler: &str, std: &str, sanitize: bool) -> PathBuf {
-    let out_dir = std::env::temp_dir().join(format!("fixloop-examples-{}", std::process::id()));
+    // In the target's scratch space, overwritten by the next run: statically linked
+    // hosts are large, and a per-run directory under /tmp would pile up.
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("examples");
     std::fs::create_dir_all(&out_dir).unwrap();
     // examples/c/host.c → examples_c_host_c: the C and C++ hosts share a stem.
     let stem = source.replace(['/', '.'], "_");
@@ -53,9 +55,8 @@ fn build(source: &str, compiler: &str, std: &str, sanitize: bool) -> PathBuf {
 }
 
 fn run(exe: &Path) -> String {
-    let feedback = std::env::temp_dir().join(format!(
-        "fixloop-examples-fb-{}-{}",
-        std::process::id(),
+    let feedback = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "examples-fb-{}",
         exe.file_name().unwrap().to_string_lossy()
     ));
     let _ = std::fs::remove_dir_all(&feedback);
