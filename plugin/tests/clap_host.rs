@@ -11,119 +11,12 @@
 //! `libfixloop_plugin.so` with `cargo build`, copies it to `fixloop.clap` and loads that. Debug builds of the plugin enable nice-plug's `assert_process_allocs`, so an
 //! allocation in `process()` would abort this test.
 
-use clack_extensions::render::{PluginRender, RenderMode};
-use clack_extensions::state::PluginState;
-use clack_host::prelude::*;
+use clack_extensions::render::RenderMode;
 use fixloop::feedback::records::{BounceEvidence as StoreBounce, Record};
-use std::ffi::CStr;
-use std::sync::OnceLock;
+use support::clap::{load, run, save};
 use support::plugin_library;
 
 mod support;
-
-struct TestHost;
-
-struct Shared {
-    state: OnceLock<Option<PluginState>>,
-    render: OnceLock<Option<PluginRender>>,
-}
-
-impl<'a> SharedHandler<'a> for Shared {
-    fn initializing(&self, instance: InitializingPluginHandle<'a>) {
-        let _ = self.state.set(instance.get_extension());
-        let _ = self.render.set(instance.get_extension());
-    }
-    fn request_restart(&self) {}
-    fn request_process(&self) {}
-    fn request_callback(&self) {}
-}
-
-impl HostHandlers for TestHost {
-    type Shared<'a> = Shared;
-    type MainThread<'a> = ();
-    type AudioProcessor<'a> = ();
-}
-
-/// Deterministic stereo test signal: a sine on the left, noise on the right, a NaN-free
-/// but full-scale-ish mix so any processing would show.
-fn signal(frames: usize, seed: u32) -> [Vec<f32>; 2] {
-    let mut s = seed;
-    let left = (0..frames)
-        .map(|i| 0.5 * (i as f32 * 0.031).sin())
-        .collect();
-    let right = (0..frames)
-        .map(|_| {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 8) as f32 / (1 << 24) as f32 - 0.5
-        })
-        .collect();
-    [left, right]
-}
-
-/// Activates at `sample_rate`, processes `blocks` (frame counts) of audio and checks the
-/// output equals the input; returns the processor stopped, ready to deactivate.
-fn run(
-    instance: &mut PluginInstance<TestHost>,
-    sample_rate: f64,
-    blocks: &[usize],
-    seed: u32,
-) -> StoppedPluginAudioProcessor<TestHost> {
-    let max = blocks.iter().copied().max().unwrap_or(0).max(1);
-    let config = PluginAudioConfiguration {
-        sample_rate,
-        min_frames_count: 1,
-        max_frames_count: max as u32,
-    };
-    let processor = instance.activate(|_, _| (), config).unwrap();
-    let mut processor = processor.start_processing().unwrap();
-    let mut input_ports = AudioPorts::with_capacity(2, 1);
-    let mut output_ports = AudioPorts::with_capacity(2, 1);
-    let events_in = EventBuffer::new();
-    let mut events_out = EventBuffer::new();
-    let mut steady = 0u64;
-    for (i, &frames) in blocks.iter().enumerate() {
-        let input = signal(frames, seed + i as u32);
-        let mut in_bufs = input.clone();
-        let mut out_bufs = [vec![0.0f32; frames], vec![0.0f32; frames]];
-        let inputs = input_ports.with_input_buffers([AudioPortBuffer {
-            latency: 0,
-            channels: AudioPortBufferType::f32_input_only(
-                in_bufs.iter_mut().map(InputChannel::variable),
-            ),
-        }]);
-        let mut outputs = output_ports.with_output_buffers([AudioPortBuffer {
-            latency: 0,
-            channels: AudioPortBufferType::f32_output_only(
-                out_bufs.iter_mut().map(|b| b.as_mut_slice()),
-            ),
-        }]);
-        processor
-            .process(
-                &inputs,
-                &mut outputs,
-                &InputEvents::from_buffer(&events_in),
-                &mut OutputEvents::from_buffer(&mut events_out),
-                Some(steady),
-                None,
-            )
-            .unwrap();
-        steady += frames as u64;
-        assert_eq!(
-            out_bufs, input,
-            "block {i} of {frames} frames at {sample_rate} Hz"
-        );
-    }
-    processor.stop_processing()
-}
-
-fn save(instance: &mut PluginInstance<TestHost>) -> Vec<u8> {
-    let state = instance
-        .access_shared_handler(|h| h.state.get().copied().flatten())
-        .expect("the plugin has the state extension");
-    let mut bytes = Vec::new();
-    state.save(&instance.plugin_handle(), &mut bytes).unwrap();
-    bytes
-}
 
 #[test]
 fn clap_host_lifecycle_records_session_save_and_bounce() {
@@ -134,31 +27,7 @@ fn clap_host_lifecycle_records_session_save_and_bounce() {
     let bundle = bundle_dir.path().join("fixloop.clap");
     std::fs::copy(plugin_library(), &bundle).unwrap();
 
-    // SAFETY: loading the plugin library runs its initialisers; it is this crate's own build.
-    let entry = unsafe { PluginEntry::load(&bundle) }.unwrap();
-    let factory = entry.get_plugin_factory().unwrap();
-    let id: &CStr = c"org.fixloop.analyser";
-    assert!(factory
-        .plugin_descriptors()
-        .any(|d| d.id().is_some_and(|d| d == id)));
-    let host_info = HostInfo::new(
-        "fixloop test host",
-        "fixloop",
-        "https://example.invalid",
-        "1",
-    )
-    .unwrap();
-    let mut instance = PluginInstance::<TestHost>::new(
-        |_| Shared {
-            state: OnceLock::new(),
-            render: OnceLock::new(),
-        },
-        |_| (),
-        &entry,
-        id,
-        &host_info,
-    )
-    .unwrap();
+    let (entry, mut instance) = load(&bundle);
 
     // Hosts serialise at instantiation; these are not saves.
     let early = save(&mut instance);

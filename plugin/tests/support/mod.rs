@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+pub mod clap;
+
 /// Builds the plugin's cdylib (cargo does not build a package's cdylib for its own
 /// integration tests) and returns its path in `target/<profile>/`.
 pub fn plugin_library() -> PathBuf {
