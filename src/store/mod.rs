@@ -90,7 +90,7 @@
 //! | `user_action` | `e`, `a` action (`accept`\|`reject`\|`undo`\|`modify`), `mv` modified value or nil |
 //! | `outcome` | `e`, `ga` gap after |
 //! | `session_saved`, `deactivated` | `s` |
-//! | `track_bounced` | `s`, `ev`: `host` or `{likely: {rt: realtime factor, ms: audio ms}}` |
+//! | `track_bounced` | `s`, `ev`: `host` or `{likely: {rt: realtime factor, ms: audio ms}}`; `n` renders merged into it (a burst of offline restarts), written only when above 1 |
 //! | `dropped` | `total`: records this collector dropped so far (cumulative) |
 //! | `event` | a complete imported event, with the field names of SPEC §3.1 |
 //! | `segment_end` | `records`: collector records in the segment, `recovered` |
