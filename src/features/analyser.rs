@@ -332,6 +332,13 @@ impl Analyser {
         self.frames += n as u64;
     }
 
+    /// The long-term spectrum in sixth-octave parts with their side-signal shares, for the
+    /// fix plan's response model; `None` before the first spectrum frame or for silence.
+    /// Allocates: for a background thread, not the audio thread.
+    pub fn spectrum_profile(&self) -> Option<super::spectrum::SpectrumProfile> {
+        self.spectrum.profile()
+    }
+
     /// The features of everything fed since the last reset.
     ///
     /// May run on any thread (call it on a copy or under the owner's `&self`).

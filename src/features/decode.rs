@@ -56,6 +56,9 @@ pub struct FileAnalysis {
     pub features: FeatureVector,
     /// The stream's format, length and the non-finite samples replaced.
     pub info: AudioInfo,
+    /// The long-term spectrum with its side shares, for the fix plan's response model
+    /// (`None` for silence).
+    pub spectrum: Option<super::SpectrumProfile>,
 }
 
 /// Largest share of non-finite samples a file may have and still be analysed.
@@ -104,6 +107,7 @@ fn analyze_file_inner(path: &Path) -> Result<FileAnalysis> {
         Some(a) => Ok(FileAnalysis {
             features: a.features(),
             info,
+            spectrum: a.spectrum_profile(),
         }),
         None => Err(Error::new(ErrorKind::Audio, "the file holds no audio")
             .with_origin(path.display().to_string())),

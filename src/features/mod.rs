@@ -13,6 +13,7 @@ mod catalogue;
 mod decode;
 pub mod modulation;
 pub mod spectrum;
+pub use spectrum::{SpectrumPart, SpectrumProfile};
 mod vector;
 
 pub use crate::dsp::Band;

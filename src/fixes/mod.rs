@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 mod model;
+pub mod response;
 
 pub use model::{
     aimed_value, control_move, setting, setting_value, Control, ControlMove, EMPTY_BAND_DB,
