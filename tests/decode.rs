@@ -12,23 +12,6 @@ use fixloop::profile::build_profile;
 use fixloop::ErrorKind;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-fn test_signal(rate: u32, seconds: f64) -> (Vec<f32>, Vec<f32>) {
-    let mut rng = Rng::new(99);
-    let n = (seconds * rate as f64) as usize;
-    let tone = sine(rate, 220.0, -12.0, seconds, 0.0);
-    let l = noise(&mut rng, n, 0.05)
-        .iter()
-        .zip(&tone)
-        .map(|(a, b)| a + b)
-        .collect();
-    let r = noise(&mut rng, n, 0.05)
-        .iter()
-        .zip(&tone)
-        .map(|(a, b)| a + 0.7 * b)
-        .collect();
-    (l, r)
-}
-
 fn assert_close(a: &FeatureVector, b: &FeatureVector, tol: f64, what: &str) {
     for f in Feature::ALL {
         match (a.get(f), b.get(f)) {
@@ -44,7 +27,7 @@ fn assert_close(a: &FeatureVector, b: &FeatureVector, tol: f64, what: &str) {
 fn float_wav_gives_exactly_the_streaming_features() {
     let dir = scratch_dir("decode_float");
     let rate = 44_100;
-    let (l, r) = test_signal(rate, 4.0);
+    let (l, r) = noise_and_tone(rate, 4.0);
     let path = dir.join("float.wav");
     write_wav_f32(&path, rate, 2, &interleave(&l, &r));
     let offline = analyze_file(&path).unwrap().features;
@@ -58,7 +41,7 @@ fn float_wav_gives_exactly_the_streaming_features() {
 fn int16_wav_matches_streaming_of_the_quantised_samples() {
     let dir = scratch_dir("decode_i16");
     let rate = 48_000;
-    let (l, r) = test_signal(rate, 3.5);
+    let (l, r) = noise_and_tone(rate, 3.5);
     let path = dir.join("pcm16.wav");
     write_wav_i16(&path, rate, 2, &interleave(&l, &r));
     let q = |x: &[f32]| -> Vec<f32> { x.iter().map(|&s| to_i16(s) as f32 / 32768.0).collect() };
@@ -71,7 +54,7 @@ fn int16_wav_matches_streaming_of_the_quantised_samples() {
 fn mono_wav_is_centred_stereo() {
     let dir = scratch_dir("decode_mono");
     let rate = 48_000;
-    let (l, _) = test_signal(rate, 3.5);
+    let (l, _) = noise_and_tone(rate, 3.5);
     let path = dir.join("mono.wav");
     write_wav_f32(&path, rate, 1, &l);
     let offline = analyze_file(&path).unwrap().features;
@@ -157,7 +140,7 @@ fn profile_from_a_folder_skips_and_reports_failures() {
     let dir = scratch_dir("profile_build");
     let rate = 44_100;
     for (i, gain) in [0.5f32, 0.25, 0.125].into_iter().enumerate() {
-        let (l, r) = test_signal(rate, 3.2);
+        let (l, r) = noise_and_tone(rate, 3.2);
         let inter: Vec<f32> = interleave(&l, &r).iter().map(|s| s * gain).collect();
         let sub = if i == 0 { dir.join("sub") } else { dir.clone() };
         std::fs::create_dir_all(&sub).unwrap();
@@ -210,7 +193,7 @@ fn profile_from_a_folder_skips_and_reports_failures() {
 fn analyser_and_file_agree_at_odd_sample_rates() {
     let dir = scratch_dir("decode_rates");
     for rate in [22_050u32, 32_000, 88_200] {
-        let (l, r) = test_signal(rate, 1.5);
+        let (l, r) = noise_and_tone(rate, 1.5);
         let path = dir.join(format!("r{rate}.wav"));
         write_wav_f32(&path, rate, 2, &interleave(&l, &r));
         let offline = analyze_file(&path).unwrap().features;
@@ -302,7 +285,7 @@ fn write_aiff_i16(path: &std::path::Path, rate: u32, channels: u16, interleaved:
 fn aiff_matches_streaming_of_the_quantised_samples() {
     let dir = scratch_dir("decode_aiff");
     let rate = 44_100;
-    let (l, r) = test_signal(rate, 2.0);
+    let (l, r) = noise_and_tone(rate, 2.0);
     let path = dir.join("track.aiff");
     write_aiff_i16(&path, rate, 2, &interleave(&l, &r));
     let q = |x: &[f32]| -> Vec<f32> { x.iter().map(|&s| to_i16(s) as f32 / 32768.0).collect() };

@@ -19,24 +19,6 @@ use fixloop::sim::synth::{render, MixParams};
 
 const RATE: u32 = 48_000;
 
-/// The analysis test signal: noise and a 220 Hz tone, stereo.
-fn noise_and_tone() -> (Vec<f32>, Vec<f32>) {
-    let mut rng = Rng::new(99);
-    let n = 20 * RATE as usize;
-    let tone = sine(RATE, 220.0, -12.0, 20.0, 0.0);
-    let l = noise(&mut rng, n, 0.05)
-        .iter()
-        .zip(&tone)
-        .map(|(a, b)| a + b)
-        .collect();
-    let r = noise(&mut rng, n, 0.05)
-        .iter()
-        .zip(&tone)
-        .map(|(a, b)| a + 0.7 * b)
-        .collect();
-    (l, r)
-}
-
 fn signals() -> Vec<(String, Vec<f32>, Vec<f32>)> {
     let mut out = Vec::new();
     for (i, p) in [
@@ -62,7 +44,7 @@ fn signals() -> Vec<(String, Vec<f32>, Vec<f32>)> {
         let s = render(p, 20.0, RATE);
         out.push((format!("trance loop {i}"), s.left, s.right));
     }
-    let (l, r) = noise_and_tone();
+    let (l, r) = noise_and_tone(RATE, 20.0);
     out.push(("noise and tone".into(), l, r));
     out
 }

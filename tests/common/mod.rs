@@ -109,6 +109,25 @@ pub fn noise(rng: &mut Rng, n: usize, rms: f64) -> Vec<f32> {
     (0..n).map(|_| (rms * rng.normal()) as f32).collect()
 }
 
+/// The decoding and response tests' signal: independent noise at −26 dBFS RMS on each
+/// channel and a 220 Hz sine at −12 dBFS, full on the left, 0.7 of it on the right.
+pub fn noise_and_tone(rate: u32, seconds: f64) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = Rng::new(99);
+    let n = (seconds * rate as f64) as usize;
+    let tone = sine(rate, 220.0, -12.0, seconds, 0.0);
+    let l = noise(&mut rng, n, 0.05)
+        .iter()
+        .zip(&tone)
+        .map(|(a, b)| a + b)
+        .collect();
+    let r = noise(&mut rng, n, 0.05)
+        .iter()
+        .zip(&tone)
+        .map(|(a, b)| a + 0.7 * b)
+        .collect();
+    (l, r)
+}
+
 /// Feeds planar stereo in blocks of `block` frames and returns the features.
 pub fn analyse_blocks(rate: u32, left: &[f32], right: &[f32], block: usize) -> FeatureVector {
     let mut a = Analyser::new(rate, 2, block.max(1)).unwrap();
