@@ -60,12 +60,23 @@ fn run(exe: &Path) -> String {
         exe.file_name().unwrap().to_string_lossy()
     ));
     let _ = std::fs::remove_dir_all(&feedback);
-    let out = Command::new(exe)
-        .arg(root().join("assets/trance_profile.json"))
-        .arg(&feedback)
-        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        .output()
-        .unwrap();
+    // A freshly linked executable can be "busy" for a moment while another thread of
+    // this test process forks (Linux ETXTBSY); retry, as build tools do.
+    let mut tries = 0;
+    let out = loop {
+        let result = Command::new(exe)
+            .arg(root().join("assets/trance_profile.json"))
+            .arg(&feedback)
+            .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+            .output();
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.unwrap(),
+        }
+    };
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{} failed:\n{stderr}", exe.display());
     assert!(!stderr.contains("Sanitizer"), "{stderr}");
