@@ -3,7 +3,7 @@
 //! engine, the store's reader or the learning: its only links to the rest of the plugin
 //! are the ring ([`Frame`]s) and the [`AudioCounters`] atomics.
 
-use fixloop::dsp::{flush_subnormals, FixSettings, FixStage};
+use fixloop::dsp::{FixSettings, FixStage};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -66,21 +66,20 @@ impl AudioPath {
     /// Processes one block in place and hands it to the background thread. Frames the ring
     /// cannot take are counted as dropped, never waited for.
     ///
-    /// Subnormal input is flushed to a zero of its sign first, so no subnormal sample ever
-    /// leaves the plugin or reaches the analyser, and none costs the slow path of the
-    /// floating-point unit; every other sample passes bit for bit when no fix is active.
+    /// The fix stage flushes subnormal input to a zero of its sign first, so no subnormal
+    /// sample ever leaves the plugin or reaches the analyser, and none costs the slow path
+    /// of the floating-point unit; every other sample passes bit for bit when no fix is
+    /// active.
     ///
     /// # Real-time safety
     ///
-    /// Allocation-, lock- and syscall-free: a flush pass, the fix stage, one wait-free
-    /// `rtrb` chunk write, two atomic adds.
+    /// Allocation-, lock- and syscall-free: the fix stage (with its flush pass), one
+    /// wait-free `rtrb` chunk write, two atomic adds.
     pub fn process(&mut self, left: &mut [f32], right: &mut [f32], settings: FixSettings) {
         let frames = left.len().min(right.len());
         if frames == 0 {
             return;
         }
-        flush_subnormals(&mut left[..frames]);
-        flush_subnormals(&mut right[..frames]);
         self.stage.process(left, right, settings);
         self.publish(&left[..frames], &right[..frames]);
     }

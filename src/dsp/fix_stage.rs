@@ -202,10 +202,9 @@ impl FixStage {
     /// Processes a block in place, moving the settings toward `target`. `left` and `right`
     /// should have the same length; extra samples of the longer one are left untouched.
     ///
-    /// While any setting is active, subnormal input is flushed to zero before it is
-    /// computed with and no subnormal sample is written (see [`super::subnormal`]); fully
-    /// bypassed, the block is left bit for bit as it came, so a caller that must never
-    /// emit a subnormal flushes its input itself ([`super::flush_subnormals`]).
+    /// Subnormal input is flushed to a zero of its sign before anything computes with it,
+    /// and while any setting is active no subnormal sample is written (see
+    /// [`super::subnormal`]); fully bypassed, every other sample is left bit for bit.
     ///
     /// # Real-time safety
     ///
@@ -213,6 +212,8 @@ impl FixStage {
     pub fn process(&mut self, left: &mut [f32], right: &mut [f32], target: FixSettings) {
         let target = target.sanitised();
         let frames = left.len().min(right.len());
+        super::subnormal::flush_subnormals(&mut left[..frames]);
+        super::subnormal::flush_subnormals(&mut right[..frames]);
         let mut start = 0;
         while start < frames {
             let end = (start + STEP_SAMPLES).min(frames);
@@ -226,8 +227,6 @@ impl FixStage {
     }
 
     fn step(&mut self, left: &mut [f32], right: &mut [f32], target: &FixSettings) {
-        super::subnormal::flush_subnormals(left);
-        super::subnormal::flush_subnormals(right);
         let before = self.current;
         self.current.output_gain_db = approach(
             before.output_gain_db,
