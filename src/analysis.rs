@@ -4,7 +4,7 @@
 //! (`Display`), built here so the CLI, the C ABI and tests share one definition.
 
 use crate::error::Result;
-use crate::features::{Direction, Feature, FeatureVector, Measurement};
+use crate::features::{Direction, Feature, FeatureVector, Measurement, SpectrumProfile};
 use crate::fixes::{self, Fix, Policy};
 use crate::gaps::{self, GapReport};
 use crate::profile::Profile;
@@ -47,11 +47,29 @@ impl TrackAnalysis {
         profile: Option<&Profile>,
         policy: &Policy,
     ) -> Result<TrackAnalysis> {
+        TrackAnalysis::with_spectrum(track, features, None, profile, policy)
+    }
+
+    /// [`TrackAnalysis::new`] for a track whose spectrum profile was measured (an audio
+    /// file): the joint plan predicts its side effects from it.
+    pub fn with_spectrum(
+        track: &str,
+        features: FeatureVector,
+        spectrum: Option<SpectrumProfile>,
+        profile: Option<&Profile>,
+        policy: &Policy,
+    ) -> Result<TrackAnalysis> {
         policy.validate()?;
         let compared = match profile {
             Some(profile) => {
                 let report = gaps::compare(profile, &features);
-                let fixes = fixes::propose(profile, &report, policy)?;
+                let fixes = fixes::propose_for(
+                    profile,
+                    &report,
+                    Some(&features),
+                    spectrum.as_ref(),
+                    policy,
+                )?;
                 Some(Compared {
                     profile: profile.clone(),
                     report,

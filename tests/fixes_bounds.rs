@@ -10,7 +10,7 @@
 
 use fixloop::features::{Feature, FeatureVector};
 use fixloop::fixes::{
-    propose, setting_value, FixSetting, Policy, TargetStrategy, EMPTY_BAND_DB,
+    propose, setting_value, FixSetting, PlanMode, Policy, TargetStrategy, EMPTY_BAND_DB,
     MAX_TILT_DB_PER_OCTAVE, MAX_WIDTH_RATIO, NEAR_MONO_WIDTH,
 };
 use fixloop::gaps::compare;
@@ -61,12 +61,25 @@ fn track() -> impl Strategy<Value = FeatureVector> {
 }
 
 fn policy() -> impl Strategy<Value = Policy> {
-    (0u32..3, 0.0..=1.0f64, 0.0..=0.6f64, 0.5..=24.0f64).prop_map(|(s, amount, c, max)| Policy {
-        target_strategy: TargetStrategy::from_id(s).unwrap(),
-        amount,
-        min_confidence: c,
-        max_move_db: max,
-    })
+    (
+        0u32..3,
+        0.0..=1.0f64,
+        0.0..=0.6f64,
+        0.5..=24.0f64,
+        any::<bool>(),
+    )
+        .prop_map(|(s, amount, c, max, joint)| Policy {
+            target_strategy: TargetStrategy::from_id(s).unwrap(),
+            amount,
+            min_confidence: c,
+            max_move_db: max,
+            plan: if joint {
+                PlanMode::Joint
+            } else {
+                PlanMode::Independent
+            },
+            ..Policy::default()
+        })
 }
 
 /// The largest run of digits before a `%` in `text` (a four-digit percentage is absurd).
@@ -120,17 +133,31 @@ proptest! {
                 | FixSetting::Pumping { change_db: x } => {
                     prop_assert!(x.abs() <= policy.max_move_db + 1e-9, "{text}")
                 }
-                FixSetting::EqBand { gain_db, .. } => {
+                FixSetting::EqBand { gain_db, low_hz, .. } => {
                     prop_assert!(gain_db.abs() <= policy.max_move_db + 1e-9, "{text}");
-                    prop_assert!(gain_db <= 0.0 || fix.current_value >= EMPTY_BAND_DB, "{text}");
+                    // The band's own level, whichever feature the fix serves most.
+                    let band = Feature::BANDS
+                        .into_iter()
+                        .find(|f| f.band().is_some_and(|b| b.low_hz == low_hz))
+                        .unwrap();
+                    let level = v.value(band);
+                    prop_assert!(
+                        gain_db <= 0.0 || level.is_some_and(|l| l >= EMPTY_BAND_DB),
+                        "{text}: {band} {level:?}"
+                    );
                 }
                 FixSetting::Width { width_ratio } => {
                     prop_assert!((0.0..=MAX_WIDTH_RATIO).contains(&width_ratio), "{text}");
-                    if fix.gap_feature != Feature::StereoCorrelation {
-                        prop_assert!(
-                            width_ratio <= 1.0 || fix.current_value >= NEAR_MONO_WIDTH,
-                            "{text}"
-                        );
+                    // The image the ratio acts on: the gap feature's own for an
+                    // independent fix, the track's width for the plan's.
+                    let image = match policy.plan {
+                        PlanMode::Independent => {
+                            (fix.gap_feature != Feature::StereoCorrelation).then_some(fix.current_value)
+                        }
+                        PlanMode::Joint => v.value(Feature::StereoWidth),
+                    };
+                    if let Some(w) = image {
+                        prop_assert!(width_ratio <= 1.0 || w >= NEAR_MONO_WIDTH, "{text}");
                     }
                 }
                 FixSetting::EqTilt { slope_db_per_octave, .. } => {
@@ -162,34 +189,36 @@ fn a_220_hz_tone_gets_no_absurd_fix() {
         ("true_peak", -6.0),
     ])
     .unwrap();
-    let fixes = propose(&profile, &compare(&profile, &v), &Policy::default()).unwrap();
-    let text: Vec<String> = fixes.iter().map(|f| f.describe()).collect();
-    let of = |f: Feature| {
-        fixes
+    for plan in [PlanMode::Joint, PlanMode::Independent] {
+        let policy = Policy {
+            plan,
+            ..Policy::default()
+        };
+        let fixes = propose(&profile, &compare(&profile, &v), &policy).unwrap();
+        let text: Vec<String> = fixes.iter().map(|f| f.describe()).collect();
+        assert!(
+            fixes
+                .iter()
+                .any(|f| matches!(f.setting, FixSetting::AddContent { .. })
+                    && f.describe().contains("almost nothing in 20–60 Hz")),
+            "{plan:?}: {text:?}"
+        );
+        let add_width = fixes
             .iter()
-            .find(|x| x.gap_feature == f)
-            .unwrap_or_else(|| panic!("{f}: {text:?}"))
-    };
-    assert!(matches!(
-        of(Feature::SubLevel).setting,
-        FixSetting::AddContent { .. }
-    ));
-    assert!(of(Feature::SubLevel)
-        .describe()
-        .contains("almost nothing in 20–60 Hz"));
-    assert!(matches!(
-        of(Feature::StereoWidth).setting,
-        FixSetting::AddWidth
-    ));
-    assert!(matches!(
-        of(Feature::StereoCorrelation).setting,
-        FixSetting::AddWidth
-    ));
-    assert!(
-        of(Feature::StereoWidth).describe().contains("almost mono"),
-        "{text:?}"
-    );
-    assert!(text
-        .iter()
-        .all(|t| !t.contains('%') || longest_percentage_digits(t) <= 3));
+            .filter(|f| matches!(f.setting, FixSetting::AddWidth))
+            .count();
+        // One "add width" in the plan; the independent fixes give one per stereo feature.
+        match plan {
+            PlanMode::Joint => assert_eq!(add_width, 1, "{text:?}"),
+            PlanMode::Independent => assert!(add_width >= 2, "{text:?}"),
+        }
+        assert!(text.iter().any(|t| t.contains("almost mono")), "{text:?}");
+        assert!(
+            !fixes.iter().any(
+                |f| matches!(f.setting, FixSetting::Width { width_ratio } if width_ratio > 1.0)
+            ),
+            "{text:?}"
+        );
+        assert!(text.iter().all(|t| longest_percentage_digits(t) <= 3));
+    }
 }

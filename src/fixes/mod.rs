@@ -22,13 +22,14 @@
 //! current value and target give the same id.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::features::{Band, Direction, Feature, FixType};
+use crate::features::{Band, Direction, Feature, FeatureVector, FixType, SpectrumProfile};
 use crate::gaps::{Gap, GapReport};
 use crate::profile::Profile;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 mod model;
+pub mod plan;
 pub mod response;
 
 pub use model::{
@@ -38,6 +39,22 @@ pub use model::{
 
 /// The default of [`Policy::max_move_db`]: the largest move of one fix, ± dB.
 pub const DEFAULT_MAX_MOVE_DB: f64 = 12.0;
+/// The default of [`Policy::true_peak_ceiling_dbtp`].
+pub const DEFAULT_TRUE_PEAK_CEILING_DBTP: f64 = -1.0;
+
+pub use plan::{Effect, Plan};
+
+/// How fixes are generated (policy key `plan`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanMode {
+    /// One plan over every control ([`plan`]): each control moved at most once, side
+    /// effects predicted, the true-peak ceiling kept. The default.
+    #[default]
+    Joint,
+    /// One fix per feature outside its range, each on its own (kept as an A/B arm).
+    Independent,
+}
 
 /// Where a fix aims (SPEC §2 `target_strategy`).
 #[repr(u32)]
@@ -96,6 +113,10 @@ pub struct Policy {
     /// The largest move one fix makes, ± dB: output gain, a band's gain, a dynamics or
     /// pumping change (default [`DEFAULT_MAX_MOVE_DB`]; at most [`GAIN_RANGE_DB`]).
     pub max_move_db: f64,
+    /// Joint plan or independent fixes (default joint).
+    pub plan: PlanMode,
+    /// The joint plan keeps the true peak at or under this, dBTP (default −1).
+    pub true_peak_ceiling_dbtp: f64,
 }
 
 impl Default for Policy {
@@ -105,6 +126,8 @@ impl Default for Policy {
             amount: 1.0,
             min_confidence: 0.5,
             max_move_db: DEFAULT_MAX_MOVE_DB,
+            plan: PlanMode::Joint,
+            true_peak_ceiling_dbtp: DEFAULT_TRUE_PEAK_CEILING_DBTP,
         }
     }
 }
@@ -113,6 +136,13 @@ impl Policy {
     /// Checks that `amount` and `min_confidence` are numbers in [0, 1] and `max_move_db`
     /// one in (0, [`GAIN_RANGE_DB`]].
     pub fn validate(&self) -> Result<()> {
+        let c = self.true_peak_ceiling_dbtp;
+        if !(c.is_finite() && (-60.0..=0.0).contains(&c)) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("policy true_peak_ceiling_dbtp is {c}; expected a number in [-60, 0]"),
+            ));
+        }
         let m = self.max_move_db;
         if !(m.is_finite() && m > 0.0 && m <= GAIN_RANGE_DB) {
             return Err(Error::new(
@@ -227,6 +257,14 @@ pub struct Fix {
     pub confidence: f64,
     /// The source gap's z-score.
     pub z_score: f64,
+    /// The features the fix serves, most first (joint plan; the gap feature alone for an
+    /// independent fix, and then left empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub serves: Vec<Feature>,
+    /// Its predicted effect on every feature it moves, alone from the track as it is
+    /// (joint plan).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub effects: Vec<Effect>,
 }
 
 impl Fix {
@@ -389,9 +427,53 @@ pub fn target(profile: &Profile, gap: &Gap, strategy: TargetStrategy) -> Option<
     })
 }
 
-/// Proposes fixes for every out-of-range, scored gap of `report` under `policy`.
+/// Proposes fixes for `report` under `policy`: the joint plan by default
+/// ([`propose_for`] with only the gaps known), else one per out-of-range gap.
 pub fn propose(profile: &Profile, report: &GapReport, policy: &Policy) -> Result<Vec<Fix>> {
+    propose_for(profile, report, None, None, policy)
+}
+
+/// [`propose`] with what else is known of the track: all its features and its spectrum
+/// profile (the joint plan's response model is much more accurate with the spectrum).
+pub fn propose_for(
+    profile: &Profile,
+    report: &GapReport,
+    features: Option<&FeatureVector>,
+    spectrum: Option<&SpectrumProfile>,
+    policy: &Policy,
+) -> Result<Vec<Fix>> {
     policy.validate()?;
+    match policy.plan {
+        PlanMode::Independent => independent(profile, report, policy),
+        PlanMode::Joint => {
+            let (_, mut fixes) = plan::solve(profile, report, features, spectrum, policy);
+            fixes.extend(additions(profile, report, policy)?);
+            Ok(fixes)
+        }
+    }
+}
+
+/// The joint plan's advisory additions, which no control can make: content in an empty
+/// band the profile wants louder, width for a near-mono image (one fix, not one per
+/// stereo feature).
+fn additions(profile: &Profile, report: &GapReport, policy: &Policy) -> Result<Vec<Fix>> {
+    let mut out = Vec::new();
+    let mut width_added = false;
+    for f in independent(profile, report, policy)? {
+        match f.setting {
+            FixSetting::AddContent { .. } => out.push(f),
+            FixSetting::AddWidth if !width_added => {
+                width_added = true;
+                out.push(f)
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// One fix per out-of-range, scored gap (policy `plan: independent`).
+fn independent(profile: &Profile, report: &GapReport, policy: &Policy) -> Result<Vec<Fix>> {
     let mut fixes: Vec<Fix> = report
         .gaps
         .iter()
@@ -413,6 +495,8 @@ pub fn propose(profile: &Profile, report: &GapReport, policy: &Policy) -> Result
                     setting: setting(g.feature, g.value, new_value),
                     confidence,
                     z_score: g.z,
+                    serves: Vec::new(),
+                    effects: Vec::new(),
                 };
                 bounded(fix, policy)
             })
@@ -433,6 +517,25 @@ fn fix_id(feature: Feature, action: FixType, current: f64, target: f64) -> Strin
         action.name().as_bytes(),
         &current.to_bits().to_le_bytes(),
         &target.to_bits().to_le_bytes(),
+    ]);
+    format!("{}.{}.{:08x}", feature.name(), action.name(), h as u32)
+}
+
+/// [`fix_id`] of a plan's fix, whose control (`control`) is part of its identity: two
+/// moves can serve one feature most.
+fn fix_id_with(
+    feature: Feature,
+    action: FixType,
+    current: f64,
+    target: f64,
+    control: u64,
+) -> String {
+    let h = crate::rng::fnv1a64([
+        feature.name().as_bytes(),
+        action.name().as_bytes(),
+        &current.to_bits().to_le_bytes(),
+        &target.to_bits().to_le_bytes(),
+        &control.to_le_bytes(),
     ]);
     format!("{}.{}.{:08x}", feature.name(), action.name(), h as u32)
 }
@@ -582,6 +685,8 @@ mod tests {
             setting: setting(Feature::StereoWidth, 1.0, 0.9),
             confidence: 0.8,
             z_score: 1.0,
+            serves: Vec::new(),
+            effects: Vec::new(),
         };
         assert_eq!(f.describe(), "Narrow the stereo image by 10 %");
     }

@@ -335,6 +335,8 @@ mod tests {
             setting: setting(feature, current, new),
             confidence: 1.0,
             z_score: 1.0,
+            serves: Vec::new(),
+            effects: Vec::new(),
         }
     }
 

@@ -282,21 +282,35 @@ impl ResponseModel {
     }
 
     /// The power gain of the band filters at every grid point.
-    fn band_power(&self, band_db: &[f64; BAND_COUNT]) -> Vec<f64> {
+    pub(crate) fn band_power(&self, band_db: &[f64; BAND_COUNT]) -> Vec<f64> {
         let mut p = vec![1.0; self.freq_hz.len()];
         for (k, &g) in band_db.iter().enumerate() {
-            if g == 0.0 {
-                continue;
-            }
-            let l = self.layout[k];
-            let c = Coefficients::design(l.shape, l.freq_hz, l.q, g, self.sample_rate_hz);
-            for (pi, &f) in p.iter_mut().zip(&self.freq_hz) {
-                if f < 0.5 * self.sample_rate_hz {
-                    *pi *= 10f64.powf(c.magnitude_db(f, self.sample_rate_hz) / 10.0);
+            if g != 0.0 {
+                for (pi, r) in p.iter_mut().zip(self.one_band_power(k, g)) {
+                    *pi *= r;
                 }
             }
         }
         p
+    }
+
+    /// The power gain of band filter `k` at `gain_db` at every grid point.
+    pub(crate) fn one_band_power(&self, k: usize, gain_db: f64) -> Vec<f64> {
+        if gain_db == 0.0 {
+            return vec![1.0; self.freq_hz.len()];
+        }
+        let l = self.layout[k];
+        let c = Coefficients::design(l.shape, l.freq_hz, l.q, gain_db, self.sample_rate_hz);
+        self.freq_hz
+            .iter()
+            .map(|&f| {
+                if f < 0.5 * self.sample_rate_hz {
+                    10f64.powf(c.magnitude_db(f, self.sample_rate_hz) / 10.0)
+                } else {
+                    1.0
+                }
+            })
+            .collect()
     }
 
     /// An upper bound of the true peak after `moves`, dBTP: the measured true peak plus
@@ -339,9 +353,14 @@ impl ResponseModel {
     /// The features predicted after `moves`; a feature the track does not have stays
     /// absent.
     pub fn predict(&self, moves: &Moves) -> FeatureVector {
+        self.predict_with_eq(moves, &self.band_power(&moves.band_db))
+    }
+
+    /// [`predict`](Self::predict) with the band filters' power gain `eq` at every grid
+    /// point already known (the plan's search reuses it).
+    pub(crate) fn predict_with_eq(&self, moves: &Moves, eq: &[f64]) -> FeatureVector {
         let v = |f: Feature| self.current.value(f);
         let w2 = moves.width.max(0.0).powi(2);
-        let eq = self.band_power(&moves.band_db);
         // L+R power gain of each grid point: EQ times the width's share.
         let p: Vec<f64> = eq
             .iter()

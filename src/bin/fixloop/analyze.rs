@@ -2,7 +2,7 @@
 
 use fixloop::analysis::TrackAnalysis;
 use fixloop::features::FeatureVector;
-use fixloop::fixes::{Policy, TargetStrategy};
+use fixloop::fixes::{PlanMode, Policy, TargetStrategy};
 use fixloop::profile::Profile;
 use fixloop::Result;
 use std::path::PathBuf;
@@ -27,9 +27,22 @@ pub struct Args {
     /// The largest move one fix makes, ± dB (gain, band gain, dynamics, pumping).
     #[arg(long, value_name = "DB", default_value_t = fixloop::fixes::DEFAULT_MAX_MOVE_DB)]
     max_move_db: f64,
+    /// Fixes as one joint plan (each control moved once, side effects predicted) or one
+    /// per feature.
+    #[arg(long, value_enum, default_value = "joint")]
+    plan: PlanArg,
+    /// The joint plan keeps the true peak at or under this, dBTP.
+    #[arg(long, value_name = "DBTP", default_value_t = fixloop::fixes::DEFAULT_TRUE_PEAK_CEILING_DBTP, allow_hyphen_values = true)]
+    true_peak_ceiling: f64,
     /// Print JSON instead of the report.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PlanArg {
+    Joint,
+    Independent,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -44,11 +57,11 @@ pub fn run(args: &Args) -> Result<()> {
         .track
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let (features, non_finite_samples) = if is_json {
-        (FeatureVector::load(&args.track)?, None)
+    let (features, non_finite_samples, spectrum) = if is_json {
+        (FeatureVector::load(&args.track)?, None, None)
     } else {
         let a = fixloop::features::analyze_file(&args.track)?;
-        (a.features, Some(a.info.non_finite_samples))
+        (a.features, Some(a.info.non_finite_samples), a.spectrum)
     };
     let policy = Policy {
         target_strategy: match args.target_strategy {
@@ -59,10 +72,16 @@ pub fn run(args: &Args) -> Result<()> {
         amount: args.amount,
         min_confidence: args.min_confidence,
         max_move_db: args.max_move_db,
+        plan: match args.plan {
+            PlanArg::Joint => PlanMode::Joint,
+            PlanArg::Independent => PlanMode::Independent,
+        },
+        true_peak_ceiling_dbtp: args.true_peak_ceiling,
     };
     let profile = args.profile.as_deref().map(Profile::load).transpose()?;
     let track = args.track.display().to_string();
-    let mut analysis = TrackAnalysis::new(&track, features, profile.as_ref(), &policy)?;
+    let mut analysis =
+        TrackAnalysis::with_spectrum(&track, features, spectrum, profile.as_ref(), &policy)?;
     analysis.non_finite_samples = non_finite_samples;
     if args.json {
         super::print_json(&analysis.to_json());
