@@ -69,6 +69,9 @@ pub struct Plan {
 const MIN_DB_MOVE: f64 = 0.25;
 const MIN_WIDTH_MOVE: f64 = 0.02;
 const REGULARISATION: f64 = 0.01;
+/// Headroom kept under the ceiling when the plan also moves EQ or width, whose effect on
+/// a limited master's peaks the model only estimates.
+pub const PEAK_MARGIN_DB: f64 = 1.0;
 
 /// One variable of the plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,7 +165,13 @@ impl Target {
 
 fn targets(profile: &Profile, report: &GapReport, policy: &Policy) -> Vec<Target> {
     let mut out = Vec::new();
-    for g in report.gaps.iter().filter(|g| g.weight > 0.0) {
+    // The true peak is the ceiling's, not a target: a peak below its range means "could
+    // be louder", which the loudness target says already.
+    for g in report
+        .gaps
+        .iter()
+        .filter(|g| g.weight > 0.0 && g.feature != Feature::TruePeak)
+    {
         let Some(stats) = profile.stats(g.feature) else {
             continue;
         };
@@ -215,12 +224,15 @@ impl Problem<'_> {
         self.excess(&v) + REGULARISATION * reg
     }
 
-    /// The highest output gain that keeps the peak bound under the ceiling with the
-    /// other moves as they are.
+    /// The highest output gain that keeps the estimated true peak a margin under the
+    /// ceiling with the other moves as they are (the estimate is exact for gain; EQ and
+    /// width are held to [`PEAK_MARGIN_DB`]).
     fn gain_cap(&self, m: &Moves) -> f64 {
         let probe = Moves { gain_db: 0.0, ..*m };
-        match self.model.peak_bound_db(&probe) {
-            Some(bound) => self.ceiling - bound,
+        let eq_or_width = probe.band_db.iter().any(|&g| g != 0.0) || probe.width != 1.0;
+        let margin = if eq_or_width { PEAK_MARGIN_DB } else { 0.0 };
+        match self.model.predict(&probe).value(Feature::TruePeak) {
+            Some(tp) => self.ceiling - margin - tp,
             None => f64::INFINITY,
         }
     }
@@ -439,17 +451,23 @@ fn fixes_of(
             .collect();
         served.sort_by(|a, b| b.1.total_cmp(&a.1));
         let home = match var {
-            Var::Gain => Feature::TruePeak,
+            Var::Gain => Feature::Loudness,
             Var::Band(b) => Feature::BANDS[b],
             Var::Width => Feature::StereoWidth,
             Var::Dynamics => Feature::Plr,
             Var::Pumping => Feature::ModulationDepth,
         };
-        let gap_feature = served
-            .first()
-            .map(|s| s.0)
-            .filter(|f| report.gap(*f).is_some())
-            .unwrap_or(home);
+        // The control's own feature when it serves it (a band move is about its band),
+        // else the one it serves most.
+        let gap_feature = if served.iter().any(|s| s.0 == home) {
+            home
+        } else {
+            served
+                .first()
+                .map(|s| s.0)
+                .filter(|f| report.gap(*f).is_some())
+                .unwrap_or(home)
+        };
         let Some(gap) = report.gap(gap_feature).or_else(|| report.gap(home)) else {
             continue;
         };
