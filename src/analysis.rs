@@ -5,7 +5,7 @@
 
 use crate::error::Result;
 use crate::features::{Direction, Feature, FeatureVector, Measurement, SpectrumProfile};
-use crate::fixes::{self, Fix, Policy};
+use crate::fixes::{self, Fix, Plan, Policy, Render};
 use crate::gaps::{self, GapReport};
 use crate::profile::Profile;
 use serde_json::json;
@@ -36,6 +36,8 @@ pub struct Compared {
     pub policy: Policy,
     /// The proposed fixes, most confident first.
     pub fixes: Vec<Fix>,
+    /// The joint plan the fixes come from (`None` for `plan: independent`).
+    pub plan: Option<Plan>,
 }
 
 impl TrackAnalysis {
@@ -59,22 +61,38 @@ impl TrackAnalysis {
         profile: Option<&Profile>,
         policy: &Policy,
     ) -> Result<TrackAnalysis> {
+        TrackAnalysis::checked(track, features, spectrum, profile, policy, None)
+    }
+
+    /// [`TrackAnalysis::with_spectrum`] whose joint plan is checked against the audio:
+    /// `render` renders the track through the fix stage at a plan's moves and re-analyses
+    /// it ([`fixes::plan::solve_checked`]).
+    pub fn checked(
+        track: &str,
+        features: FeatureVector,
+        spectrum: Option<SpectrumProfile>,
+        profile: Option<&Profile>,
+        policy: &Policy,
+        render: Option<Render<'_>>,
+    ) -> Result<TrackAnalysis> {
         policy.validate()?;
         let compared = match profile {
             Some(profile) => {
                 let report = gaps::compare(profile, &features);
-                let fixes = fixes::propose_for(
+                let (plan, fixes) = fixes::propose_plan(
                     profile,
                     &report,
                     Some(&features),
                     spectrum.as_ref(),
                     policy,
+                    render,
                 )?;
                 Some(Compared {
                     profile: profile.clone(),
                     report,
                     policy: *policy,
                     fixes,
+                    plan,
                 })
             }
             None => None,
@@ -113,9 +131,39 @@ impl TrackAnalysis {
                 .into();
             doc["policy"] = json!(c.policy);
             doc["fixes"] = json!(c.fixes);
+            if let Some(plan) = &c.plan {
+                doc["plan"] = plan_json(plan);
+            }
         }
         doc
     }
+}
+
+/// The `plan` object of the `analyze --json` document: the moves, the weighted excess
+/// before and predicted after, the predicted features and, when checked, the measured
+/// ones.
+fn plan_json(plan: &Plan) -> serde_json::Value {
+    let values = |v: &FeatureVector| {
+        v.iter_values()
+            .map(|(f, x)| (f.name().to_string(), json!(x)))
+            .collect::<serde_json::Map<_, _>>()
+    };
+    let m = &plan.moves;
+    json!({
+        "moves": {
+            "gain_db": m.gain_db,
+            "band_db": m.band_db,
+            "width": m.width,
+            "dynamics_db": m.dynamics_db,
+            "pumping_db": m.pumping_db,
+        },
+        "excess_before": plan.excess_before,
+        "excess_after": plan.excess_after,
+        "predicted": values(&plan.predicted),
+        "predicted_controls": values(&plan.predicted_controls),
+        "checked": plan.checked.as_ref().map(values),
+        "peak_correction_db": plan.peak_correction_db,
+    })
 }
 
 /// The human report: the track, then either its features or the profile, the score, a
@@ -199,8 +247,91 @@ impl fmt::Display for TrackAnalysis {
                 "      {} {:.2} → {:.2} {unit} · {} · confidence {:.2}",
                 fix.gap_feature, fix.current_value, fix.new_value, fix.action_type, fix.confidence
             )?;
+            if !fix.serves.is_empty() {
+                let serves: Vec<&str> = fix.serves.iter().map(|f| f.name()).collect();
+                writeln!(f, "      serves {}", serves.join(", "))?;
+            }
+            if !fix.effects.is_empty() {
+                let effects: Vec<String> = fix
+                    .effects
+                    .iter()
+                    .map(|e| format!("{} {:+.2}", e.feature, e.after - e.before))
+                    .collect();
+                writeln!(f, "      predicted alone: {}", effects.join(", "))?;
+            }
+        }
+        if let Some(plan) = &c.plan {
+            write_plan(f, plan, &self.features, &c.profile)?;
         }
         Ok(())
+    }
+}
+
+/// The plan's table: every feature it moves, now, predicted after all fixes, and predicted
+/// and (when checked) measured after the fix stage's own controls; then the scores.
+fn write_plan(
+    f: &mut fmt::Formatter<'_>,
+    plan: &Plan,
+    now: &FeatureVector,
+    profile: &Profile,
+) -> fmt::Result {
+    writeln!(f)?;
+    let checked = plan.checked.as_ref();
+    writeln!(
+        f,
+        "Plan: weighted excess {:.2} → {:.2} (predicted){}",
+        plan.excess_before,
+        plan.excess_after,
+        if checked.is_some() {
+            "; the fix stage's part checked on the track rendered through it and re-analysed"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(
+        f,
+        "  {:<20} {:>10} {:>11} {:>17} {:>10}",
+        "Feature",
+        "Now",
+        "After plan",
+        "Fix stage: pred.",
+        if checked.is_some() { "measured" } else { "" }
+    )?;
+    for feature in Feature::ALL {
+        let (Some(a), Some(p), Some(pc)) = (
+            now.value(feature),
+            plan.predicted.value(feature),
+            plan.predicted_controls.value(feature),
+        ) else {
+            continue;
+        };
+        let m = checked.and_then(|c| c.value(feature));
+        let moved = |x: f64| (x - a).abs() >= 0.005;
+        if !moved(p) && !moved(pc) && m.is_none_or(|m| !moved(m)) {
+            continue;
+        }
+        let m = m.map_or(String::new(), |m| format!("{m:.2}"));
+        writeln!(
+            f,
+            "  {:<20} {a:>10.2} {p:>11.2} {pc:>17.2} {m:>10}",
+            feature.name()
+        )?;
+    }
+    let score = |v: &FeatureVector| {
+        gaps::compare(profile, v)
+            .score
+            .map_or("—".to_string(), |s| format!("{s:.1}"))
+    };
+    write!(
+        f,
+        "Score: {} now, {} after the plan (predicted); fix stage alone {} predicted",
+        score(now),
+        score(&plan.predicted),
+        score(&plan.predicted_controls)
+    )?;
+    match checked {
+        Some(c) => writeln!(f, ", {} measured", score(c)),
+        None => writeln!(f),
     }
 }
 

@@ -12,7 +12,7 @@
 mod common;
 
 use common::*;
-use fixloop::dsp::{FixSettings, FixStage, BAND_COUNT};
+use fixloop::dsp::BAND_COUNT;
 use fixloop::features::{Feature, FeatureVector};
 use fixloop::fixes::response::{Moves, ResponseModel};
 use fixloop::sim::synth::{render, MixParams};
@@ -50,22 +50,7 @@ fn signals() -> Vec<(String, Vec<f32>, Vec<f32>)> {
 }
 
 fn apply(moves: &Moves, left: &[f32], right: &[f32]) -> FeatureVector {
-    let mut stage = FixStage::new(RATE as f64);
-    let mut band = [0.0f32; BAND_COUNT];
-    for (b, g) in band.iter_mut().zip(&moves.band_db) {
-        *b = *g as f32;
-    }
-    let settings = FixSettings {
-        output_gain_db: moves.gain_db as f32,
-        band_gain_db: band,
-        width_ratio: moves.width as f32,
-    };
-    stage.snap_to(settings);
-    let (mut l, mut r) = (left.to_vec(), right.to_vec());
-    for (bl, br) in l.chunks_mut(512).zip(r.chunks_mut(512)) {
-        stage.process(bl, br, settings);
-    }
-    analyse(RATE, &l, &r)
+    render_through(RATE, moves.fix_settings(), left, right)
 }
 
 fn moves() -> Vec<Moves> {

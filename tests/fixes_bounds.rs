@@ -66,7 +66,9 @@ fn policy() -> impl Strategy<Value = Policy> {
         0.0..=1.0f64,
         0.0..=0.6f64,
         0.5..=24.0f64,
-        any::<bool>(),
+        // One in four joint: the plan's own properties are tests/fix_plan.rs's, and its
+        // solver is the slow part in a debug build.
+        prop_oneof![1 => Just(true), 3 => Just(false)],
     )
         .prop_map(|(s, amount, c, max, joint)| Policy {
             target_strategy: TargetStrategy::from_id(s).unwrap(),
@@ -113,7 +115,7 @@ proptest! {
     // A fixed case count so CI runs the same amount of work every time; no regression
     // files written into the source tree (a failure prints its minimal input).
     #![proptest_config(ProptestConfig {
-        cases: 2000,
+        cases: 1200,
         failure_persistence: None,
         rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_f1c5),
         ..ProptestConfig::default()

@@ -650,7 +650,15 @@ fn profile_swaps_on_the_background_thread_and_a_bad_one_falls_back() {
 /// smaller gap. Recorded into the feedback store and read back as events.
 #[test]
 fn eq_band_fix_is_applied_and_its_outcome_recorded_in_the_store() {
-    let mut rig = Rig::new(config());
+    // One fix applied alone and its outcome re-measured: the independent plan's sub cut,
+    // which does the whole move (the joint plan shares it among several bands).
+    let mut rig = Rig::new(EngineConfig {
+        policy: fixloop::fixes::Policy {
+            plan: fixloop::fixes::PlanMode::Independent,
+            ..fixloop::fixes::Policy::default()
+        },
+        ..config()
+    });
     // 4 s of the loop at 48 kHz, played over and over.
     let mix = render(
         &MixParams {

@@ -20,6 +20,7 @@
 //! samples are flushed to zero (inaudible, and slow to compute with).
 
 use super::{Analyser, FeatureVector};
+use crate::dsp::{FixSettings, FixStage};
 use crate::error::{Error, ErrorKind, Result};
 use std::fs::File;
 use std::path::Path;
@@ -81,7 +82,20 @@ impl AudioInfo {
 /// A decoder that panics on a damaged file (a bug in the decoder, but not one the caller
 /// should pay for with a crash) is reported as an `Audio` error naming the file.
 pub fn analyze_file(path: &Path) -> Result<FileAnalysis> {
-    std::panic::catch_unwind(|| analyze_file_inner(path)).unwrap_or_else(|_| {
+    analyze_guarded(path, None)
+}
+
+/// [`analyze_file`] of the file as the fix stage ([`FixStage`]) outputs it at `settings`:
+/// every block runs through the stage (snapped to the settings, no ramp) before the
+/// analyser hears it. What a plan's fixes would measure once applied, from the audio
+/// itself (the joint plan checks its predictions with it). A mono file runs through the
+/// stage as L = R and is analysed as mono.
+pub fn analyze_file_through(path: &Path, settings: &FixSettings) -> Result<FileAnalysis> {
+    analyze_guarded(path, Some(settings))
+}
+
+fn analyze_guarded(path: &Path, settings: Option<&FixSettings>) -> Result<FileAnalysis> {
+    std::panic::catch_unwind(|| analyze_file_inner(path, settings)).unwrap_or_else(|_| {
         Err(Error::new(
             ErrorKind::Audio,
             "the decoder failed on this file (it may be damaged)",
@@ -90,8 +104,9 @@ pub fn analyze_file(path: &Path) -> Result<FileAnalysis> {
     })
 }
 
-fn analyze_file_inner(path: &Path) -> Result<FileAnalysis> {
+fn analyze_file_inner(path: &Path, settings: Option<&FixSettings>) -> Result<FileAnalysis> {
     let mut analyser: Option<Analyser> = None;
+    let mut stage: Option<(FixStage, Vec<f32>, Vec<f32>)> = None;
     let info = decode_file(path, |info, samples| {
         let a = match &mut analyser {
             Some(a) => a,
@@ -100,7 +115,28 @@ fn analyze_file_inner(path: &Path) -> Result<FileAnalysis> {
                     .map_err(|e| e.with_origin(path.display().to_string()))?,
             ),
         };
-        a.process_interleaved(samples);
+        let Some(settings) = settings else {
+            a.process_interleaved(samples);
+            return Ok(());
+        };
+        let (stage, l, r) = stage.get_or_insert_with(|| {
+            let mut s = FixStage::new(info.sample_rate_hz as f64);
+            s.snap_to(*settings);
+            (s, Vec::new(), Vec::new())
+        });
+        let channels = info.channels.max(1);
+        l.clear();
+        r.clear();
+        for frame in samples.chunks_exact(channels) {
+            l.push(frame[0]);
+            r.push(frame[channels - 1]);
+        }
+        stage.process(l, r, *settings);
+        if channels == 1 {
+            a.process_mono(l);
+        } else {
+            a.process(l, r);
+        }
         Ok(())
     })?;
     match analyser {

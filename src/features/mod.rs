@@ -26,6 +26,7 @@ pub use batch::{analyze_files, list_audio_files, Progress, TrackResult, AUDIO_EX
 pub use catalogue::{Direction, Feature, FixType, Unit};
 #[cfg(feature = "decode")]
 pub use decode::{
-    analyze_file, decode_file, AudioInfo, FileAnalysis, MAX_NON_FINITE_SHARE, MIN_FILE_SECONDS,
+    analyze_file, analyze_file_through, decode_file, AudioInfo, FileAnalysis, MAX_NON_FINITE_SHARE,
+    MIN_FILE_SECONDS,
 };
 pub use vector::{Absent, FeatureVector, Measurement};

@@ -265,11 +265,24 @@ pub struct Fix {
     /// (joint plan).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub effects: Vec<Effect>,
+    /// Why the move is what it is, when its size alone does not say (joint plan: a gain
+    /// held by the true-peak ceiling, a cut that holds it, limiting for the rest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Fix {
-    /// A one-line instruction for the producer ("Cut 60–250 Hz by 1.5 dB").
+    /// A one-line instruction for the producer ("Cut 60–250 Hz by 1.5 dB"), with the
+    /// fix's [`note`](Fix::note) in parentheses.
     pub fn describe(&self) -> String {
+        match &self.note {
+            Some(note) => format!("{} ({note})", self.instruction()),
+            None => self.instruction(),
+        }
+    }
+
+    /// The instruction alone, without the note.
+    pub fn instruction(&self) -> String {
         let verb = |x: f64, up: &str, down: &str| {
             if x >= 0.0 {
                 up.to_string()
@@ -442,13 +455,41 @@ pub fn propose_for(
     spectrum: Option<&SpectrumProfile>,
     policy: &Policy,
 ) -> Result<Vec<Fix>> {
+    Ok(propose_plan(profile, report, features, spectrum, policy, None)?.1)
+}
+
+/// A renderer for [`propose_plan`]: the track through the fix stage at a plan's moves,
+/// re-analysed.
+pub type Render<'a> = &'a mut dyn FnMut(&response::Moves) -> Result<FeatureVector>;
+
+/// [`propose_for`] with the joint plan itself (`None` for `plan: independent`), checked
+/// against the audio when `render` is given ([`plan::solve_checked`]).
+pub fn propose_plan(
+    profile: &Profile,
+    report: &GapReport,
+    features: Option<&FeatureVector>,
+    spectrum: Option<&SpectrumProfile>,
+    policy: &Policy,
+    render: Option<Render<'_>>,
+) -> Result<(Option<Plan>, Vec<Fix>)> {
     policy.validate()?;
     match policy.plan {
-        PlanMode::Independent => independent(profile, report, policy),
+        PlanMode::Independent => Ok((None, independent(profile, report, policy)?)),
         PlanMode::Joint => {
-            let (_, mut fixes) = plan::solve(profile, report, features, spectrum, policy);
-            fixes.extend(additions(profile, report, policy)?);
-            Ok(fixes)
+            let (plan, mut fixes) = match render {
+                Some(render) => {
+                    plan::solve_checked(profile, report, features, spectrum, policy, render)?
+                }
+                None => plan::solve(profile, report, features, spectrum, policy),
+            };
+            // An added width would contradict a plan that moves the width control.
+            let width_moved = plan.moves.width != 1.0;
+            fixes.extend(
+                additions(profile, report, policy)?
+                    .into_iter()
+                    .filter(|f| !(width_moved && matches!(f.setting, FixSetting::AddWidth))),
+            );
+            Ok((Some(plan), fixes))
         }
     }
 }
@@ -497,6 +538,7 @@ fn independent(profile: &Profile, report: &GapReport, policy: &Policy) -> Result
                     z_score: g.z,
                     serves: Vec::new(),
                     effects: Vec::new(),
+                    note: None,
                 };
                 bounded(fix, policy)
             })
@@ -563,9 +605,15 @@ mod tests {
         p
     }
 
+    /// The seed's per-feature formulas (SPEC §2), kept as the `independent` plan; the
+    /// joint plan has its own tests (tests/fix_plan.rs, tests/fix_plan_audio.rs).
     fn fixes_for(value: f64, policy: Policy) -> Vec<Fix> {
         let p = profile();
         let v = FeatureVector::from_pairs([("bass_level", value)]).unwrap();
+        let policy = Policy {
+            plan: PlanMode::Independent,
+            ..policy
+        };
         propose(&p, &compare(&p, &v), &policy).unwrap()
     }
 
@@ -687,6 +735,7 @@ mod tests {
             z_score: 1.0,
             serves: Vec::new(),
             effects: Vec::new(),
+            note: None,
         };
         assert_eq!(f.describe(), "Narrow the stereo image by 10 %");
     }

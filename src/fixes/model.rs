@@ -337,6 +337,7 @@ mod tests {
             z_score: 1.0,
             serves: Vec::new(),
             effects: Vec::new(),
+            note: None,
         }
     }
 

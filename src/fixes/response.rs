@@ -7,7 +7,8 @@
 //! **The spectrum.** With the analyser's [`SpectrumProfile`] (sixth-octave parts of the
 //! long-term spectrum, each with its side-signal share `σ`), the model's grid is two points
 //! per part, each with half its share of the L+R energy `d` and its `σ`. Without one (a
-//! features file), the band levels give each band's share `r_b = 10^(L_b/10)`, spread over
+//! features file), the band levels give each band's share `r_b = 10^(L_b/10)` (bands not measured share
+//! what the measured ones leave, by octave width), spread over
 //! 24 points per band with a density per octave interpolated log-linearly between the band
 //! centres, and `σ = W²/(1 + W²)` from the width (from the low-end width below 150 Hz).
 //!
@@ -86,6 +87,74 @@ impl Moves {
         dynamics_db: 0.0,
         pumping_db: 0.0,
     };
+}
+
+impl Moves {
+    /// The fix stage's settings for these moves (the advisory dynamics and pumping have no
+    /// control and are left out).
+    pub fn fix_settings(&self) -> crate::dsp::FixSettings {
+        let mut band_gain_db = [0.0f32; BAND_COUNT];
+        for (s, g) in band_gain_db.iter_mut().zip(&self.band_db) {
+            *s = *g as f32;
+        }
+        crate::dsp::FixSettings {
+            output_gain_db: self.gain_db as f32,
+            band_gain_db,
+            width_ratio: self.width as f32,
+        }
+    }
+
+    /// The moves one fix asks for (`None` for the fixes the model has no move for: a
+    /// tilt, a loudness-range change, added content or width).
+    pub fn of_fix(fix: &super::Fix) -> Option<Moves> {
+        use super::FixSetting as S;
+        let mut m = Moves::NONE;
+        match fix.setting {
+            S::Gain { gain_db } => m.gain_db = gain_db,
+            S::EqBand {
+                low_hz,
+                high_hz,
+                gain_db,
+            } => m.band_db[BandLayout::index_of(low_hz, high_hz)?] = gain_db,
+            S::Width { width_ratio } => m.width = width_ratio,
+            S::Dynamics { change_db } if fix.gap_feature != Feature::LoudnessRange => {
+                m.dynamics_db = change_db
+            }
+            S::Pumping { change_db } => m.pumping_db = change_db,
+            _ => return None,
+        }
+        Some(m)
+    }
+
+    /// A fraction `k` of these moves: every dB move times `k`, the width ratio to the
+    /// power `k` (a producer setting a fix part way).
+    pub fn scaled(&self, k: f64) -> Moves {
+        let mut band_db = self.band_db;
+        for g in &mut band_db {
+            *g *= k;
+        }
+        Moves {
+            gain_db: self.gain_db * k,
+            band_db,
+            width: self.width.max(0.0).powf(k),
+            dynamics_db: self.dynamics_db * k,
+            pumping_db: self.pumping_db * k,
+        }
+    }
+
+    /// These moves without the advisory actions: what the fix stage itself does.
+    pub fn controls_only(&self) -> Moves {
+        Moves {
+            dynamics_db: 0.0,
+            pumping_db: 0.0,
+            ..*self
+        }
+    }
+
+    /// Whether any control of the fix stage moves (not only the advisory actions).
+    pub fn moves_a_control(&self) -> bool {
+        self.gain_db != 0.0 || self.width != 1.0 || self.band_db.iter().any(|&g| g != 0.0)
+    }
 }
 
 impl Default for Moves {
@@ -216,12 +285,29 @@ impl ResponseModel {
 
     /// The band levels spread over 24 points per band (see the module doc).
     fn grid_of_bands(current: &FeatureVector) -> Grid {
-        let shares: Vec<f64> = Feature::BANDS
+        let known: Vec<Option<f64>> = Feature::BANDS
             .iter()
-            .map(|&f| {
-                current
-                    .value(f)
-                    .map_or(0.0, |l| 10f64.powf(l.min(0.0) / 10.0))
+            .map(|&f| current.value(f).map(|l| 10f64.powf(l.min(0.0) / 10.0)))
+            .collect();
+        // Bands not measured share what the measured ones leave, by their octave widths.
+        let rest = (1.0 - known.iter().flatten().sum::<f64>()).max(0.0);
+        let unknown_octaves: f64 = BANDS
+            .iter()
+            .zip(&known)
+            .filter(|(_, k)| k.is_none())
+            .map(|(b, _)| (b.high_hz / b.low_hz).log2())
+            .sum();
+        let shares: Vec<f64> = BANDS
+            .iter()
+            .zip(&known)
+            .map(|(b, k)| {
+                k.unwrap_or_else(|| {
+                    if unknown_octaves > 0.0 {
+                        rest * (b.high_hz / b.low_hz).log2() / unknown_octaves
+                    } else {
+                        0.0
+                    }
+                })
             })
             .collect();
         let total: f64 = shares.iter().sum::<f64>().max(1e-300);

@@ -106,10 +106,22 @@ pub fn sim_test(test_id: &str, control: Policy, treatment: Policy, min_samples: 
 /// 2026-01-01T00:00:00Z.
 const START_MICROS: i64 = 1_767_225_600_000_000;
 
-/// The events of one simulated session under `policy` (see the module docs).
+/// The fixes proposed for each of the world's work-in-progress tracks under `policy`
+/// (the profile does not change during an A/B simulation, so each track's proposal is
+/// computed once).
+pub fn proposals(world: &World, policy: &Policy) -> Result<Vec<Vec<crate::fixes::Fix>>> {
+    world
+        .wip
+        .iter()
+        .map(|track| propose(&world.profile, &compare(&world.profile, track), policy))
+        .collect()
+}
+
+/// The events of one simulated session with the fixes `proposals` holds for each track
+/// ([`proposals`] of the session's policy; see the module docs).
 pub fn session_events(
     world: &World,
-    policy: &Policy,
+    proposals: &[Vec<crate::fixes::Fix>],
     session_id: &str,
     ab: &BTreeMap<Text, Arm>,
     time_micros: i64,
@@ -120,19 +132,17 @@ pub fn session_events(
     let profile = &world.profile;
     let mut values = values_of(track);
     let mut out = Vec::new();
-    for (i, fix) in propose(profile, &compare(profile, track), policy)?
-        .into_iter()
-        .enumerate()
-    {
+    let fixes = proposals.get(track_index).cloned().unwrap_or_default();
+    for (i, fix) in fixes.into_iter().enumerate() {
         let f: Feature = fix.gap_feature;
         let current = values.get(&f).copied().unwrap_or(fix.current_value);
         let d = world.producer.decide(f, current, fix.new_value, rng);
+        values.insert(f, d.final_value);
         let kept = matches!(d.action, UserAction::Accept | UserAction::Modify);
         let gap_after = d
             .measured_after
             .filter(|_| kept)
             .and_then(|m| profile.stats(f).map(|s| gap(f, s, m).z));
-        values.insert(f, d.final_value);
         out.push(FeedbackEvent {
             event_id: format!("{session_id}-{i}").into(),
             timestamp: Timestamp::from_micros(time_micros + i as i64),
@@ -183,6 +193,8 @@ pub fn simulate_ab(
         example: None,
     };
     let mut events_last = 0u64;
+    let control_fixes = proposals(world, &control)?;
+    let treatment_fixes = proposals(world, &treatment)?;
     for run in 0..config.runs {
         let test_id = format!("sim_{seed}_{run}");
         let test = sim_test(&test_id, control, treatment, config.min_samples);
@@ -193,21 +205,14 @@ pub fn simulate_ab(
         for s in 0..config.sessions {
             let session_id = format!("s{s:04}");
             let arm = assign(&test, &session_id);
-            let policy = if arm == Arm::Treatment {
-                &test.treatment
+            let fixes = if arm == Arm::Treatment {
+                &treatment_fixes
             } else {
-                &test.control
+                &control_fixes
             };
             let ab = BTreeMap::from([(Text::from(test_id.as_str()), arm)]);
             let t = START_MICROS + (s as i64 + 1) * 60_000_000;
-            events.extend(session_events(
-                world,
-                policy,
-                &session_id,
-                &ab,
-                t,
-                &mut rng,
-            )?);
+            events.extend(session_events(world, fixes, &session_id, &ab, t, &mut rng)?);
             if next_look < looks.len() && s + 1 == looks[next_look] {
                 next_look += 1;
                 let now = Timestamp::from_micros(t + 30_000_000);

@@ -25,7 +25,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::{Analyser, Feature, FeatureVector};
 use crate::feedback::{FeedbackEvent, UserAction};
-use crate::fixes::{propose, Policy, TargetStrategy};
+use crate::fixes::{propose, PlanMode, Policy, TargetStrategy};
 use crate::gaps::{compare, gap};
 use crate::learn::{refine, RefineOptions, RefineReport, Summary};
 use crate::profile::Profile;
@@ -280,10 +280,26 @@ pub struct LoopConfig {
     pub policy: Policy,
     /// Refinement options (the date is advanced by one day per round).
     pub refine: RefineOptions,
+    /// How applying a fix moves the track's features.
+    pub outcome: Outcome,
 }
 
-/// The default: 4 rounds of 48 sessions, conservative targets, amount 1 and
-/// `min_confidence` 0. Fix confidence is still updated by refinement and reported, but
+/// The outcome model of the loop (see [`crate::sim::producer`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Outcome {
+    /// The fix's feature moves to its applied value, nothing else moves
+    /// ([`crate::sim::producer::Producer::decide`]): the model the refinement curve and its
+    /// tests were built on.
+    #[default]
+    FeatureOnly,
+    /// Every feature moves by the fix stage's response model, side effects and repeated
+    /// moves of one control included ([`crate::sim::producer::Producer::play`]).
+    Response,
+}
+
+/// The default: 4 rounds of 48 sessions, conservative targets, amount 1,
+/// `min_confidence` 0 and independent fixes (the loop the refinement was tuned on; the
+/// demo runs the joint plan beside it). Fix confidence is still updated by refinement and reported, but
 /// does not filter fixes: as a filter, rejections of one band's EQ fixes lowered the
 /// confidence shared by every band's EQ fixes until useful ones disappeared too (seed 2:
 /// 390 → 134 fixes a round, mean |gap to taste| 0.708 → 0.836), which hides the effect of
@@ -297,9 +313,11 @@ impl Default for LoopConfig {
                 target_strategy: TargetStrategy::Conservative,
                 amount: 1.0,
                 min_confidence: 0.0,
+                plan: PlanMode::Independent,
                 ..Policy::default()
             },
             refine: RefineOptions::new(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default()),
+            outcome: Outcome::FeatureOnly,
         }
     }
 }
@@ -413,7 +431,14 @@ pub fn run_loop(world: &World, config: &LoopConfig, log_dir: &Path) -> Result<Lo
             for fix in propose(&profile, &report, &config.policy)? {
                 let f = fix.gap_feature;
                 let current = values.get(&f).copied().unwrap_or(fix.current_value);
-                let decision = producer.decide(f, current, fix.new_value, &mut rng);
+                let decision = match config.outcome {
+                    Outcome::Response => producer.play(&fix, &mut values, &mut rng),
+                    Outcome::FeatureOnly => {
+                        let d = producer.decide(f, current, fix.new_value, &mut rng);
+                        values.insert(f, d.final_value);
+                        d
+                    }
+                };
                 let id = crate::feedback::records::FixId::new(&fix.fix_id).map_err(|e| {
                     Error::new(
                         ErrorKind::InvalidInput,
@@ -451,7 +476,6 @@ pub fn run_loop(world: &World, config: &LoopConfig, log_dir: &Path) -> Result<Lo
                             .map_err(push_err)?;
                     }
                 }
-                values.insert(f, decision.final_value);
             }
             collector.session_saved().map_err(push_err)?;
             let g = capped_mean_distance(&producer.taste, &values);

@@ -3,9 +3,11 @@
 //! HTML report.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::fixes::{Policy, TargetStrategy};
+use crate::fixes::{PlanMode, Policy, TargetStrategy};
 use crate::sim::ab_sim::{simulate_ab, AbSimConfig, AbSimResult};
-use crate::sim::closed_loop::{run_loop, LoopConfig, LoopRun, TasteKind, World, WorldConfig};
+use crate::sim::closed_loop::{
+    run_loop, LoopConfig, LoopRun, Outcome, TasteKind, World, WorldConfig,
+};
 use crate::sim::report::{html, ReportInput};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,12 @@ pub struct DemoResult {
     pub runs: Vec<LoopRun>,
     /// A control run (seed 1) whose producer's taste equals the profile.
     pub control: LoopRun,
+    /// The same seeds with the joint plan, under the response outcome model.
+    pub joint: Vec<LoopRun>,
+    /// The same seeds with independent fixes, under the response outcome model.
+    pub independent: Vec<LoopRun>,
+    /// The joint and independent curves side by side, per round (means over seeds).
+    pub plan_table: String,
     /// A/A simulation.
     pub aa: AbSimResult,
     /// Conservative (control) vs mean (treatment) simulation.
@@ -49,6 +57,45 @@ pub struct DemoResult {
     pub curve_table: String,
     /// The HTML report.
     pub report_path: PathBuf,
+}
+
+/// The learning curves of the joint plan and of independent fixes, per round: means over
+/// seeds of fixes proposed, accept and undo rates, and the gap to taste after the session.
+pub fn plan_table(joint: &[LoopRun], independent: &[LoopRun]) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "{:>5} | {:>7} {:>7} {:>6} {:>9} | {:>7} {:>7} {:>6} {:>9}",
+        "", "joint", "", "", "", "indep.", "", "", ""
+    );
+    let _ = writeln!(
+        t,
+        "{:>5} | {:>7} {:>7} {:>6} {:>9} | {:>7} {:>7} {:>6} {:>9}",
+        "round", "fixes", "accept", "undo", "gap after", "fixes", "accept", "undo", "gap after"
+    );
+    let rounds = joint
+        .iter()
+        .chain(independent)
+        .map(|r| r.rounds.len())
+        .min()
+        .unwrap_or(0);
+    let mean =
+        |runs: &[LoopRun], i: usize, f: &dyn Fn(&crate::sim::closed_loop::RoundStats) -> f64| {
+            runs.iter().map(|r| f(&r.rounds[i])).sum::<f64>() / runs.len().max(1) as f64
+        };
+    for i in 0..rounds {
+        let cells = |runs: &[LoopRun]| {
+            format!(
+                "{:>7.0} {:>6.1}% {:>5.1}% {:>9.3}",
+                mean(runs, i, &|s| s.proposed as f64),
+                100.0 * mean(runs, i, &|s| s.accept_rate),
+                100.0 * mean(runs, i, &|s| s.undo_rate),
+                mean(runs, i, &|s| s.gap_after)
+            )
+        };
+        let _ = writeln!(t, "{i:>5} | {} | {}", cells(joint), cells(independent));
+    }
+    t
 }
 
 /// The learning-curve table: one row per seed and round, then the mean per round.
@@ -138,13 +185,39 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
         sessions_per_round: config.sessions_per_round,
         ..LoopConfig::default()
     };
+    // The plans compared under the response model (side effects and repeated moves of
+    // one control count), each from the same worlds.
+    let plan_config = |plan| LoopConfig {
+        policy: Policy {
+            plan,
+            ..loop_config.policy
+        },
+        outcome: Outcome::Response,
+        ..loop_config
+    };
+    let (joint_config, independent_config) = (
+        plan_config(PlanMode::Joint),
+        plan_config(PlanMode::Independent),
+    );
     let mut runs = Vec::new();
+    let mut joint = Vec::new();
+    let mut independent = Vec::new();
     for seed in 1..=config.seeds.max(1) {
         let world = shifted_world(seed)?;
         runs.push(run_loop(
             &world,
             &loop_config,
             &out.join(format!("feedback/seed{seed}")),
+        )?);
+        joint.push(run_loop(
+            &world,
+            &joint_config,
+            &out.join(format!("feedback/joint/seed{seed}")),
+        )?);
+        independent.push(run_loop(
+            &world,
+            &independent_config,
+            &out.join(format!("feedback/independent/seed{seed}")),
         )?);
     }
     let matching = World::build(
@@ -159,6 +232,7 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
         target_strategy: TargetStrategy::Conservative,
         amount: 1.0,
         min_confidence: 0.3,
+        plan: PlanMode::Independent,
         ..Policy::default()
     };
     let mean = Policy {
@@ -200,9 +274,13 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
             format!("cannot write {}: {e}", report_path.display()),
         )
     })?;
+    let plan_table = plan_table(&joint, &independent);
     Ok(DemoResult {
         runs,
         control,
+        joint,
+        independent,
+        plan_table,
         aa,
         ab,
         curve_table,

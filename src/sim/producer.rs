@@ -16,13 +16,15 @@
 //!   **undo** (the value reverts).
 //!
 //! # Outcome model
-//! Applying a fix moves its feature to the applied value (new_value, or the producer's
-//! modified value) plus measurement noise `N(0, (outcome_noise · tolerance)²)`; other
-//! features are unchanged. `tests/sim_loop.rs` checks this against re-analysed audio for
-//! a volume fix (master gain; within 0.2 LU while the master clipper is nearly linear)
-//! and a width fix (pad side gain; within 1 %). Band fixes are not validated: the
-//! synthesiser has no band EQ, and scaling the voices that fill a band does not move the
-//! band's share of the total as an EQ would.
+//! [`Producer::play`]: applying a fix moves every feature by the response model of the
+//! fix stage ([`crate::fixes::response`]: gain, band gains, width, and the advisory
+//! dynamics and pumping), from the track's features as they are after the fixes before
+//! it, so side effects count and a second fix on the same control moves it again. The
+//! gap feature gets measurement noise `N(0, (outcome_noise · tolerance)²)`. The model is
+//! checked against re-analysed renders through the plugin's own fix stage in
+//! `tests/fix_response.rs` and `tests/fix_plan_audio.rs` (loudness, band levels, width,
+//! correlation). Fixes it has no move for (tilt, loudness range, added content) move their
+//! feature alone to the applied value plus noise ([`Producer::decide`]).
 
 use crate::features::{Feature, FeatureVector};
 use crate::feedback::UserAction;
@@ -115,7 +117,109 @@ pub fn outcome(applied: f64, noise_sd: f64, rng: &mut SplitMix64) -> f64 {
     applied + noise_sd * rng.next_normal()
 }
 
+/// Most taste distance one feature counts for in the second listen (as the learning
+/// curve's capped gap).
+pub const LISTEN_CAP: f64 = 5.0;
+
 impl Producer {
+    /// Plays one proposed fix on a track whose features are `values`, with the response
+    /// model of the fix stage ([`crate::fixes::response`], validated against re-analysed
+    /// audio) as the outcome model:
+    ///
+    /// - the producer hears what the fix does *now* (after the fixes before it): the
+    ///   model's prediction of its moves from `values`, not the value the fix was
+    ///   computed for, and judges its gap feature as [`Producer::decide`] does;
+    /// - a modify sets the move part way, so that the gap feature lands on the taste;
+    /// - applying moves every feature the model moves (side effects included), the gap
+    ///   feature with measurement noise;
+    /// - the second listen weighs the change over every feature of the taste (each capped
+    ///   at [`LISTEN_CAP`]): a fix whose side effects hurt more than it helps is undone.
+    ///
+    /// Fixes the model has no move for (tilt, loudness range, added content) keep the
+    /// single-feature outcome of [`Producer::decide`]. `values` is updated to the
+    /// features after the decision.
+    pub fn play(
+        &self,
+        fix: &crate::fixes::Fix,
+        values: &mut BTreeMap<Feature, f64>,
+        rng: &mut SplitMix64,
+    ) -> Decision {
+        use crate::fixes::response::{Moves, ResponseModel};
+        let feature = fix.gap_feature;
+        let current = values.get(&feature).copied().unwrap_or(fix.current_value);
+        let Some(moves) = Moves::of_fix(fix) else {
+            let d = self.decide(feature, current, fix.new_value, rng);
+            values.insert(feature, d.final_value);
+            return d;
+        };
+        let mut fv = FeatureVector::new();
+        for (f, v) in values.iter() {
+            let _ = fv.set(*f, *v);
+        }
+        let model = ResponseModel::new(&fv, None, 48_000.0);
+        let after =
+            |m: &Moves| -> BTreeMap<Feature, f64> { model.predict(m).iter_values().collect() };
+        let full = after(&moves);
+        let heard = full.get(&feature).copied().unwrap_or(fix.new_value);
+        let (Some(&t), Some(&tol)) = (
+            self.taste.target.get(&feature),
+            self.taste.tolerance.get(&feature),
+        ) else {
+            *values = full;
+            return Decision {
+                action: UserAction::Accept,
+                modified_value: None,
+                measured_after: Some(heard),
+                final_value: heard,
+            };
+        };
+        let d = |v: f64| (v - t).abs() / tol;
+        if d(current) - d(heard) + self.noise.judge * rng.next_normal() <= 0.0 {
+            return Decision {
+                action: UserAction::Reject,
+                modified_value: None,
+                measured_after: None,
+                final_value: current,
+            };
+        }
+        let between = (t - current) * (t - heard) < 0.0;
+        let (action, mut result, modified_value) =
+            if between && (heard - t).abs() / tol > MODIFY_OVERSHOOT {
+                let k = ((t - current) / (heard - current)).clamp(0.0, 1.0);
+                (UserAction::Modify, after(&moves.scaled(k)), Some(t))
+            } else {
+                (UserAction::Accept, full, None)
+            };
+        let measured = outcome(
+            result.get(&feature).copied().unwrap_or(heard),
+            self.noise.outcome * tol,
+            rng,
+        );
+        result.insert(feature, measured);
+        let listen = |v: &BTreeMap<Feature, f64>| -> f64 {
+            v.iter()
+                .filter_map(|(f, x)| self.taste.distance(*f, *x))
+                .map(|d| d.min(LISTEN_CAP))
+                .sum()
+        };
+        let kept = listen(values) - listen(&result);
+        if kept + self.noise.listen * rng.next_normal() < -UNDO_MARGIN {
+            return Decision {
+                action: UserAction::Undo,
+                modified_value,
+                measured_after: Some(measured),
+                final_value: current,
+            };
+        }
+        *values = result;
+        Decision {
+            action,
+            modified_value,
+            measured_after: Some(measured),
+            final_value: measured,
+        }
+    }
+
     /// Decides on a fix moving `feature` from `current` to `new_value` (see the module
     /// docs). Features outside the taste are accepted as proposed.
     pub fn decide(

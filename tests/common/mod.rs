@@ -141,6 +141,23 @@ pub fn analyse(rate: u32, left: &[f32], right: &[f32]) -> FeatureVector {
     analyse_blocks(rate, left, right, 512)
 }
 
+/// The features of planar stereo rendered through the plugin's fix stage at `settings`
+/// (snapped, no ramp) in blocks of 512 frames.
+pub fn render_through(
+    rate: u32,
+    settings: fixloop::dsp::FixSettings,
+    left: &[f32],
+    right: &[f32],
+) -> FeatureVector {
+    let mut stage = fixloop::dsp::FixStage::new(rate as f64);
+    stage.snap_to(settings);
+    let (mut l, mut r) = (left.to_vec(), right.to_vec());
+    for (bl, br) in l.chunks_mut(512).zip(r.chunks_mut(512)) {
+        stage.process(bl, br, settings);
+    }
+    analyse(rate, &l, &r)
+}
+
 /// Concatenates segments.
 pub fn concat(parts: &[Vec<f32>]) -> Vec<f32> {
     parts.iter().flatten().copied().collect()

@@ -34,6 +34,11 @@ pub struct Args {
     /// The joint plan keeps the true peak at or under this, dBTP.
     #[arg(long, value_name = "DBTP", default_value_t = fixloop::fixes::DEFAULT_TRUE_PEAK_CEILING_DBTP, allow_hyphen_values = true)]
     true_peak_ceiling: f64,
+    /// Do not check the joint plan on the audio (by default an audio file is rendered
+    /// through the fix stage at the plan's settings and re-analysed, and the true peak
+    /// measured there holds the ceiling).
+    #[arg(long)]
+    no_check: bool,
     /// Print JSON instead of the report.
     #[arg(long)]
     json: bool,
@@ -80,8 +85,21 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let profile = args.profile.as_deref().map(Profile::load).transpose()?;
     let track = args.track.display().to_string();
-    let mut analysis =
-        TrackAnalysis::with_spectrum(&track, features, spectrum, profile.as_ref(), &policy)?;
+    // An audio file's plan is checked on the file rendered through the fix stage.
+    let path = args.track.clone();
+    let mut render = |moves: &fixloop::fixes::response::Moves| {
+        fixloop::features::analyze_file_through(&path, &moves.fix_settings()).map(|a| a.features)
+    };
+    let render: Option<fixloop::fixes::Render<'_>> =
+        (!is_json && !args.no_check).then_some(&mut render);
+    let mut analysis = TrackAnalysis::checked(
+        &track,
+        features,
+        spectrum,
+        profile.as_ref(),
+        &policy,
+        render,
+    )?;
     analysis.non_finite_samples = non_finite_samples;
     if args.json {
         super::print_json(&analysis.to_json());

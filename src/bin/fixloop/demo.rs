@@ -51,6 +51,8 @@ pub fn run(args: &Args) -> Result<()> {
     }
     println!("\n=== Learning curve (producer with a shifted taste) ===");
     print!("{}", r.curve_table);
+    println!("\n=== Joint plan beside independent fixes (means over seeds) ===");
+    print!("{}", r.plan_table);
     println!("\n=== Control: producer whose taste equals the profile (seed 1) ===");
     print!(
         "{}",
