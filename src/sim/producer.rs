@@ -173,8 +173,14 @@ impl Producer {
                 final_value: heard,
             };
         };
-        let d = |v: f64| (v - t).abs() / tol;
-        if d(current) - d(heard) + self.noise.judge * rng.next_normal() <= 0.0 {
+        let listen = |v: &BTreeMap<Feature, f64>| -> f64 {
+            v.iter()
+                .filter_map(|(f, x)| self.taste.distance(*f, *x))
+                .map(|d| d.min(LISTEN_CAP))
+                .sum()
+        };
+        // The producer hears the whole change, not only the feature the fix names.
+        if listen(values) - listen(&full) + self.noise.judge * rng.next_normal() <= 0.0 {
             return Decision {
                 action: UserAction::Reject,
                 modified_value: None,
@@ -196,12 +202,6 @@ impl Producer {
             rng,
         );
         result.insert(feature, measured);
-        let listen = |v: &BTreeMap<Feature, f64>| -> f64 {
-            v.iter()
-                .filter_map(|(f, x)| self.taste.distance(*f, *x))
-                .map(|d| d.min(LISTEN_CAP))
-                .sum()
-        };
         let kept = listen(values) - listen(&result);
         if kept + self.noise.listen * rng.next_normal() < -UNDO_MARGIN {
             return Decision {
