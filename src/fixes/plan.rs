@@ -15,7 +15,7 @@
 //! **Objective** `J = Σ weight·excess² + 0.01·Σ (move / typical move)²` (typical: 6 dB,
 //! 0.5 of width), the small second term preferring no move where one does not help.
 //! Minimised by coordinate descent, each variable by a golden-section search over its
-//! bounds, until a sweep improves `J` by less than 1e-7 (at most 25 sweeps): eleven
+//! bounds, until a sweep improves `J` by less than 1e-6·(1 + J) (at most 25 sweeps): eleven
 //! variables, a smooth objective, milliseconds in a release build.
 //!
 //! **Bounds.** Every dB move within ± `max_move_db`; width within 0–2; no boost of a band
@@ -86,53 +86,75 @@ const REGULARISATION: f64 = 0.01;
 /// a limited master's peaks the model only estimates.
 pub const PEAK_MARGIN_DB: f64 = 1.0;
 
-/// One variable of the plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Var {
+/// One variable of the plan: a control of the fix stage or an advisory action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Lever {
+    /// Output gain.
     Gain,
+    /// Band `i`'s gain (0 = sub … 6 = air).
     Band(usize),
+    /// Width (side gain).
     Width,
+    /// Compression or limiting (advisory).
     Dynamics,
+    /// Side-chain pumping (advisory).
     Pumping,
 }
 
-const VARS: [Var; 11] = [
-    Var::Gain,
-    Var::Band(0),
-    Var::Band(1),
-    Var::Band(2),
-    Var::Band(3),
-    Var::Band(4),
-    Var::Band(5),
-    Var::Band(6),
-    Var::Width,
-    Var::Dynamics,
-    Var::Pumping,
+impl Lever {
+    /// The lever a fix of the plan moves (`None` for the advisory additions and tilts,
+    /// which no lever makes).
+    pub fn of(fix: &Fix) -> Option<Lever> {
+        Some(match fix.setting {
+            FixSetting::Gain { .. } => Lever::Gain,
+            FixSetting::EqBand {
+                low_hz, high_hz, ..
+            } => Lever::Band(crate::dsp::BandLayout::index_of(low_hz, high_hz)?),
+            FixSetting::Width { .. } => Lever::Width,
+            FixSetting::Dynamics { .. } => Lever::Dynamics,
+            FixSetting::Pumping { .. } => Lever::Pumping,
+            _ => return None,
+        })
+    }
+}
+
+const VARS: [Lever; 11] = [
+    Lever::Gain,
+    Lever::Band(0),
+    Lever::Band(1),
+    Lever::Band(2),
+    Lever::Band(3),
+    Lever::Band(4),
+    Lever::Band(5),
+    Lever::Band(6),
+    Lever::Width,
+    Lever::Dynamics,
+    Lever::Pumping,
 ];
 
-impl Var {
+impl Lever {
     fn get(self, m: &Moves) -> f64 {
         match self {
-            Var::Gain => m.gain_db,
-            Var::Band(b) => m.band_db[b],
-            Var::Width => m.width,
-            Var::Dynamics => m.dynamics_db,
-            Var::Pumping => m.pumping_db,
+            Lever::Gain => m.gain_db,
+            Lever::Band(b) => m.band_db[b],
+            Lever::Width => m.width,
+            Lever::Dynamics => m.dynamics_db,
+            Lever::Pumping => m.pumping_db,
         }
     }
 
     fn set(self, m: &mut Moves, x: f64) {
         match self {
-            Var::Gain => m.gain_db = x,
-            Var::Band(b) => m.band_db[b] = x,
-            Var::Width => m.width = x,
-            Var::Dynamics => m.dynamics_db = x,
-            Var::Pumping => m.pumping_db = x,
+            Lever::Gain => m.gain_db = x,
+            Lever::Band(b) => m.band_db[b] = x,
+            Lever::Width => m.width = x,
+            Lever::Dynamics => m.dynamics_db = x,
+            Lever::Pumping => m.pumping_db = x,
         }
     }
 
     fn neutral(self) -> f64 {
-        if self == Var::Width {
+        if self == Lever::Width {
             1.0
         } else {
             0.0
@@ -140,7 +162,7 @@ impl Var {
     }
 
     fn typical(self) -> f64 {
-        if self == Var::Width {
+        if self == Lever::Width {
             0.5
         } else {
             6.0
@@ -148,7 +170,7 @@ impl Var {
     }
 
     fn min_move(self) -> f64 {
-        if self == Var::Width {
+        if self == Lever::Width {
             MIN_WIDTH_MOVE
         } else {
             MIN_DB_MOVE
@@ -313,7 +335,7 @@ impl Problem<'_> {
 
     /// Solves with the variables in `frozen` held neutral. A frozen gain still yields to
     /// the ceiling: the gain never stays where the other moves would push the peak over.
-    fn solve(&self, frozen: &[Var]) -> Moves {
+    fn solve(&self, frozen: &[Lever]) -> Moves {
         let mut m = Moves::NONE;
         let mut j = self.objective(&m);
         for _sweep in 0..25 {
@@ -324,7 +346,7 @@ impl Problem<'_> {
                     continue;
                 }
                 let (lo, mut hi) = self.bounds[i];
-                if var == Var::Gain {
+                if var == Lever::Gain {
                     // Under the ceiling, as far as the gain's own bound allows.
                     hi = hi.min(cap).max(lo);
                 }
@@ -336,7 +358,7 @@ impl Problem<'_> {
                 // The band filters' response: fixed while another variable is searched;
                 // for a band, the other bands' product times this band's.
                 let others: Vec<f64> = match var {
-                    Var::Band(k) => {
+                    Lever::Band(k) => {
                         let mut without = m.band_db;
                         without[k] = 0.0;
                         self.model.band_power(&without)
@@ -347,7 +369,7 @@ impl Problem<'_> {
                     let mut t = m;
                     var.set(&mut t, x);
                     match var {
-                        Var::Band(k) => {
+                        Lever::Band(k) => {
                             let eq: Vec<f64> = self
                                 .model
                                 .one_band_power(k, x)
@@ -368,7 +390,7 @@ impl Problem<'_> {
                     j = jt;
                 }
             }
-            if before - j < 1e-7 {
+            if before - j < 1e-6 * (1.0 + j) {
                 break;
             }
         }
@@ -406,9 +428,9 @@ impl Problem<'_> {
     }
 }
 
-/// Steps of the golden-section search: the interval shrinks by 0.618²² ≈ 2.5e-5, under a
-/// thousandth of a dB over ±24 dB.
-const GOLDEN_STEPS: usize = 22;
+/// Steps of the golden-section search: the interval shrinks by 0.618¹⁶ ≈ 4.5e-4, a
+/// hundredth of a dB over ±12 dB (a band gain's smallest audible step is ten times that).
+const GOLDEN_STEPS: usize = 16;
 
 /// Golden-section search for the minimum of `f` on `[lo, hi]` ([`GOLDEN_STEPS`] steps).
 fn golden(lo: f64, hi: f64, f: impl Fn(f64) -> f64) -> f64 {
@@ -509,20 +531,26 @@ impl<'a> Planner<'a> {
     /// Solves `problem`, dropping the moves below `min_confidence` or serving none of
     /// their own features and solving again without them.
     fn solve(&self, problem: &Problem<'_>) -> (Plan, Vec<Fix>) {
-        let mut frozen: Vec<Var> = Vec::new();
+        self.solve_without(problem, &[])
+    }
+
+    /// [`Planner::solve`] with the levers in `held` held where they are (a producer
+    /// skipped them).
+    fn solve_without(&self, problem: &Problem<'_>, held: &[Lever]) -> (Plan, Vec<Fix>) {
+        let mut frozen: Vec<Lever> = held.to_vec();
         // Advisory actions only for features that are measured.
         if self.current.value(Feature::Plr).is_none()
             && self.current.value(Feature::LoudnessRange).is_none()
         {
-            frozen.push(Var::Dynamics);
+            frozen.push(Lever::Dynamics);
         }
         if self.current.value(Feature::ModulationDepth).is_none() {
-            frozen.push(Var::Pumping);
+            frozen.push(Lever::Pumping);
         }
         let (moves, fixes) = loop {
             let moves = problem.solve(&frozen);
             let fixes = fixes_of(self.profile, self.report, problem, &moves, self.policy);
-            let dropped: Vec<Var> = fixes
+            let dropped: Vec<Lever> = fixes
                 .iter()
                 .filter(|c| !c.keep(self.policy))
                 .map(|c| c.var)
@@ -580,6 +608,20 @@ const OFFSET_TOLERANCE_DB: f64 = 0.1;
 /// estimate).
 fn eq_or_width(m: &Moves) -> bool {
     m.width != 1.0 || m.band_db.iter().any(|&g| g != 0.0)
+}
+
+/// [`solve`] with the levers in `held` held neutral: the plan again after a producer
+/// skipped the fixes that move them (the gain still yields to the ceiling).
+pub fn solve_without(
+    profile: &Profile,
+    report: &GapReport,
+    features: Option<&FeatureVector>,
+    spectrum: Option<&SpectrumProfile>,
+    policy: &Policy,
+    held: &[Lever],
+) -> (Plan, Vec<Fix>) {
+    let planner = Planner::new(profile, report, features, spectrum, policy);
+    planner.solve_without(&planner.problem(0.0, false), held)
 }
 
 /// Headroom kept under the ceiling once a check has measured the true peak: the second
@@ -699,7 +741,7 @@ fn rebuilt(planner: &Planner<'_>, problem: &Problem<'_>, moves: &Moves, old: Vec
 
 /// A fix of the plan and the variable it moves.
 struct Candidate {
-    var: Var,
+    var: Lever,
     fix: Fix,
     /// It holds the ceiling (an output gain cut no feature asked for): kept whatever its
     /// confidence, or the other moves would cross the ceiling.
@@ -713,13 +755,13 @@ impl Candidate {
     }
 }
 
-impl Var {
+impl Lever {
     /// The features a move of this variable is for: a fix is credited only with these
     /// (a band boost that raises loudness does not serve loudness; the output gain does).
     fn domain(self) -> &'static [Feature] {
         match self {
-            Var::Gain => &[Feature::Loudness],
-            Var::Band(_) => &[
+            Lever::Gain => &[Feature::Loudness],
+            Lever::Band(_) => &[
                 Feature::SubLevel,
                 Feature::BassLevel,
                 Feature::LowMidLevel,
@@ -729,24 +771,24 @@ impl Var {
                 Feature::AirLevel,
                 Feature::SpectralCentroid,
             ],
-            Var::Width => &[
+            Lever::Width => &[
                 Feature::StereoWidth,
                 Feature::StereoCorrelation,
                 Feature::LowEndWidth,
             ],
-            Var::Dynamics => &[Feature::Plr, Feature::LoudnessRange, Feature::Loudness],
-            Var::Pumping => &[Feature::ModulationDepth],
+            Lever::Dynamics => &[Feature::Plr, Feature::LoudnessRange, Feature::Loudness],
+            Lever::Pumping => &[Feature::ModulationDepth],
         }
     }
 
     /// The feature a move of this variable is first about.
     fn home(self) -> Feature {
         match self {
-            Var::Gain => Feature::Loudness,
-            Var::Band(b) => Feature::BANDS[b],
-            Var::Width => Feature::StereoWidth,
-            Var::Dynamics => Feature::Plr,
-            Var::Pumping => Feature::ModulationDepth,
+            Lever::Gain => Feature::Loudness,
+            Lever::Band(b) => Feature::BANDS[b],
+            Lever::Width => Feature::StereoWidth,
+            Lever::Dynamics => Feature::Plr,
+            Lever::Pumping => Feature::ModulationDepth,
         }
     }
 }
@@ -785,7 +827,7 @@ fn fixes_of(
         let home = var.home();
         // A gain cut that no feature asked for, or that the ceiling set exactly (it is
         // then kept even when its loudness move alone would be below min_confidence).
-        let holds_ceiling = var == Var::Gain
+        let holds_ceiling = var == Lever::Gain
             && x < 0.0
             && (served.is_empty() || (x - problem.gain_cap(moves)).abs() < 1e-6);
         // The control's own feature when it serves it (a band move is about its band),
@@ -794,7 +836,7 @@ fn fixes_of(
             Feature::TruePeak
         } else if served.iter().any(|s| s.0 == home) {
             home
-        } else if matches!(var, Var::Band(_))
+        } else if matches!(var, Lever::Band(_))
             && served.iter().any(|s| s.0 == Feature::SpectralCentroid)
         {
             // A band moved for the tonal balance as a whole, not for another band.
@@ -823,8 +865,8 @@ fn fixes_of(
             })
             .collect();
         let (action_type, setting) = match var {
-            Var::Gain => (FixType::VolumeAdjust, FixSetting::Gain { gain_db: x }),
-            Var::Band(b) => (
+            Lever::Gain => (FixType::VolumeAdjust, FixSetting::Gain { gain_db: x }),
+            Lever::Band(b) => (
                 if x > 0.0 {
                     FixType::EqBandBoost
                 } else {
@@ -836,9 +878,9 @@ fn fixes_of(
                     gain_db: x,
                 },
             ),
-            Var::Width => (FixType::WidthAdjust, FixSetting::Width { width_ratio: x }),
-            Var::Dynamics => (FixType::Compression, FixSetting::Dynamics { change_db: x }),
-            Var::Pumping => (
+            Lever::Width => (FixType::WidthAdjust, FixSetting::Width { width_ratio: x }),
+            Lever::Dynamics => (FixType::Compression, FixSetting::Dynamics { change_db: x }),
+            Lever::Pumping => (
                 FixType::ModulationAdjust,
                 FixSetting::Pumping { change_db: x },
             ),
@@ -895,7 +937,7 @@ fn fixes_of(
 /// Why a move is what it is, when its size alone does not say: a gain held by the ceiling,
 /// a cut that holds it, limiting for the loudness the ceiling leaves.
 fn note(
-    var: Var,
+    var: Lever,
     x: f64,
     problem: &Problem<'_>,
     moves: &Moves,
@@ -912,10 +954,10 @@ fn note(
         .filter(|s| *s > 0.05);
     let at_ceiling = (moves.gain_db - problem.gain_cap(moves)).abs() < 0.05;
     match var {
-        Var::Gain if holds_ceiling => {
+        Lever::Gain if holds_ceiling => {
             Some(format!("keeps the true peak under the {c:.1} dBTP ceiling"))
         }
-        Var::Gain if x > 0.0 && at_ceiling => Some(match loudness_short {
+        Lever::Gain if x > 0.0 && at_ceiling => Some(match loudness_short {
             _ if moves.dynamics_db < 0.0 => {
                 format!("raised only to the {c:.1} dBTP ceiling; limiting does the rest")
             }
@@ -924,7 +966,7 @@ fn note(
             }
             None => format!("raised only to the {c:.1} dBTP ceiling"),
         }),
-        Var::Dynamics if x < 0.0 && at_ceiling && moves.gain_db > 0.0 => Some(format!(
+        Lever::Dynamics if x < 0.0 && at_ceiling && moves.gain_db > 0.0 => Some(format!(
             "limiting at the {c:.1} dBTP ceiling for the loudness the gain cannot reach"
         )),
         _ => None,

@@ -25,7 +25,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::{Analyser, Feature, FeatureVector};
 use crate::feedback::{FeedbackEvent, UserAction};
-use crate::fixes::{propose, PlanMode, Policy, TargetStrategy};
+use crate::fixes::{propose, Fix, PlanMode, Policy, TargetStrategy};
 use crate::gaps::{compare, gap};
 use crate::learn::{refine, RefineOptions, RefineReport, Summary};
 use crate::profile::Profile;
@@ -297,6 +297,112 @@ pub enum Outcome {
     Response,
 }
 
+/// Most fixes one simulated session decides on when it proposes again after each decision.
+const MAX_DECISIONS: usize = 24;
+
+/// The fixes of one session, in the order a producer meets them.
+///
+/// Under the single-feature outcome: the list proposed for the track, one after another.
+/// Under the response outcome, as in the plugin, whose analysis of its output changes after
+/// every applied fix: while the producer keeps fixes the rest of the proposal is taken in
+/// order; after a rejection or an undo the fixes are proposed again from the track as it
+/// now is (the rest was computed with the skipped fix applied): the joint plan is solved
+/// again with the levers already decided on this session held (a skipped fix's lever is not
+/// proposed again, an applied one's move is in the track), independent fixes skip the
+/// features already decided on.
+struct Session<'a> {
+    profile: &'a Profile,
+    policy: &'a Policy,
+    first: Option<std::vec::IntoIter<Fix>>,
+    held: Vec<crate::fixes::plan::Lever>,
+    decided: Vec<Feature>,
+    count: usize,
+    /// The rest of the last proposal, taken in order while the producer keeps fixes.
+    pending: std::collections::VecDeque<Fix>,
+    /// The last fix was rejected or undone: the rest of its proposal no longer fits.
+    stale: bool,
+}
+
+impl<'a> Session<'a> {
+    fn new(
+        profile: &'a Profile,
+        policy: &'a Policy,
+        outcome: Outcome,
+        report: &crate::gaps::GapReport,
+    ) -> Result<Session<'a>> {
+        let first = match outcome {
+            Outcome::FeatureOnly => Some(propose(profile, report, policy)?.into_iter()),
+            Outcome::Response => None,
+        };
+        Ok(Session {
+            profile,
+            policy,
+            first,
+            held: Vec::new(),
+            decided: Vec::new(),
+            count: 0,
+            pending: Default::default(),
+            stale: true,
+        })
+    }
+
+    fn fix(&mut self, values: &BTreeMap<Feature, f64>) -> Result<Option<Fix>> {
+        if let Some(list) = &mut self.first {
+            return Ok(list.next());
+        }
+        if self.count >= MAX_DECISIONS {
+            return Ok(None);
+        }
+        if self.stale || self.pending.is_empty() {
+            let mut fv = FeatureVector::new();
+            for (f, v) in values {
+                let _ = fv.set(*f, *v);
+            }
+            let report = compare(self.profile, &fv);
+            let fixes = match self.policy.plan {
+                PlanMode::Joint => {
+                    crate::fixes::plan::solve_without(
+                        self.profile,
+                        &report,
+                        Some(&fv),
+                        None,
+                        self.policy,
+                        &self.held,
+                    )
+                    .1
+                }
+                PlanMode::Independent => propose(self.profile, &report, self.policy)?,
+            };
+            self.pending = fixes.into();
+            self.stale = false;
+        }
+        let fixes = std::mem::take(&mut self.pending);
+        let mut rest = fixes.into_iter();
+        let next = rest.by_ref().find(|f| {
+            !self.decided.contains(&f.gap_feature)
+                && crate::fixes::plan::Lever::of(f).is_none_or(|l| !self.held.contains(&l))
+        });
+        self.pending = rest.collect();
+        if let Some(f) = &next {
+            self.count += 1;
+            if self.policy.plan == PlanMode::Joint {
+                if let Some(l) = crate::fixes::plan::Lever::of(f) {
+                    self.held.push(l);
+                }
+            } else {
+                self.decided.push(f.gap_feature);
+            }
+        }
+        Ok(next)
+    }
+
+    /// What the producer did with the last fix: a rejection or undo makes the rest of its
+    /// proposal stale (it was computed with that fix applied).
+    fn decided_on(&mut self, action: UserAction) {
+        self.stale = matches!(action, UserAction::Reject | UserAction::Undo);
+    }
+}
+
 /// The default: 4 rounds of 48 sessions, conservative targets, amount 1,
 /// `min_confidence` 0 and independent fixes (the loop the refinement was tuned on; the
 /// demo runs the joint plan beside it). Fix confidence is still updated by refinement and reported, but
@@ -428,7 +534,8 @@ pub fn run_loop(world: &World, config: &LoopConfig, log_dir: &Path) -> Result<Lo
             let mut values = values_of(track);
             before_sum += capped_mean_distance(&producer.taste, &values);
             let report = compare(&profile, track);
-            for fix in propose(&profile, &report, &config.policy)? {
+            let mut next = Session::new(&profile, &config.policy, config.outcome, &report)?;
+            while let Some(fix) = next.fix(&values)? {
                 let f = fix.gap_feature;
                 let current = values.get(&f).copied().unwrap_or(fix.current_value);
                 let decision = match config.outcome {
@@ -439,6 +546,7 @@ pub fn run_loop(world: &World, config: &LoopConfig, log_dir: &Path) -> Result<Lo
                         d
                     }
                 };
+                next.decided_on(decision.action);
                 let id = crate::feedback::records::FixId::new(&fix.fix_id).map_err(|e| {
                     Error::new(
                         ErrorKind::InvalidInput,

@@ -202,23 +202,35 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
     let mut runs = Vec::new();
     let mut joint = Vec::new();
     let mut independent = Vec::new();
+    // The joint plan's sessions solve a plan after every decision: each seed's three runs
+    // go on threads of their own (each run is the one-thread computation, so results do
+    // not depend on the threads).
     for seed in 1..=config.seeds.max(1) {
         let world = shifted_world(seed)?;
-        runs.push(run_loop(
-            &world,
-            &loop_config,
-            &out.join(format!("feedback/seed{seed}")),
-        )?);
-        joint.push(run_loop(
-            &world,
-            &joint_config,
-            &out.join(format!("feedback/joint/seed{seed}")),
-        )?);
-        independent.push(run_loop(
-            &world,
-            &independent_config,
-            &out.join(format!("feedback/independent/seed{seed}")),
-        )?);
+        let (main, j, i) = std::thread::scope(|scope| {
+            let world = &world;
+            let (jc, ic) = (&joint_config, &independent_config);
+            let (jd, id) = (
+                out.join(format!("feedback/joint/seed{seed}")),
+                out.join(format!("feedback/independent/seed{seed}")),
+            );
+            let j = scope.spawn(move || run_loop(world, jc, &jd));
+            let i = scope.spawn(move || run_loop(world, ic, &id));
+            let main = run_loop(
+                world,
+                &loop_config,
+                &out.join(format!("feedback/seed{seed}")),
+            );
+            let lost = || Error::new(ErrorKind::Io, "a simulation thread panicked");
+            (
+                main,
+                j.join().unwrap_or_else(|_| Err(lost())),
+                i.join().unwrap_or_else(|_| Err(lost())),
+            )
+        });
+        runs.push(main?);
+        joint.push(j?);
+        independent.push(i?);
     }
     let matching = World::build(
         &WorldConfig {
