@@ -756,28 +756,16 @@ impl Candidate {
 }
 
 impl Lever {
-    /// The features a move of this variable is for: a fix is credited only with these
-    /// (a band boost that raises loudness does not serve loudness; the output gain does).
-    fn domain(self) -> &'static [Feature] {
+    /// Whether a move of this lever is for `f`: a fix is credited only with these (a band
+    /// boost that raises loudness does not serve loudness; the output gain does).
+    fn serves(self, f: Feature) -> bool {
+        use Feature as F;
         match self {
-            Lever::Gain => &[Feature::Loudness],
-            Lever::Band(_) => &[
-                Feature::SubLevel,
-                Feature::BassLevel,
-                Feature::LowMidLevel,
-                Feature::MidLevel,
-                Feature::HighMidLevel,
-                Feature::HighLevel,
-                Feature::AirLevel,
-                Feature::SpectralCentroid,
-            ],
-            Lever::Width => &[
-                Feature::StereoWidth,
-                Feature::StereoCorrelation,
-                Feature::LowEndWidth,
-            ],
-            Lever::Dynamics => &[Feature::Plr, Feature::LoudnessRange, Feature::Loudness],
-            Lever::Pumping => &[Feature::ModulationDepth],
+            Lever::Gain => f == F::Loudness,
+            Lever::Band(_) => f.band().is_some() || f == F::SpectralCentroid,
+            Lever::Width => matches!(f, F::StereoWidth | F::StereoCorrelation | F::LowEndWidth),
+            Lever::Dynamics => matches!(f, F::Plr | F::LoudnessRange | F::Loudness),
+            Lever::Pumping => f == F::ModulationDepth,
         }
     }
 
@@ -819,7 +807,7 @@ fn fixes_of(
         let mut served: Vec<(Feature, f64)> = problem
             .targets
             .iter()
-            .filter(|t| var.domain().contains(&t.feature))
+            .filter(|t| var.serves(t.feature))
             .map(|t| (t.feature, t.excess(&without) - t.excess(&after)))
             .filter(|(_, gain)| *gain > 1e-9)
             .collect();
