@@ -604,12 +604,6 @@ const MAX_RENDERS: usize = 3;
 /// correction predicted needs no further solve, dB.
 const OFFSET_TOLERANCE_DB: f64 = 0.1;
 
-/// Whether `m` moves a band or the width (where the true-peak estimate is only an
-/// estimate).
-fn eq_or_width(m: &Moves) -> bool {
-    m.width != 1.0 || m.band_db.iter().any(|&g| g != 0.0)
-}
-
 /// [`solve`] with the levers in `held` held neutral: the plan again after a producer
 /// skipped the fixes that move them (the gain still yields to the ceiling).
 pub fn solve_without(
@@ -662,7 +656,7 @@ pub fn solve_checked(
         }
         measured = render(&plan.moves.controls_only())?;
         renders += 1;
-        if !eq_or_width(&plan.moves) {
+        if !plan.moves.moves_eq_or_width() {
             break;
         }
         let estimate = planner.model.predict(&plan.moves.controls_only());

@@ -153,7 +153,12 @@ impl Moves {
 
     /// Whether any control of the fix stage moves (not only the advisory actions).
     pub fn moves_a_control(&self) -> bool {
-        self.gain_db != 0.0 || self.width != 1.0 || self.band_db.iter().any(|&g| g != 0.0)
+        self.gain_db != 0.0 || self.moves_eq_or_width()
+    }
+
+    /// Whether a band or the width moves (where a true-peak estimate is only an estimate).
+    pub fn moves_eq_or_width(&self) -> bool {
+        self.width != 1.0 || self.band_db.iter().any(|&g| g != 0.0)
     }
 }
 

@@ -354,10 +354,7 @@ impl<'a> Session<'a> {
             return Ok(None);
         }
         if self.stale || self.pending.is_empty() {
-            let mut fv = FeatureVector::new();
-            for (f, v) in values {
-                let _ = fv.set(*f, *v);
-            }
+            let fv = super::producer::vector_of(values);
             let report = compare(self.profile, &fv);
             let fixes = match self.policy.plan {
                 PlanMode::Joint => {

@@ -152,11 +152,7 @@ impl Producer {
             values.insert(feature, d.final_value);
             return d;
         };
-        let mut fv = FeatureVector::new();
-        for (f, v) in values.iter() {
-            let _ = fv.set(*f, *v);
-        }
-        let model = ResponseModel::new(&fv, None, 48_000.0);
+        let model = ResponseModel::new(&vector_of(values), None, 48_000.0);
         let after =
             |m: &Moves| -> BTreeMap<Feature, f64> { model.predict(m).iter_values().collect() };
         let full = after(&moves);
@@ -274,6 +270,15 @@ impl Producer {
             final_value: measured,
         }
     }
+}
+
+/// A map of values as a feature vector (the inverse of [`values_of`]).
+pub fn vector_of(values: &BTreeMap<Feature, f64>) -> FeatureVector {
+    let mut fv = FeatureVector::new();
+    for (f, v) in values {
+        let _ = fv.set(*f, *v);
+    }
+    fv
 }
 
 /// The values of `fv` as a map (absent features left out).
