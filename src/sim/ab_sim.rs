@@ -4,7 +4,9 @@
 //!
 //! Each run is a fresh test: sessions arrive one by one, each on a work-in-progress track
 //! drawn from the [`World`], assigned to an arm by [`assign`]; fixes are proposed under the
-//! arm's policy against the world's profile and decided by the world's producer; events
+//! arm's policy against the world's profile (once per track: the profile does not change
+//! during a test) and decided by the world's producer, who hears each fix's whole change
+//! through the response model ([`crate::sim::producer::Producer::play`]); events
 //! are built in memory with their `ab` field (the closed loop goes through the on-disk
 //! store; here thousands of tests are run, so the store is skipped). At every look the
 //! status is computed from the events so far. Counted per run:
@@ -136,8 +138,7 @@ pub fn session_events(
     for (i, fix) in fixes.into_iter().enumerate() {
         let f: Feature = fix.gap_feature;
         let current = values.get(&f).copied().unwrap_or(fix.current_value);
-        let d = world.producer.decide(f, current, fix.new_value, rng);
-        values.insert(f, d.final_value);
+        let d = world.producer.play(&fix, &mut values, rng);
         let kept = matches!(d.action, UserAction::Accept | UserAction::Modify);
         let gap_after = d
             .measured_after

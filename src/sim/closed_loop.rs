@@ -288,12 +288,14 @@ pub struct LoopConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Outcome {
     /// The fix's feature moves to its applied value, nothing else moves
-    /// ([`crate::sim::producer::Producer::decide`]): the model the refinement curve and its
-    /// tests were built on.
-    #[default]
+    /// ([`crate::sim::producer::Producer::decide`]): the first model of the loop, kept to
+    /// compare with (it ignores side effects, so a fix that hurts another feature the
+    /// producer cares about is judged only by its own).
     FeatureOnly,
     /// Every feature moves by the fix stage's response model, side effects and repeated
-    /// moves of one control included ([`crate::sim::producer::Producer::play`]).
+    /// moves of one control included ([`crate::sim::producer::Producer::play`]); the
+    /// model is checked against re-analysed renders (`tests/fix_response.rs`). The default.
+    #[default]
     Response,
 }
 
@@ -401,8 +403,8 @@ impl<'a> Session<'a> {
 }
 
 /// The default: 4 rounds of 48 sessions, conservative targets, amount 1,
-/// `min_confidence` 0 and independent fixes (the loop the refinement was tuned on; the
-/// demo runs the joint plan beside it). Fix confidence is still updated by refinement and reported, but
+/// `min_confidence` 0, independent fixes (the loop the refinement was tuned on; the demo
+/// runs the joint plan beside it) and the response outcome. Fix confidence is still updated by refinement and reported, but
 /// does not filter fixes: as a filter, rejections of one band's EQ fixes lowered the
 /// confidence shared by every band's EQ fixes until useful ones disappeared too (seed 2:
 /// 390 → 134 fixes a round, mean |gap to taste| 0.708 → 0.836), which hides the effect of
@@ -420,7 +422,7 @@ impl Default for LoopConfig {
                 ..Policy::default()
             },
             refine: RefineOptions::new(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default()),
-            outcome: Outcome::FeatureOnly,
+            outcome: Outcome::Response,
         }
     }
 }

@@ -5,9 +5,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::fixes::{PlanMode, Policy, TargetStrategy};
 use crate::sim::ab_sim::{simulate_ab, AbSimConfig, AbSimResult};
-use crate::sim::closed_loop::{
-    run_loop, LoopConfig, LoopRun, Outcome, TasteKind, World, WorldConfig,
-};
+use crate::sim::closed_loop::{run_loop, LoopConfig, LoopRun, TasteKind, World, WorldConfig};
 use crate::sim::report::{html, ReportInput};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -39,14 +37,13 @@ impl Default for DemoConfig {
 /// Everything the demo computed, and the report's path.
 #[derive(Clone, Debug)]
 pub struct DemoResult {
-    /// One run per seed, producer with a shifted taste.
+    /// One run per seed, producer with a shifted taste, independent fixes (the default
+    /// loop).
     pub runs: Vec<LoopRun>,
     /// A control run (seed 1) whose producer's taste equals the profile.
     pub control: LoopRun,
-    /// The same seeds with the joint plan, under the response outcome model.
+    /// The same seeds with the joint plan.
     pub joint: Vec<LoopRun>,
-    /// The same seeds with independent fixes, under the response outcome model.
-    pub independent: Vec<LoopRun>,
     /// The joint and independent curves side by side, per round (means over seeds).
     pub plan_table: String,
     /// A/A simulation.
@@ -160,9 +157,10 @@ pub fn notes(config: &DemoConfig) -> Vec<String> {
         ),
         "Fixes are proposed with conservative targets (nearest edge of the acceptable range), amount 1 and no confidence threshold \
          (fix confidence is still learned and reported; as a filter it let rejections on one band silence useful fixes on the others, which hides the effect of the ranges). \
-         The producer rejects a fix when it moves the feature away from their taste (judged with noise), modifies it to their own target when it overshoots, \
-         and undoes a kept fix when the result sounds worse on a second listen. Applying a fix moves the feature to its applied value plus measurement noise \
-         (checked against re-rendered audio for volume and width fixes in the tests)."
+         Applying a fix moves every feature by the fix stage's response model (the track's own band energies, mid/side energies and loudness weighting; \
+         checked against re-analysed renders through the plugin's fix stage in the tests), so a fix's side effects count. \
+         The producer hears the whole change: they reject a fix that moves the mix away from their taste overall (judged with noise), modify it to their own target when it overshoots, \
+         and undo a kept fix when the result sounds worse on a second listen. After a rejection or an undo the fixes are proposed again from the track as it now is."
             .to_string(),
         "accept = accepted / proposed fixes; undo = undone / proposed; gap = per session, the mean over features of min(|value − taste target| / tolerance, 5), after the session's kept fixes (gap before: the untouched track).".to_string(),
     ]
@@ -185,52 +183,36 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
         sessions_per_round: config.sessions_per_round,
         ..LoopConfig::default()
     };
-    // The plans compared under the response model (side effects and repeated moves of
-    // one control count), each from the same worlds.
-    let plan_config = |plan| LoopConfig {
+    // The joint plan on the same worlds; the default loop is the independent arm.
+    let joint_config = LoopConfig {
         policy: Policy {
-            plan,
+            plan: PlanMode::Joint,
             ..loop_config.policy
         },
-        outcome: Outcome::Response,
         ..loop_config
     };
-    let (joint_config, independent_config) = (
-        plan_config(PlanMode::Joint),
-        plan_config(PlanMode::Independent),
-    );
     let mut runs = Vec::new();
     let mut joint = Vec::new();
-    let mut independent = Vec::new();
-    // The joint plan's sessions solve a plan after every decision: each seed's three runs
+    // The joint plan's sessions solve a plan after every decision: each seed's two runs
     // go on threads of their own (each run is the one-thread computation, so results do
     // not depend on the threads).
     for seed in 1..=config.seeds.max(1) {
         let world = shifted_world(seed)?;
-        let (main, j, i) = std::thread::scope(|scope| {
+        let (main, j) = std::thread::scope(|scope| {
             let world = &world;
-            let (jc, ic) = (&joint_config, &independent_config);
-            let (jd, id) = (
-                out.join(format!("feedback/joint/seed{seed}")),
-                out.join(format!("feedback/independent/seed{seed}")),
-            );
+            let jc = &joint_config;
+            let jd = out.join(format!("feedback/joint/seed{seed}"));
             let j = scope.spawn(move || run_loop(world, jc, &jd));
-            let i = scope.spawn(move || run_loop(world, ic, &id));
             let main = run_loop(
                 world,
                 &loop_config,
                 &out.join(format!("feedback/seed{seed}")),
             );
             let lost = || Error::new(ErrorKind::Io, "a simulation thread panicked");
-            (
-                main,
-                j.join().unwrap_or_else(|_| Err(lost())),
-                i.join().unwrap_or_else(|_| Err(lost())),
-            )
+            (main, j.join().unwrap_or_else(|_| Err(lost())))
         });
         runs.push(main?);
         joint.push(j?);
-        independent.push(i?);
     }
     let matching = World::build(
         &WorldConfig {
@@ -286,12 +268,11 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
             format!("cannot write {}: {e}", report_path.display()),
         )
     })?;
-    let plan_table = plan_table(&joint, &independent);
+    let plan_table = plan_table(&joint, &runs);
     Ok(DemoResult {
         runs,
         control,
         joint,
-        independent,
         plan_table,
         aa,
         ab,
