@@ -75,6 +75,11 @@ impl Actions {
         Actions { hub, host }
     }
 
+    /// The shared state these actions work on.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
     /// The latest analysis: features, gaps, score, proposed fixes. Lock-free.
     pub fn analysis(&self) -> Arc<crate::engine::Analysis> {
         self.hub.analysis()
@@ -131,6 +136,9 @@ impl Actions {
                 window_reset,
                 undone: false,
                 outcome_recorded: false,
+                outcome_z: None,
+                seen_applied: false,
+                decision: None,
             });
         }
         (event_id, applied_setting)
@@ -181,6 +189,7 @@ impl Actions {
                     if let Some(moved) = control_move(&a.fix, |_| m.previous, Some(value)) {
                         writer.set(moved.control, moved.applied);
                         a.param = Some(moved);
+                        a.seen_applied = false;
                         setting = moved.setting();
                     }
                 }
@@ -194,6 +203,9 @@ impl Actions {
         };
         if open.is_some() {
             self.hub.request_window_reset();
+        }
+        if let Some(index) = self.find_open(fix_id) {
+            self.hub.applied.lock()[index].decision = Some(UserAction::Modify);
         }
         self.record(event_id, UserAction::Modify, Some((&fix, setting)));
         Ok(event_id)
@@ -237,7 +249,11 @@ impl Actions {
         let index = self
             .find_open(fix_id)
             .ok_or_else(|| ActionError::NotApplied(fix_id.to_owned()))?;
-        let event_id = self.hub.applied.lock()[index].event_id;
+        let event_id = {
+            let mut applied = self.hub.applied.lock();
+            applied[index].decision = Some(UserAction::Accept);
+            applied[index].event_id
+        };
         self.record(event_id, UserAction::Accept, None);
         Ok(event_id)
     }

@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 use fixloop::features::{Feature, FeatureVector};
 use fixloop::feedback::records::{BounceEvidence, EventId};
 use fixloop::feedback::UserAction;
-use fixloop::fixes::{propose, ControlMove, Fix, Policy};
+use fixloop::fixes::{propose_for, ControlMove, Fix, Policy};
 use fixloop::gaps::{compare, GapReport};
 use fixloop::profile::Profile;
 use fixloop::store::SessionInfo;
@@ -39,6 +39,10 @@ pub struct Analysis {
     pub fixes: Vec<Fix>,
     /// Audio analysed since the last change, seconds.
     pub analysed_seconds: f64,
+    /// The profile in use: the statistics each feature is drawn against.
+    pub profile: Option<Arc<Profile>>,
+    /// The policy the fixes were proposed under (its target strategy explains them).
+    pub policy: Policy,
     /// Name of the profile in use.
     pub profile_name: String,
     /// Version of the profile in use.
@@ -75,6 +79,15 @@ pub struct OpenFix {
     pub undone: bool,
     /// Whether its outcome was recorded.
     pub outcome_recorded: bool,
+    /// The gap after (z) recorded as its outcome.
+    pub outcome_z: Option<f64>,
+    /// Whether the parameter has been seen at its applied value. nice-plug applies a
+    /// value set from the GUI only when the host flushes parameters or at the next process
+    /// call: until then the parameter still reads its old value, which must not look like
+    /// the host putting it back.
+    pub seen_applied: bool,
+    /// What the producer said after applying it: `accept` (kept) or `modify`.
+    pub decision: Option<UserAction>,
 }
 
 /// What the plugin, the background thread and the action API share.
@@ -84,7 +97,12 @@ pub struct Hub {
     snapshot: ArcSwap<Analysis>,
     pub(crate) applied: Mutex<Vec<OpenFix>>,
     window_resets: AtomicU64,
+    on_publish: Mutex<Option<PublishHook>>,
 }
+
+/// Called on the background thread after each new analysis is published (the editor asks
+/// for a repaint). Must be quick and must not call back into the hub.
+pub type PublishHook = Arc<dyn Fn() + Send + Sync>;
 
 impl Hub {
     /// A hub for a new session recording into `sink` with the default write policy.
@@ -99,6 +117,7 @@ impl Hub {
             snapshot: ArcSwap::from_pointee(Analysis::default()),
             applied: Mutex::new(Vec::new()),
             window_resets: AtomicU64::new(0),
+            on_publish: Mutex::new(None),
         }
     }
 
@@ -118,8 +137,17 @@ impl Hub {
         self.window_resets.fetch_add(1, Ordering::AcqRel) + 1
     }
 
+    /// Sets (or clears) what is called after each publication. Not for the audio thread.
+    pub fn set_on_publish(&self, hook: Option<PublishHook>) {
+        *self.on_publish.lock() = hook;
+    }
+
     fn publish(&self, analysis: Analysis) {
         self.snapshot.store(Arc::new(analysis));
+        let hook = self.on_publish.lock().clone();
+        if let Some(hook) = hook {
+            hook();
+        }
     }
 }
 
@@ -430,13 +458,17 @@ impl Engine {
         let report = (self.window_frames > 0).then(|| compare(&self.profile, &features));
         let fixes = report
             .as_ref()
-            .and_then(|r| propose(&self.profile, r, &self.config.policy).ok())
+            .and_then(|r| {
+                propose_for(&self.profile, r, Some(&features), None, &self.config.policy).ok()
+            })
             .unwrap_or_default();
         self.last = Analysis {
             features,
             report,
             fixes,
             analysed_seconds: self.window_frames as f64 / self.sample_rate_hz,
+            profile: Some(self.profile.clone()),
+            policy: self.config.policy,
             profile_name: self.profile.name.clone(),
             profile_version: self.profile.version.clone(),
             profile_error: self.profile_error.clone(),
@@ -458,6 +490,11 @@ impl Engine {
             for a in applied.iter_mut().filter(|a| !a.undone) {
                 let Some(m) = a.param else { continue };
                 let now = self.host.param(m.control);
+                if !a.seen_applied {
+                    // The value set from the GUI may not have reached the parameter yet.
+                    a.seen_applied = (now - m.applied).abs() <= PARAM_TOLERANCE;
+                    continue;
+                }
                 if (m.applied - m.previous).abs() > PARAM_TOLERANCE
                     && (now - m.previous).abs() <= PARAM_TOLERANCE
                 {
@@ -495,6 +532,7 @@ impl Engine {
                 continue;
             }
             a.outcome_recorded = true;
+            a.outcome_z = Some(gap.z);
             if let Some(event) = a.event_id {
                 self.hub.recorder.outcome(event, gap.z);
             }

@@ -9,7 +9,7 @@
 //!                                   ▼
 //! background:    ring ──► Analyser ──► gaps/score ──► fixes ──► Analysis (ArcSwap)
 //!                host signals (saves, renders), applied-fix watch ──► Recorder ──► StoreSink ──► store
-//! editor:        Actions (apply, reject, undo, modify, accept) ──► params + Recorder
+//! editor:        Analysis ──► window ──► Actions (apply, reject, undo, modify, accept) ──► params + Recorder
 //! ```
 //!
 //! ## Real-time safety
@@ -36,11 +36,14 @@
 //! - [`host_signals`]: state-save and offline-render detection;
 //! - [`recorder`]: what one instance writes and when (nothing before the first fix, one
 //!   bounce per render burst, a cap on implicit records);
-//! - [`engine`]: the background thread; [`actions`]: the editor's action API.
+//! - [`engine`]: the background thread; [`actions`]: the editor's action API;
+//! - [`editor`]: the window (nice-plug-egui), which reads the published analysis and calls
+//!   the action API, nothing else.
 //!
 //! Module order is dependency order: `params`, `audio`, `analysis`, `feedback`,
 //! `host_signals` import none of the others; `recorder` imports `feedback`; `engine`
-//! imports those; `actions` imports `engine`; nothing imports `actions`.
+//! imports those; `actions` imports `engine`; `editor` imports `actions`; nothing imports
+//! `editor` but the plugin.
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -48,6 +51,7 @@
 pub mod actions;
 pub mod analysis;
 pub mod audio;
+pub mod editor;
 pub mod engine;
 pub mod feedback;
 pub mod host_signals;
@@ -78,6 +82,7 @@ pub struct FixloopPlugin {
     hub: Arc<Hub>,
     worker: Option<Worker>,
     config: EngineConfig,
+    editor_state: Arc<nice_plug_egui::EguiEditorState>,
 }
 
 impl Default for FixloopPlugin {
@@ -98,6 +103,7 @@ impl FixloopPlugin {
             hub: Arc::new(Hub::new(sink)),
             worker: None,
             config,
+            editor_state: editor::default_state(),
         }
     }
 
@@ -132,10 +138,25 @@ impl Plugin for FixloopPlugin {
 
     type SysExMessage = ();
     type BackgroundTask = ();
-    type Editor = ();
+    type Editor = nice_plug_egui::EguiEditor<editor::EditorApp>;
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        let notifier = nice_plug_egui::RepaintNotifier::new();
+        let settings = nice_plug_egui::EguiNiceSettings::new()
+            .with_tile("fixloop")
+            .with_resize_hint(
+                ResizeHint::resizable()
+                    .with_min_logical_size(nice_plug::editor::dpi::LogicalSize::new(720.0, 480.0)),
+            )
+            // The flag is raised by the engine's publications and by input; polling it
+            // costs nothing worth a faster rate.
+            .with_repaint_poll_interval(Duration::from_millis(33));
+        let app = editor::EditorApp::new(self.actions(), self.params.clone(), notifier.clone());
+        nice_plug_egui::create_egui_editor(self.editor_state.clone(), notifier, settings, app)
     }
 
     fn activate(

@@ -78,6 +78,9 @@ pub struct FixloopParams {
     /// Mid/side width: side gain as a ratio (1 = untouched).
     #[id = "width"]
     pub width_ratio: FloatParam,
+    /// Bypasses the fix stage (the host's bypass button: A/B of the applied fixes).
+    #[id = "bypass"]
+    pub bypass: BoolParam,
     /// The profile in use: a path, or none for the bundled default.
     #[persist = "profile"]
     pub profile: ProfileSelection,
@@ -119,6 +122,7 @@ impl Default for FixloopParams {
                 },
             )
             .with_value_to_string(formatters::v2s_f32_rounded(3)),
+            bypass: BoolParam::new("Bypass", false).make_bypass(),
             profile: ProfileSelection::default(),
             save_probe: SaveProbe::default(),
         }
@@ -148,14 +152,17 @@ impl FixloopParams {
         }
     }
 
-    /// The fix stage's targets from the current parameter values. Values within float
-    /// round-off of neutral count as neutral, so a host that stores normalised values still
-    /// gets the exact bypass.
+    /// The fix stage's targets from the current parameter values: neutral while bypassed.
+    /// Values within float round-off of neutral count as neutral, so a host that stores
+    /// normalised values still gets the exact bypass.
     ///
     /// # Real-time safety
     ///
     /// Atomic loads only; safe on the audio thread.
     pub fn fix_settings(&self) -> FixSettings {
+        if self.bypass.value() {
+            return FixSettings::NEUTRAL;
+        }
         let gain = |p: &FloatParam| {
             let v = p.value();
             if v.abs() < 1e-4 {

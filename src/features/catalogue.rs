@@ -46,6 +46,39 @@ pub enum Feature {
     ModulationDepth = 15,
 }
 
+/// How features are grouped for display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FeatureGroup {
+    /// Loudness, loudness range, true peak, PLR.
+    LoudnessDynamics,
+    /// The seven bands and the centroid.
+    Tone,
+    /// Width, correlation, low-end width.
+    Stereo,
+    /// Pumping.
+    Movement,
+}
+
+impl FeatureGroup {
+    /// Every group, in display order.
+    pub const ALL: [FeatureGroup; 4] = [
+        FeatureGroup::LoudnessDynamics,
+        FeatureGroup::Tone,
+        FeatureGroup::Stereo,
+        FeatureGroup::Movement,
+    ];
+
+    /// The group's heading.
+    pub fn title(self) -> &'static str {
+        match self {
+            FeatureGroup::LoudnessDynamics => "Loudness & dynamics",
+            FeatureGroup::Tone => "Tone",
+            FeatureGroup::Stereo => "Stereo",
+            FeatureGroup::Movement => "Movement",
+        }
+    }
+}
+
 /// The unit a feature is measured in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Unit {
@@ -221,6 +254,58 @@ impl Feature {
         }
     }
 
+    /// A short name for people ("Bass", "Stereo width"); band features name their band
+    /// without its Hz range (see [`band`](Self::band)).
+    pub fn title(self) -> &'static str {
+        match self {
+            Feature::Loudness => "Loudness",
+            Feature::LoudnessRange => "Loudness range",
+            Feature::TruePeak => "True peak",
+            Feature::Plr => "Peak-to-loudness",
+            Feature::SubLevel => "Sub",
+            Feature::BassLevel => "Bass",
+            Feature::LowMidLevel => "Low mid",
+            Feature::MidLevel => "Mid",
+            Feature::HighMidLevel => "High mid",
+            Feature::HighLevel => "High",
+            Feature::AirLevel => "Air",
+            Feature::SpectralCentroid => "Brightness (centroid)",
+            Feature::StereoWidth => "Stereo width",
+            Feature::StereoCorrelation => "Correlation",
+            Feature::LowEndWidth => "Low-end width",
+            Feature::ModulationDepth => "Pumping depth",
+        }
+    }
+
+    /// `value` with the feature's unit at a precision people read ("−4.1 dB", "2480 Hz",
+    /// "0.31"); a minus sign, not a hyphen.
+    pub fn format_value(self, value: f64) -> String {
+        let text = match self.unit() {
+            Unit::Hz => format!("{value:.0}"),
+            Unit::Ratio | Unit::Correlation => format!("{value:.2}"),
+            _ => format!("{value:.1}"),
+        }
+        .replace('-', "\u{2212}");
+        match self.unit().symbol() {
+            "" => text,
+            unit => format!("{text} {unit}"),
+        }
+    }
+
+    /// The group the feature is shown in.
+    pub fn group(self) -> FeatureGroup {
+        match self {
+            Feature::Loudness | Feature::LoudnessRange | Feature::TruePeak | Feature::Plr => {
+                FeatureGroup::LoudnessDynamics
+            }
+            Feature::StereoWidth | Feature::StereoCorrelation | Feature::LowEndWidth => {
+                FeatureGroup::Stereo
+            }
+            Feature::ModulationDepth => FeatureGroup::Movement,
+            _ => FeatureGroup::Tone,
+        }
+    }
+
     /// The feature called `name`, if it is in the catalogue.
     pub fn from_name(name: &str) -> Option<Feature> {
         Feature::ALL.into_iter().find(|f| f.name() == name)
@@ -283,6 +368,24 @@ impl fmt::Display for Feature {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_print_with_their_unit_and_a_minus_sign() {
+        assert_eq!(Feature::BassLevel.format_value(-4.14), "\u{2212}4.1 dB");
+        assert_eq!(Feature::SpectralCentroid.format_value(2480.4), "2480 Hz");
+        assert_eq!(Feature::StereoWidth.format_value(0.314), "0.31");
+        assert_eq!(Feature::Loudness.format_value(-9.96), "\u{2212}10.0 LUFS");
+    }
+
+    #[test]
+    fn every_feature_has_a_title_and_one_group() {
+        for group in FeatureGroup::ALL {
+            assert!(Feature::ALL.iter().any(|f| f.group() == group), "{group:?}");
+        }
+        let titles: std::collections::BTreeSet<&str> =
+            Feature::ALL.iter().map(|f| f.title()).collect();
+        assert_eq!(titles.len(), Feature::COUNT);
+    }
 
     #[test]
     fn names_round_trip_and_ids_are_dense() {

@@ -23,7 +23,7 @@ pub use analyser::{
 };
 #[cfg(feature = "decode")]
 pub use batch::{analyze_files, list_audio_files, Progress, TrackResult, AUDIO_EXTENSIONS};
-pub use catalogue::{Direction, Feature, FixType, Unit};
+pub use catalogue::{Direction, Feature, FeatureGroup, FixType, Unit};
 #[cfg(feature = "decode")]
 pub use decode::{
     analyze_file, analyze_file_through, decode_file, AudioInfo, FileAnalysis, MAX_NON_FINITE_SHARE,

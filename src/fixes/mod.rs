@@ -281,6 +281,74 @@ impl Fix {
         }
     }
 
+    /// Why the fix is proposed, in one line, against `profile` and the `strategy` that
+    /// chose its target: "Bass is −4.1 dB, 1.8 σ above your references (range −8.0…−5.5);
+    /// target −5.5 dB, the nearest edge". A joint-plan fix whose own feature is in range
+    /// says which features it serves instead.
+    pub fn why(&self, profile: &Profile, strategy: TargetStrategy) -> String {
+        let f = self.gap_feature;
+        let value = f.format_value(self.current_value);
+        let Some(stats) = profile.stats(f) else {
+            return format!(
+                "{} is {value}; the profile has no statistics for it",
+                f.title()
+            );
+        };
+        let [lo, hi] = stats.acceptable_range;
+        let plain = |v: f64| {
+            let s = f.format_value(v);
+            match f.unit().symbol() {
+                "" => s,
+                unit => s.trim_end_matches(unit).trim_end().to_string(),
+            }
+        };
+        let range = format!("range {}\u{2026}{}", plain(lo), plain(hi));
+        let outside = self.current_value < lo || self.current_value > hi;
+        let others: Vec<&str> = self
+            .serves
+            .iter()
+            .filter(|&&s| s != f)
+            .map(|s| s.title())
+            .collect();
+        if !outside {
+            let why = if others.is_empty() {
+                String::new()
+            } else {
+                format!("; moved for {}", others.join(", "))
+            };
+            let note = self
+                .note
+                .as_deref()
+                .map(|n| format!("; {n}"))
+                .unwrap_or_default();
+            return format!(
+                "{} is {value}, inside your references' {range}{why}{note}",
+                f.title()
+            );
+        }
+        let side = if self.current_value > hi {
+            "above"
+        } else {
+            "below"
+        };
+        let aim = match strategy {
+            TargetStrategy::Conservative => "the nearest edge",
+            TargetStrategy::Mean => "your references' mean",
+            TargetStrategy::Median => "your references' median",
+        };
+        let also = if others.is_empty() {
+            String::new()
+        } else {
+            format!("; also for {}", others.join(", "))
+        };
+        format!(
+            "{} is {value}, {:.1} \u{3c3} {side} your references ({range}); target {}, {aim}{also}",
+            f.title(),
+            self.z_score.abs(),
+            f.format_value(self.target_value),
+        )
+    }
+
     /// The instruction alone, without the note.
     pub fn instruction(&self) -> String {
         let verb = |x: f64, up: &str, down: &str| {
@@ -603,6 +671,43 @@ mod tests {
         p.fix_confidence.insert(FixType::EqBandCut, 0.8);
         p.fix_confidence.insert(FixType::EqBandBoost, 0.8);
         p
+    }
+
+    /// The editor's "why" line, word for word: bass −4.1 dB against [−7.3, −4.9], std
+    /// 1.2, so z = (−4.1 − (−6.1)) / 1.2 = 1.67 and the conservative target is −4.9.
+    #[test]
+    fn why_names_value_sigma_range_and_target() {
+        let fixes = fixes_for(-4.1, Policy::default());
+        let [fix] = fixes.as_slice() else {
+            panic!("{fixes:?}")
+        };
+        assert_eq!(
+            fix.why(&profile(), TargetStrategy::Conservative),
+            "Bass is \u{2212}4.1 dB, 1.7 \u{3c3} above your references (range \u{2212}7.3\u{2026}\u{2212}4.9); \
+             target \u{2212}4.9 dB, the nearest edge"
+        );
+        let mean = fixes_for(
+            -4.1,
+            Policy {
+                target_strategy: TargetStrategy::Mean,
+                ..Policy::default()
+            },
+        );
+        assert!(mean[0]
+            .why(&profile(), TargetStrategy::Mean)
+            .ends_with("target \u{2212}6.1 dB, your references' mean"));
+    }
+
+    #[test]
+    fn why_of_a_move_inside_the_range_says_what_it_serves() {
+        let mut fix = fixes_for(-4.1, Policy::default()).remove(0);
+        fix.current_value = -6.0;
+        fix.serves = vec![Feature::BassLevel, Feature::SpectralCentroid];
+        assert_eq!(
+            fix.why(&profile(), TargetStrategy::Conservative),
+            "Bass is \u{2212}6.0 dB, inside your references' range \u{2212}7.3\u{2026}\u{2212}4.9; \
+             moved for Brightness (centroid)"
+        );
     }
 
     /// The seed's per-feature formulas (SPEC §2), kept as the `independent` plan; the
