@@ -204,7 +204,7 @@ fn the_issues_loop_gets_one_move_per_control_and_the_loudness_within_the_ceiling
         "the loudness needs limiting: {texts:?}"
     );
     assert!(
-        texts.iter().any(|t| t.contains("-1.0 dBTP ceiling")),
+        texts.iter().any(|t| t.contains("\u{2212}1.0 dBTP ceiling")),
         "{texts:?}"
     );
     let tp = plan.predicted.value(Feature::TruePeak).unwrap();

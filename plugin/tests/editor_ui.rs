@@ -6,250 +6,13 @@
 //! would have seen the old value and recorded a spurious undo.
 
 use egui_kittest::kittest::Queryable;
-use egui_kittest::Harness;
 use fixloop::feedback::records::Record;
 use fixloop::feedback::UserAction;
 use fixloop::fixes::Control as FixParam;
-use fixloop_plugin::actions::Actions;
-use fixloop_plugin::analysis::default_source;
-use fixloop_plugin::audio::{AudioCounters, AudioPath};
-use fixloop_plugin::editor::EditorView;
-use fixloop_plugin::engine::{Control, Engine, EngineConfig, Hub};
-use fixloop_plugin::feedback::{FeedbackSink, HostApi, StoreSink};
-use fixloop_plugin::params::{FixloopParams, HostView};
-use nice_plug::context::gui::{GuiContext, GuiContextInner};
-use nice_plug::plugin::PluginState;
 use nice_plug::prelude::*;
-use parking_lot::Mutex;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use support::editor::{click, Gesture, Rig, SR};
 
-const SR: f64 = 48_000.0;
-
-/// A gesture event the host saw.
-#[derive(Clone, Debug, PartialEq)]
-enum Gesture {
-    Begin(String),
-    Set(String, f32),
-    End(String),
-}
-
-/// The test host's side of the GUI context: records gestures, defers values to `flush`.
-struct TestGui {
-    params: Arc<FixloopParams>,
-    events: Mutex<Vec<Gesture>>,
-    pending: Mutex<Vec<(String, f32)>>,
-}
-
-fn name(param: ParamPtr) -> String {
-    // SAFETY: every ParamPtr comes from the plugin's FixloopParams, alive for the test.
-    unsafe { param.name() }.to_owned()
-}
-
-impl GuiContextInner for TestGui {
-    fn plugin_api(&self) -> PluginApi {
-        PluginApi::Clap
-    }
-    unsafe fn raw_begin_set_parameter(&self, param: ParamPtr) {
-        self.events.lock().push(Gesture::Begin(name(param)));
-    }
-    unsafe fn raw_set_parameter_normalized(&self, param: ParamPtr, normalized: f32) {
-        self.events
-            .lock()
-            .push(Gesture::Set(name(param), normalized));
-        self.pending.lock().push((name(param), normalized));
-    }
-    unsafe fn raw_end_set_parameter(&self, param: ParamPtr) {
-        self.events.lock().push(Gesture::End(name(param)));
-    }
-    fn get_state(&self) -> PluginState {
-        unreachable!("the editor never reads the plugin state")
-    }
-    fn set_state(&self, _state: PluginState) {
-        unreachable!("the editor never restores a plugin state")
-    }
-    fn request_restart(&self) {}
-}
-
-impl TestGui {
-    /// What the host does when it flushes parameters: the deferred values take effect.
-    fn flush(&self) {
-        let map = self.params.param_map();
-        for (n, v) in self.pending.lock().drain(..) {
-            let ptr = map
-                .iter()
-                .map(|(_, p, _)| *p)
-                .find(|p| name(*p) == n)
-                .expect("a known parameter");
-            // SAFETY: as above; the test is the only thread touching parameters.
-            unsafe { ptr._internal_set_normalized_value(v) };
-        }
-    }
-}
-
-struct Rig {
-    params: Arc<FixloopParams>,
-    gui: Arc<TestGui>,
-    sink: Arc<StoreSink>,
-    log: tempfile::TempDir,
-    hub: Arc<Hub>,
-    engine: Engine,
-    audio: AudioPath,
-    t0: Instant,
-    ms: u64,
-    seed: u32,
-}
-
-impl Rig {
-    /// An engine on the plugin's real parameters, activated, with 1 s of noise at about
-    /// −22 LUFS heard (far below the bundled trance profile: a gain fix is proposed).
-    fn new() -> Rig {
-        let log = tempfile::tempdir().unwrap();
-        let sink = Arc::new(StoreSink::at(log.path()));
-        let params = Arc::new(FixloopParams::default());
-        let hub = Arc::new(Hub::new(sink.clone()));
-        let counters = Arc::new(AudioCounters::default());
-        let engine = Engine::new(
-            EngineConfig {
-                outcome_after_seconds: 1.0,
-                ..EngineConfig::default()
-            },
-            hub.clone(),
-            counters.clone(),
-            params.clone() as Arc<dyn HostView>,
-            default_source(),
-        );
-        let gui = Arc::new(TestGui {
-            params: params.clone(),
-            events: Mutex::new(Vec::new()),
-            pending: Mutex::new(Vec::new()),
-        });
-        let mut rig = Rig {
-            params,
-            gui,
-            sink,
-            log,
-            hub,
-            engine,
-            audio: AudioPath::new(SR, counters.clone()),
-            t0: Instant::now(),
-            ms: 0,
-            seed: 1,
-        };
-        let (producer, consumer) = rtrb::RingBuffer::new(SR as usize * 4);
-        rig.audio.prepare(SR, rig.params.fix_settings(), producer);
-        rig.engine.handle(
-            Control::Activate {
-                consumer,
-                sample_rate_hz: SR,
-                offline: false,
-                host_api: HostApi::Clap,
-                frames_at_activate: counters.frames_processed.load(Ordering::SeqCst),
-                activated_at: rig.t0,
-                saves_at_activate: 0,
-            },
-            rig.t0,
-        );
-        rig.play(SR as usize);
-        rig
-    }
-
-    /// Plays `frames` of noise through the fix stage (the audio thread's part) and lets
-    /// the engine step.
-    fn play(&mut self, frames: usize) {
-        let mut next = || {
-            self.seed = self
-                .seed
-                .wrapping_mul(1_664_525)
-                .wrapping_add(1_013_904_223);
-            ((self.seed >> 8) as f32 / (1 << 24) as f32 - 0.5) * 0.2
-        };
-        let (mut left, mut right): (Vec<f32>, Vec<f32>) =
-            (0..frames).map(|_| (next(), next())).unzip();
-        let settings = self.params.fix_settings();
-        for (l, r) in left.chunks_mut(1024).zip(right.chunks_mut(1024)) {
-            self.audio.process(l, r, settings);
-        }
-        self.step();
-    }
-
-    fn step(&mut self) {
-        self.ms += 20;
-        self.engine.step(self.t0 + Duration::from_millis(self.ms));
-    }
-
-    fn actions(&self) -> Actions {
-        Actions::new(self.hub.clone(), self.params.clone() as Arc<dyn HostView>)
-    }
-
-    fn harness(&self) -> Harness<'static, EditorView> {
-        let gui = GuiContext::new(self.gui.clone());
-        let view = EditorView::new(self.actions(), self.params.clone());
-        let mut h = Harness::builder()
-            .with_size(egui::vec2(1000.0, 900.0))
-            .build_ui_state(move |ui, view: &mut EditorView| view.ui(ui, &gui), view);
-        h.run();
-        h.check_accessibility();
-        h
-    }
-
-    fn records(&self) -> Vec<Record> {
-        self.sink.flush();
-        fixloop::store::read_log(self.log.path())
-            .unwrap()
-            .entries
-            .into_iter()
-            .map(|e| e.record)
-            .collect()
-    }
-
-    fn actions_recorded(&self) -> Vec<UserAction> {
-        self.records()
-            .into_iter()
-            .filter_map(|r| match r {
-                Record::UserAction(a) => Some(a.action),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn applied_records(&self) -> usize {
-        self.records()
-            .iter()
-            .filter(|r| matches!(r, Record::FixApplied(_)))
-            .count()
-    }
-
-    fn gestures(&self) -> Vec<Gesture> {
-        std::mem::take(&mut *self.gui.events.lock())
-    }
-
-    /// The first proposed fix the plugin applies itself, and its parameter's name.
-    fn first_fix(&self) -> (fixloop::fixes::Fix, String) {
-        let a = self.hub.analysis();
-        let mut fixes = a.fixes.clone();
-        fixes.sort_by(|x, y| y.confidence.total_cmp(&x.confidence));
-        let fix = fixes
-            .into_iter()
-            .find(|f| fixloop::fixes::control_move(f, |_| 0.0, None).is_some())
-            .expect("a fix the plugin applies");
-        let control = fixloop::fixes::control_move(&fix, |_| 0.0, None)
-            .unwrap()
-            .control;
-        let name = self.params.param(control).unwrap().name().to_owned();
-        (fix, name)
-    }
-}
-
-/// Clicks the first button called `label` and lets the frame run.
-fn click(h: &mut Harness<'_, EditorView>, label: &str) {
-    h.get_all_by_label(label)
-        .next()
-        .unwrap_or_else(|| panic!("no {label:?} button"))
-        .click();
-    h.run();
-}
+mod support;
 
 #[test]
 fn apply_is_one_gesture_and_a_deferred_value_is_not_an_undo() {
@@ -427,4 +190,124 @@ fn an_absent_feature_is_greyed_with_its_reason() {
             .is_some(),
         "tooltip with the reason"
     );
+}
+
+/// New from references: a folder of two rendered loops becomes `profiles/<name>.json` in
+/// the home (the suggested name), built off the GUI thread, and is selected.
+#[test]
+fn a_profile_built_from_a_folder_of_references_is_saved_and_selected() {
+    let home = tempfile::tempdir().unwrap();
+    // Only this test reads the home (the rigs record into their own logs).
+    std::env::set_var("FIXLOOP_HOME", home.path());
+    let refs = tempfile::tempdir().unwrap();
+    for (i, bass_db) in [0.0, 2.0].into_iter().enumerate() {
+        let mix = fixloop::sim::synth::render(
+            &fixloop::sim::synth::MixParams {
+                bass_db,
+                ..Default::default()
+            },
+            4.0,
+            22_050,
+        );
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: mix.sample_rate_hz,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut w =
+            hound::WavWriter::create(refs.path().join(format!("ref{i}.wav")), spec).unwrap();
+        for (l, r) in mix.left.iter().zip(&mix.right) {
+            w.write_sample(*l).unwrap();
+            w.write_sample(*r).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    let mut rig = Rig::new();
+    let mut h = rig.harness();
+    h.get_by_label("New from references…").click();
+    h.run();
+    h.get_by_label("Reference folder").click();
+    h.run();
+    h.get_by_label("Reference folder")
+        .type_text(&refs.path().display().to_string());
+    click(&mut h, "Build profile");
+    let saved = home.path().join("profiles").join("my_references.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while rig.params.profile.get().1.as_deref() != Some(saved.to_str().unwrap()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        h.run();
+    }
+    let built = fixloop::profile::Profile::load(&saved).unwrap();
+    assert_eq!(built.name, "my_references");
+    assert_eq!(built.track_count, 2);
+    rig.step();
+    assert_eq!(rig.hub.analysis().profile_name, "my_references");
+}
+
+/// A fix-stage slider drag is one gesture from press to release, however many values it
+/// sets; Reset puts each moved parameter back in a gesture of its own; the bypass is a
+/// host parameter too.
+#[test]
+fn fix_stage_drag_is_one_gesture_and_reset_returns_to_neutral() {
+    let mut rig = Rig::new();
+    // Tall enough that the fix stage below the fixes is on screen.
+    let mut h = rig.harness_sized(1000.0, 2400.0);
+    h.get_by_label("Fix stage").click();
+    h.run();
+    let rect = h
+        .get_by_role_and_label(egui::accesskit::Role::Slider, "Bass")
+        .rect();
+    h.drag_at(rect.center());
+    h.run();
+    for dx in [10.0, 20.0, 30.0] {
+        h.hover_at(rect.center() + egui::vec2(dx, 0.0));
+        h.run();
+    }
+    h.drop_at(rect.center() + egui::vec2(30.0, 0.0));
+    h.run();
+    let g = rig.gestures();
+    let begins = g.iter().filter(|e| matches!(e, Gesture::Begin(_))).count();
+    let ends = g.iter().filter(|e| matches!(e, Gesture::End(_))).count();
+    let sets = g.iter().filter(|e| matches!(e, Gesture::Set(..))).count();
+    assert_eq!((begins, ends), (1, 1), "{g:?}");
+    assert!(sets >= 2, "{g:?}");
+    assert!(
+        matches!(g.first(), Some(Gesture::Begin(n)) if n == "Bass 60-250 Hz"),
+        "{g:?}"
+    );
+    assert!(
+        matches!(g.last(), Some(Gesture::End(n)) if n == "Bass 60-250 Hz"),
+        "{g:?}"
+    );
+    rig.gui.flush();
+    assert!(rig.params.bass_gain_db.value() > 0.0);
+
+    click(&mut h, "Reset");
+    let g = rig.gestures();
+    assert!(
+        matches!(g.as_slice(), [Gesture::Begin(b), Gesture::Set(_, v), Gesture::End(e)]
+            if b == "Bass 60-250 Hz" && e == b && (*v - 0.5).abs() < 1e-6),
+        "{g:?}"
+    );
+    rig.gui.flush();
+    assert_eq!(rig.params.bass_gain_db.value(), 0.0);
+
+    h.get_by_label("Bypass the fix stage").click();
+    h.run();
+    let g = rig.gestures();
+    assert!(
+        matches!(g.as_slice(), [Gesture::Begin(b), Gesture::Set(_, v), Gesture::End(_)] if b == "Bypass" && *v == 1.0),
+        "{g:?}"
+    );
+    rig.gui.flush();
+    assert_eq!(
+        rig.params.fix_settings(),
+        fixloop::dsp::FixSettings::NEUTRAL
+    );
+    rig.step();
 }

@@ -284,7 +284,8 @@ impl Fix {
     /// Why the fix is proposed, in one line, against `profile` and the `strategy` that
     /// chose its target: "Bass is −4.1 dB, 1.8 σ above your references (range −8.0…−5.5);
     /// target −5.5 dB, the nearest edge". A joint-plan fix whose own feature is in range
-    /// says which features it serves instead.
+    /// says which features it serves instead; one held by the true-peak ceiling (or
+    /// holding it) gives its [`note`](Fix::note) instead of a target.
     pub fn why(&self, profile: &Profile, strategy: TargetStrategy) -> String {
         let f = self.gap_feature;
         let value = f.format_value(self.current_value);
@@ -331,6 +332,16 @@ impl Fix {
         } else {
             "below"
         };
+        let place = format!(
+            "{} is {value}, {:.1} \u{3c3} {side} your references ({range})",
+            f.title(),
+            self.z_score.abs(),
+        );
+        if let Some(note) = &self.note {
+            // The move is held by the ceiling (or holds it): the note says why, not the
+            // target the range alone would give.
+            return format!("{place}; {note}");
+        }
         let aim = match strategy {
             TargetStrategy::Conservative => "the nearest edge",
             TargetStrategy::Mean => "your references' mean",
@@ -342,9 +353,7 @@ impl Fix {
             format!("; also for {}", others.join(", "))
         };
         format!(
-            "{} is {value}, {:.1} \u{3c3} {side} your references ({range}); target {}, {aim}{also}",
-            f.title(),
-            self.z_score.abs(),
+            "{place}; target {}, {aim}{also}",
             f.format_value(self.target_value),
         )
     }
@@ -696,6 +705,17 @@ mod tests {
         assert!(mean[0]
             .why(&profile(), TargetStrategy::Mean)
             .ends_with("target \u{2212}6.1 dB, your references' mean"));
+    }
+
+    #[test]
+    fn why_of_a_move_held_by_the_ceiling_gives_its_note() {
+        let mut fix = fixes_for(-4.1, Policy::default()).remove(0);
+        fix.note = Some("keeps the true peak under the \u{2212}1.0 dBTP ceiling".into());
+        assert_eq!(
+            fix.why(&profile(), TargetStrategy::Conservative),
+            "Bass is \u{2212}4.1 dB, 1.7 \u{3c3} above your references (range \u{2212}7.3\u{2026}\u{2212}4.9); \
+             keeps the true peak under the \u{2212}1.0 dBTP ceiling"
+        );
     }
 
     #[test]

@@ -926,7 +926,7 @@ fn note(
     after: &FeatureVector,
     holds_ceiling: bool,
 ) -> Option<String> {
-    let c = problem.ceiling;
+    let c = Feature::TruePeak.format_value(problem.ceiling);
     let loudness_short = problem
         .targets
         .iter()
@@ -936,20 +936,18 @@ fn note(
         .filter(|s| *s > 0.05);
     let at_ceiling = (moves.gain_db - problem.gain_cap(moves)).abs() < 0.05;
     match var {
-        Lever::Gain if holds_ceiling => {
-            Some(format!("keeps the true peak under the {c:.1} dBTP ceiling"))
-        }
+        Lever::Gain if holds_ceiling => Some(format!("keeps the true peak under the {c} ceiling")),
         Lever::Gain if x > 0.0 && at_ceiling => Some(match loudness_short {
             _ if moves.dynamics_db < 0.0 => {
-                format!("raised only to the {c:.1} dBTP ceiling; limiting does the rest")
+                format!("raised only to the {c} ceiling; limiting does the rest")
             }
             Some(s) => {
-                format!("raised only to the {c:.1} dBTP ceiling, {s:.1} LU short of the target")
+                format!("raised only to the {c} ceiling, {s:.1} LU short of the target")
             }
-            None => format!("raised only to the {c:.1} dBTP ceiling"),
+            None => format!("raised only to the {c} ceiling"),
         }),
         Lever::Dynamics if x < 0.0 && at_ceiling && moves.gain_db > 0.0 => Some(format!(
-            "limiting at the {c:.1} dBTP ceiling for the loudness the gain cannot reach"
+            "limiting at the {c} ceiling for the loudness the gain cannot reach"
         )),
         _ => None,
     }

@@ -114,3 +114,68 @@ fn run(name: &str, folder: &Path, state: &Mutex<BuildState>) -> Result<PathBuf, 
     built.profile.save(&path).map_err(|e| format!("{e:#}"))?;
     Ok(path)
 }
+
+/// What a file dialog is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// A profile file to use.
+    ProfileFile,
+    /// A folder of reference tracks for a new profile.
+    ReferenceFolder,
+}
+
+/// A native file dialog on a thread of its own (the GUI thread never blocks on it).
+#[derive(Clone, Default)]
+pub struct Dialog {
+    state: Arc<Mutex<DialogState>>,
+}
+
+#[derive(Default)]
+struct DialogState {
+    open: bool,
+    picked: Option<(Pick, PathBuf)>,
+}
+
+impl Dialog {
+    /// Opens a dialog for `pick` unless one is open.
+    pub fn open(&self, pick: Pick) {
+        {
+            let mut s = self.state.lock();
+            if s.open {
+                return;
+            }
+            s.open = true;
+        }
+        let state = self.state.clone();
+        let spawned = std::thread::Builder::new()
+            .name("fixloop-file-dialog".into())
+            .spawn(move || {
+                let dialog = rfd::FileDialog::new();
+                let path = match pick {
+                    Pick::ProfileFile => dialog
+                        .set_title("Choose a fixloop profile")
+                        .add_filter("fixloop profile", &["json"])
+                        .pick_file(),
+                    Pick::ReferenceFolder => dialog
+                        .set_title("Choose a folder of reference tracks")
+                        .pick_folder(),
+                };
+                let mut s = state.lock();
+                s.open = false;
+                s.picked = path.map(|p| (pick, p));
+            });
+        if spawned.is_err() {
+            self.state.lock().open = false;
+        }
+    }
+
+    /// Whether a dialog is open.
+    pub fn is_open(&self) -> bool {
+        self.state.lock().open
+    }
+
+    /// What the last dialog picked, once.
+    pub fn take(&self) -> Option<(Pick, PathBuf)> {
+        self.state.lock().picked.take()
+    }
+}

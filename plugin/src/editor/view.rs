@@ -1,7 +1,7 @@
 //! What the window draws and what its controls do. [`EditorView::ui`] takes the host's
 //! [`GuiContext`], so the headless tests drive the same code with a context of their own.
 
-use super::profiles::{home_profiles, BuildState, ProfileBuild};
+use super::profiles::{home_profiles, BuildState, Dialog, Pick, ProfileBuild};
 use crate::actions::{ActionError, Actions};
 use crate::engine::{Analysis, Hub, OpenFix};
 use crate::params::{FixloopParams, ParamWriter};
@@ -75,6 +75,8 @@ pub struct EditorView {
     build: Option<ProfileBuild>,
     /// Home profiles, listed when the picker opens.
     listed: Option<Vec<PathBuf>>,
+    /// The native file dialog (Browse…).
+    dialog: Dialog,
 }
 
 impl EditorView {
@@ -93,6 +95,7 @@ impl EditorView {
             new_name: "my_references".into(),
             build: None,
             listed: None,
+            dialog: Dialog::default(),
         }
     }
 
@@ -101,12 +104,14 @@ impl EditorView {
         self.actions.hub()
     }
 
-    /// Whether a profile is being built (the window repaints for its progress).
+    /// Whether a profile is being built or a file dialog is open (the window repaints to
+    /// show their progress and result).
     pub fn busy(&self) -> bool {
-        matches!(
-            self.build.as_ref().map(|b| b.state()),
-            Some(BuildState::Running { .. })
-        )
+        self.dialog.is_open()
+            || matches!(
+                self.build.as_ref().map(|b| b.state()),
+                Some(BuildState::Running { .. })
+            )
     }
 
     /// Draws the window and handles its controls.
@@ -114,6 +119,10 @@ impl EditorView {
         let analysis = self.actions.analysis();
         let applied = self.actions.applied();
         egui::Panel::top("fixloop-header").show(ui, |ui| self.header(ui, &analysis));
+        // Warnings and errors in a status bar, so they never move the controls above them.
+        if self.has_status(&analysis) {
+            egui::Panel::bottom("fixloop-status").show(ui, |ui| self.status(ui, &analysis));
+        }
         egui::Panel::left("fixloop-gaps")
             .resizable(true)
             .default_size(470.0)
@@ -161,6 +170,17 @@ impl EditorView {
                 ui.label(format!("{:.1} s analysed", a.analysed_seconds));
             });
         });
+    }
+
+    fn has_status(&self, a: &Analysis) -> bool {
+        a.profile_error.is_some()
+            || a.analysis_error.is_some()
+            || a.dropped_frames > 0
+            || a.non_finite_samples > 0
+            || self.message.is_some()
+    }
+
+    fn status(&mut self, ui: &mut Ui, a: &Analysis) {
         let red = Color32::from_rgb(0xe0, 0x50, 0x50);
         if let Some(e) = &a.profile_error {
             ui.colored_label(red, format!("Profile not loaded (bundled one in use): {e}"));
@@ -193,6 +213,14 @@ impl EditorView {
     }
 
     fn profile_picker(&mut self, ui: &mut Ui) {
+        match self.dialog.take() {
+            Some((Pick::ProfileFile, path)) => {
+                self.profile_path = path.display().to_string();
+                self.params.profile.choose(Some(self.profile_path.clone()));
+            }
+            Some((Pick::ReferenceFolder, path)) => self.new_folder = path.display().to_string(),
+            None => {}
+        }
         let (_, current) = self.params.profile.get();
         let shown = current
             .as_deref()
@@ -253,6 +281,12 @@ impl EditorView {
                     .profile
                     .choose(Some(self.profile_path.trim().to_owned()));
             }
+            if ui
+                .add_enabled(!self.dialog.is_open(), egui::Button::new("Browse…"))
+                .clicked()
+            {
+                self.dialog.open(Pick::ProfileFile);
+            }
         });
         ui.collapsing("New from references…", |ui| {
             ui.horizontal(|ui| {
@@ -263,6 +297,12 @@ impl EditorView {
                         .desired_width(200.0),
                 )
                 .labelled_by(label.id);
+                if ui
+                    .add_enabled(!self.dialog.is_open(), egui::Button::new("Choose folder…"))
+                    .clicked()
+                {
+                    self.dialog.open(Pick::ReferenceFolder);
+                }
             });
             ui.horizontal(|ui| {
                 let label = ui.label("Name");
@@ -383,9 +423,6 @@ impl EditorView {
         if let Some(p) = &a.profile {
             ui.label(RichText::new(fix.why(p, strategy)).small());
         }
-        if let Some(note) = &fix.note {
-            ui.label(RichText::new(note).small().italics());
-        }
         ui.label(RichText::new(format!("Confidence {:.0} %", 100.0 * fix.confidence)).small());
     }
 
@@ -399,8 +436,8 @@ impl EditorView {
     ) {
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width());
-            Self::fix_card(ui, a, fix, strategy);
             let in_plugin = applies_in_plugin(fix);
+            // The buttons first: where they are does not depend on the text.
             ui.horizontal(|ui| {
                 if in_plugin {
                     if ui.button("Apply").clicked() {
@@ -431,6 +468,7 @@ impl EditorView {
                     self.done(r);
                 }
             });
+            Self::fix_card(ui, a, fix, strategy);
         });
     }
 
@@ -445,8 +483,6 @@ impl EditorView {
         let fix = &open.fix;
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width());
-            Self::fix_card(ui, a, fix, strategy);
-            ui.label(RichText::new("Applied: listen, then keep or undo").small());
             ui.horizontal(|ui| {
                 if ui.button("Keep").clicked() {
                     let r = self.actions.accept(&fix.fix_id);
@@ -456,7 +492,9 @@ impl EditorView {
                     let r = self.actions.undo(&fix.fix_id, writer);
                     self.done(r);
                 }
+                ui.label(RichText::new("Applied: listen, then keep or undo").small());
             });
+            Self::fix_card(ui, a, fix, strategy);
             if open.param.is_some() {
                 let id = fix.fix_id.clone();
                 let stored = *self.amounts.get(&id).unwrap_or(&100.0);
@@ -706,15 +744,12 @@ fn gap_row(ui: &mut Ui, a: &Analysis, f: Feature, selected: bool) -> egui::Respo
     if let Some(st) = stats {
         let [lo, hi] = st.acceptable_range;
         let value = measured.as_ref().ok().copied();
-        let mut min = lo.min(st.p10).min(st.mean);
-        let mut max = hi.max(st.p90).max(st.mean);
-        if let Some(v) = value {
-            min = min.min(v);
-            max = max.max(v);
-        }
-        let pad = ((max - min) * 0.08).max(1e-9);
-        let (min, max) = (min - pad, max + pad);
-        let x = |v: f64| bar.left() + ((v - min) / (max - min)) as f32 * bar.width();
+        // The axis spans the range and one and a half widths either side; a value beyond
+        // is drawn at the edge as an arrow, so the range stays readable.
+        let w = (hi - lo).max(st.std).max(1e-9);
+        let (min, max) = (lo.min(st.p10) - 1.5 * w, hi.max(st.p90) + 1.5 * w);
+        let x =
+            |v: f64| bar.left() + ((v.clamp(min, max) - min) / (max - min)) as f32 * bar.width();
         let faded: f32 = if grey { 0.35 } else { 1.0 };
         painter.rect_filled(
             bar,
@@ -744,12 +779,26 @@ fn gap_row(ui: &mut Ui, a: &Analysis, f: Feature, selected: bool) -> egui::Respo
         );
         if let Some(v) = value {
             let c = marker_colour(outside_std(st, v));
-            painter.circle_filled(egui::pos2(x(v), bar.center().y), 5.5, c);
-            painter.circle_stroke(
-                egui::pos2(x(v), bar.center().y),
-                5.5,
-                Stroke::new(1.0, Color32::BLACK),
-            );
+            let y = bar.center().y;
+            if v < min || v > max {
+                let (tip_x, back) = if v < min {
+                    (bar.left(), bar.left() + 10.0)
+                } else {
+                    (bar.right(), bar.right() - 10.0)
+                };
+                painter.add(egui::Shape::convex_polygon(
+                    vec![
+                        egui::pos2(tip_x, y),
+                        egui::pos2(back, y - 6.0),
+                        egui::pos2(back, y + 6.0),
+                    ],
+                    c,
+                    Stroke::new(1.0, Color32::BLACK),
+                ));
+            } else {
+                painter.circle_filled(egui::pos2(x(v), y), 5.5, c);
+                painter.circle_stroke(egui::pos2(x(v), y), 5.5, Stroke::new(1.0, Color32::BLACK));
+            }
         }
     }
     let tip = match (&measured, stats, not_scored) {

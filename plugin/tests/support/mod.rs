@@ -1,8 +1,11 @@
 //! Helpers shared by the plugin's host tests.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 
 pub mod clap;
+pub mod editor;
+pub mod gui_host;
 
 /// Builds the plugin's cdylib (cargo does not build a package's cdylib for its own
 /// integration tests) and returns its path in `target/<profile>/`.
