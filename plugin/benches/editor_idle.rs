@@ -14,7 +14,9 @@ use std::time::Duration;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use support::gui_host::{close_editor, display, load, open_editor, pump, Player};
+use support::gui_host::{
+    close_editor, display, load_in_fresh_home, looped, open_editor, pump, Player,
+};
 
 /// CPU time of every thread of this process so far (`/proc/self/task/*/schedstat`, ns).
 fn process_cpu() -> Duration {
@@ -39,21 +41,11 @@ fn bench(c: &mut Criterion) {
     let Some(root) = display() else {
         return;
     };
-    let home = tempfile::tempdir().unwrap();
-    std::env::set_var("FIXLOOP_HOME", home.path());
-    let bundle_dir = tempfile::tempdir().unwrap();
-    let bundle = bundle_dir.path().join("fixloop.clap");
-    std::fs::copy(support::plugin_library(), &bundle).unwrap();
-    let (_entry, mut instance) = load(&bundle);
+    let mut fresh = load_in_fresh_home();
+    let instance = &mut fresh.instance;
     let sr = 48_000.0;
     let mix = fixloop::sim::synth::render(&Default::default(), 4.0, sr as u32);
-    let mut at = 0usize;
-    let next = move || {
-        let f = (mix.left[at], mix.right[at]);
-        at = (at + 1) % mix.left.len();
-        f
-    };
-    let mut player = Player::start(&mut instance, sr, 1024, Box::new(next));
+    let mut player = Player::start(instance, sr, 1024, looped(mix));
     player.play_real_time(sr, 2.0);
 
     let mut group = c.benchmark_group("editor_idle_cpu_per_200ms");
@@ -69,16 +61,16 @@ fn bench(c: &mut Criterion) {
         process_cpu() - start
     };
     group.bench_function("editor_closed", |b| {
-        b.iter_custom(|iters| idle(&mut instance, iters))
+        b.iter_custom(|iters| idle(instance, iters))
     });
-    open_editor(&mut instance, root);
-    pump(&mut instance, 500);
+    open_editor(instance, root);
+    pump(instance, 500);
     group.bench_function("editor_open", |b| {
-        b.iter_custom(|iters| idle(&mut instance, iters))
+        b.iter_custom(|iters| idle(instance, iters))
     });
     group.finish();
-    close_editor(&mut instance);
-    player.stop(&mut instance);
+    close_editor(instance);
+    player.stop(instance);
 }
 
 criterion_group!(benches, bench);

@@ -15,8 +15,9 @@
 
 use egui_kittest::kittest::Queryable;
 use fixloop::feedback::records::Record;
-use support::gui_host::{close_editor, display, load, open_editor, pump, tool, Player};
-use support::plugin_library;
+use support::gui_host::{
+    close_editor, display, load_in_fresh_home, looped, open_editor, pump, tool, Player,
+};
 
 mod support;
 
@@ -25,12 +26,8 @@ fn editor_opens_in_a_clap_host_and_apply_is_one_gesture() {
     let Some(root) = display() else {
         return;
     };
-    let home = tempfile::tempdir().unwrap();
-    std::env::set_var("FIXLOOP_HOME", home.path());
-    let bundle_dir = tempfile::tempdir().unwrap();
-    let bundle = bundle_dir.path().join("fixloop.clap");
-    std::fs::copy(plugin_library(), &bundle).unwrap();
-    let (_entry, mut instance) = load(&bundle);
+    let mut fresh = load_in_fresh_home();
+    let instance = &mut fresh.instance;
 
     // A rendered trance loop with its bass 4 dB up and its master 6 dB down, looped.
     let sr = support::editor::SR;
@@ -43,20 +40,14 @@ fn editor_opens_in_a_clap_host_and_apply_is_one_gesture() {
         4.0,
         sr as u32,
     );
-    let mut at = 0usize;
-    let next_frame = move || {
-        let frame = (mix.left[at], mix.right[at]);
-        at = (at + 1) % mix.left.len();
-        frame
-    };
-    let mut player = Player::start(&mut instance, sr, 1024, Box::new(next_frame));
+    let mut player = Player::start(instance, sr, 1024, looped(mix));
     player.play_real_time(sr, 5.0);
 
-    let size = open_editor(&mut instance, root);
+    let size = open_editor(instance, root);
     assert!(size.width >= 720 && size.height >= 480, "{size:?}");
     for _ in 0..20 {
         player.block();
-        pump(&mut instance, 50);
+        pump(instance, 50);
     }
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     let geometry = format!("{}x{}+0+0", size.width, size.height);
@@ -82,12 +73,12 @@ fn editor_opens_in_a_clap_host_and_apply_is_one_gesture() {
     drop(harness);
     let (x, y) = (apply.x.round().to_string(), apply.y.round().to_string());
     tool("xdotool", &["mousemove", &x, &y]).expect("xdotool moves the pointer");
-    pump(&mut instance, 100);
+    pump(instance, 100);
     tool("xdotool", &["click", "1"]).expect("xdotool clicks");
     // The host flushes parameters through its process calls.
     for _ in 0..20 {
         player.block();
-        pump(&mut instance, 25);
+        pump(instance, 25);
     }
     let after = dir.join("fixloop-editor-applied.png").display().to_string();
     let _ = tool("import", &["-window", "root", "-crop", &geometry, &after]);
@@ -100,11 +91,10 @@ fn editor_opens_in_a_clap_host_and_apply_is_one_gesture() {
             .all(|(n, _, _)| *n == seen[0].0 && !n.is_empty()),
         "{seen:?}"
     );
-    close_editor(&mut instance);
-    player.stop(&mut instance);
-    drop(instance);
+    close_editor(instance);
+    player.stop(instance);
 
-    let log = fixloop::store::read_log(&home.path().join("feedback")).unwrap();
+    let log = fixloop::store::read_log(&fresh.home.path().join("feedback")).unwrap();
     let applied: Vec<_> = log
         .entries
         .iter()

@@ -311,3 +311,35 @@ fn fix_stage_drag_is_one_gesture_and_reset_returns_to_neutral() {
     );
     rig.step();
 }
+
+/// Clicking a gap row lists only the fixes for that feature (or serving it); clicking it
+/// again lists them all.
+#[test]
+fn clicking_a_row_filters_the_fixes_to_its_feature() {
+    let rig = Rig::new();
+    let mut h = rig.harness_sized(1000.0, 2400.0);
+    let analysis = rig.hub.analysis();
+    let all = h.get_all_by_label("Skip").count();
+    assert_eq!(all, analysis.fixes.len());
+    let f = fixloop::features::Feature::StereoWidth;
+    let expected = analysis
+        .fixes
+        .iter()
+        .filter(|x| x.gap_feature == f || x.serves.contains(&f))
+        .count();
+    assert!(expected < all, "the filter must hide something");
+    let row = h
+        .get_all_by_label_contains("Stereo width: ")
+        .next()
+        .expect("the stereo width row");
+    row.click();
+    h.run();
+    assert_eq!(h.get_all_by_label("Skip").count(), expected);
+    assert!(h.query_by_label("Fixes for Stereo width only").is_some());
+    h.get_all_by_label_contains("Stereo width: ")
+        .next()
+        .unwrap()
+        .click();
+    h.run();
+    assert_eq!(h.get_all_by_label("Skip").count(), all);
+}

@@ -23,6 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+
 const SR: f64 = 48_000.0;
 
 /// Parameter values, save counter and profile choice as a host would hold them.
@@ -180,12 +182,7 @@ impl Rig {
     /// Every record the plugin wrote so far, read back from the log (after a flush).
     fn records(&self) -> Vec<Record> {
         self.sink.flush();
-        fixloop::store::read_log(self.log.path())
-            .unwrap()
-            .entries
-            .into_iter()
-            .map(|e| e.record)
-            .collect()
+        support::read_records(self.log.path())
     }
 
     /// The fix-applied records.

@@ -198,12 +198,7 @@ impl Rig {
 
     pub fn records(&self) -> Vec<Record> {
         self.sink.flush();
-        fixloop::store::read_log(self.log.path())
-            .unwrap()
-            .entries
-            .into_iter()
-            .map(|e| e.record)
-            .collect()
+        super::read_records(self.log.path())
     }
 
     pub fn actions_recorded(&self) -> Vec<UserAction> {

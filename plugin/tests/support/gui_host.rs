@@ -127,6 +127,44 @@ pub fn load(bundle: &Path) -> (PluginEntry, PluginInstance<GuiHost>) {
     (entry, instance)
 }
 
+/// A plugin instance with the GUI host, recording under a home of its own.
+pub struct Fresh {
+    /// The home (`FIXLOOP_HOME`) the instance records under.
+    pub home: tempfile::TempDir,
+    _bundle: tempfile::TempDir,
+    /// The loaded bundle (must outlive the instance).
+    pub entry: PluginEntry,
+    /// The instance.
+    pub instance: PluginInstance<GuiHost>,
+}
+
+/// Builds the plugin, sets `FIXLOOP_HOME` to a new temporary directory and loads the CLAP
+/// binary with the GUI host.
+pub fn load_in_fresh_home() -> Fresh {
+    let home = tempfile::tempdir().unwrap();
+    std::env::set_var("FIXLOOP_HOME", home.path());
+    let bundle_dir = tempfile::tempdir().unwrap();
+    let bundle = bundle_dir.path().join("fixloop.clap");
+    std::fs::copy(super::plugin_library(), &bundle).unwrap();
+    let (entry, instance) = load(&bundle);
+    Fresh {
+        home,
+        _bundle: bundle_dir,
+        entry,
+        instance,
+    }
+}
+
+/// `mix`, looped, frame by frame (for [`Player::start`]).
+pub fn looped(mix: fixloop::sim::synth::Stereo) -> Box<dyn FnMut() -> (f32, f32)> {
+    let mut at = 0usize;
+    Box::new(move || {
+        let frame = (mix.left[at], mix.right[at]);
+        at = (at + 1) % mix.left.len();
+        frame
+    })
+}
+
 /// The plugin's GUI extension.
 pub fn gui(instance: &PluginInstance<GuiHost>) -> PluginGui {
     instance

@@ -1,7 +1,7 @@
 //! Helpers shared by the plugin's host tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub mod clap;
 pub mod editor;
@@ -30,4 +30,14 @@ pub fn plugin_library() -> PathBuf {
     let path = dir.join(&name);
     assert!(path.exists(), "{} not built", path.display());
     path
+}
+
+/// Every record in the feedback log at `dir`, in order (flush the sink first).
+pub fn read_records(dir: &Path) -> Vec<fixloop::feedback::records::Record> {
+    fixloop::store::read_log(dir)
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.record)
+        .collect()
 }
