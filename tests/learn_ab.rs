@@ -353,3 +353,76 @@ fn non_finite_values_in_memory_do_not_panic() {
     let summary = fixloop::learn::Summary::compute(&ev, None, at(60)).unwrap();
     assert!(summary.avg_improvement.is_finite());
 }
+
+/// Several tests at once: each sets its own policy keys; a second test of the same key is
+/// refused when created; a session is in every running test, its policy composed of its
+/// arms' keys.
+#[test]
+fn running_tests_set_distinct_keys_and_compose_per_session() {
+    use fixloop::fixes::{Policy, TargetStrategy};
+    use fixloop::learn::ab::{assign_session, keys_set};
+    let dir = std::env::temp_dir().join(format!("fixloop-abkeys-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = AbStore::new(dir.join("abtests"));
+    store.create(&test()).unwrap();
+    assert_eq!(keys_set(&test()), ["target_strategy"]);
+    let mut same_key = test();
+    same_key.test_id = "median_vs_mean".into();
+    same_key.control.target_strategy = TargetStrategy::Median;
+    let e = store.create(&same_key).unwrap_err().to_string();
+    assert!(
+        e.contains("sets target_strategy, which test \"targeting_strategy_001\" also sets"),
+        "{e}"
+    );
+    let mut threshold = test();
+    threshold.test_id = "threshold_001".into();
+    threshold.control = Policy::default();
+    threshold.treatment = Policy {
+        min_confidence: 0.3,
+        ..Policy::default()
+    };
+    assert_eq!(keys_set(&threshold), ["min_confidence"]);
+    store.create(&threshold).unwrap();
+
+    let tests = store.list().unwrap();
+    let base = Policy {
+        amount: 0.8,
+        ..Policy::default()
+    };
+    let now = Timestamp::parse("2026-11-15T00:00:00Z").unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..40 {
+        let session = format!("session-{i}");
+        let a = assign_session(&tests, &session, &base, now, &[]);
+        assert_eq!(a.arms.len(), 2, "{a:?}");
+        let (t, c) = (a.arms["targeting_strategy_001"], a.arms["threshold_001"]);
+        let targeting = tests.iter().find(|x| x.test_id == "targeting_strategy_001");
+        assert_eq!(t, assign(targeting.unwrap(), &session));
+        let want_target = if t == Arm::Treatment {
+            TargetStrategy::Mean
+        } else {
+            TargetStrategy::Conservative
+        };
+        let want_min = if c == Arm::Treatment { 0.3 } else { 0.5 };
+        assert_eq!(a.policy.target_strategy, want_target);
+        assert_eq!(a.policy.min_confidence, want_min);
+        // Keys no test sets keep the base's value.
+        assert_eq!(a.policy.amount, 0.8);
+        seen.insert((t, c));
+    }
+    assert_eq!(
+        seen.len(),
+        4,
+        "every combination of arms occurs in 40 sessions"
+    );
+    // Before the start nothing applies.
+    let early = assign_session(
+        &tests,
+        "s",
+        &base,
+        Timestamp::parse("2026-10-01T00:00:00Z").unwrap(),
+        &[],
+    );
+    assert!(early.arms.is_empty() && early.policy == base, "{early:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

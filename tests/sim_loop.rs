@@ -92,10 +92,14 @@ fn refinement_beats_the_original_profile_on_every_seed() {
     }
 }
 
-/// A producer whose taste is the profile: refinement never widens, never moves a range's
-/// centre by more than 0.1 standard deviation (narrowing is symmetric; only the floor can
-/// shift it), and the accept rate moves by at most 5 points (measured under the response
-/// outcome: 77.0 % → 75.5 %).
+/// A producer whose taste is the profile: refinement never moves a range's centre by more
+/// than 0.1 standard deviation (widening and narrowing are symmetric; only the floor and
+/// p50 can shift it), widens at most one feature, and the accept rate moves by at most 5
+/// points. Measured (response outcome, per-feature confidence): accept 77.0 % → 81.1 %;
+/// stereo_correlation widened twice (19 of 35, then 11 of 24 of its fixes refused): its
+/// fixes move the width, which this producer wants where the references have it, so the
+/// two ranges are not both reachable and the correlation's gives way. Every other range
+/// stays inside the original.
 #[test]
 fn matching_taste_does_not_drift() {
     let w = world(TasteKind::MatchesProfile, 1);
@@ -104,6 +108,7 @@ fn matching_taste_does_not_drift() {
     assert!((last.accept_rate - first.accept_rate).abs() <= 0.05);
     assert!(last.gap_after <= first.gap_after + 0.01);
     let final_profile = r.profiles.last().unwrap();
+    let mut widened = Vec::new();
     for (name, st) in &w.profile.features {
         let new = &final_profile.features[name];
         let mid = |r: [f64; 2]| (r[0] + r[1]) / 2.0;
@@ -113,9 +118,13 @@ fn matching_taste_does_not_drift() {
             st.acceptable_range,
             new.acceptable_range
         );
-        assert!(new.acceptable_range[0] >= st.acceptable_range[0] - 1e-12);
-        assert!(new.acceptable_range[1] <= st.acceptable_range[1] + 1e-12);
+        if new.acceptable_range[0] < st.acceptable_range[0] - 1e-12
+            || new.acceptable_range[1] > st.acceptable_range[1] + 1e-12
+        {
+            widened.push(name.as_str());
+        }
     }
+    assert!(widened.len() <= 1, "{widened:?}");
 }
 
 /// A/A: the same policy in both arms, 200 simulated tests of 120 sessions, 5 looks each.

@@ -600,7 +600,7 @@ fn independent(profile: &Profile, report: &GapReport, policy: &Policy) -> Result
             let direction = g.direction?;
             let target_value = target(profile, g, policy.target_strategy)?;
             let action_type = g.feature.default_fix(direction);
-            let confidence = confidence(profile.fix_confidence(action_type), g.z);
+            let confidence = confidence(profile.fix_confidence_for(action_type, g.feature), g.z);
             let new_value = g.value + policy.amount * (target_value - g.value);
             (confidence >= policy.min_confidence).then(|| {
                 let fix = Fix {

@@ -875,7 +875,7 @@ fn fixes_of(
         let new_value = alone_v.value(gap_feature).unwrap_or(gap.value);
         // The confidence of the strongest gap it serves (the seed's rule, with the z
         // of the feature that most needs the move).
-        let prior = profile.fix_confidence(action_type);
+        let prior = profile.fix_confidence_for(action_type, gap_feature);
         let strongest = served
             .iter()
             .filter_map(|s| report.gap(s.0))

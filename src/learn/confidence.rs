@@ -17,7 +17,7 @@ use super::stats::beta_summary;
 use super::Outcomes;
 use crate::features::FixType;
 use crate::feedback::{EventOutcome, FeedbackEvent, Timestamp, UserAction};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Lower clamp of the seed rule.
@@ -82,7 +82,7 @@ pub fn seed_update<'a>(prior: f64, events: impl IntoIterator<Item = &'a Feedback
 }
 
 /// A fix type's confidence before and after its feedback, with the Beta view.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConfidenceUpdate {
     /// The prior confidence (the profile's).
     pub before: f64,
@@ -116,6 +116,56 @@ pub fn update_confidences<E: Outcomes + ?Sized>(
     let mut acc = ConfidenceAcc::new(&prior);
     events.each(|e| acc.push(&e));
     acc.finish(events, &prior)
+}
+
+/// The seed rule per (fix type, feature) (SPEC §4.3): the same steps as
+/// [`update_confidences`] over the events of each pair, in time order (stable for equal
+/// timestamps), for the pairs with at least `min_events` events; `prior` gives a pair's
+/// starting confidence (its learned value, else the type's). Pairs with fewer events are
+/// left out: fix generation then falls back to the type's value.
+pub fn update_confidences_by_feature<E: Outcomes + ?Sized>(
+    events: &E,
+    prior: impl Fn(FixType, &str) -> f64,
+    min_events: u64,
+) -> BTreeMap<FixType, BTreeMap<String, ConfidenceUpdate>> {
+    // Per fix type, per feature: (time, evidence) of each event.
+    type Steps = Vec<(Timestamp, Evidence)>;
+    let mut pairs: BTreeMap<FixType, BTreeMap<String, Steps>> = BTreeMap::new();
+    events.each(|e| {
+        let by_feature = pairs.entry(e.fix_type).or_default();
+        let step = (e.timestamp, outcome_evidence(&e));
+        match by_feature.get_mut(e.feature_name) {
+            Some(v) => v.push(step),
+            None => {
+                by_feature.insert(e.feature_name.to_owned(), vec![step]);
+            }
+        }
+    });
+    let mut out: BTreeMap<FixType, BTreeMap<String, ConfidenceUpdate>> = BTreeMap::new();
+    for (t, feature, mut steps) in pairs
+        .into_iter()
+        .flat_map(|(t, m)| m.into_iter().map(move |(f, v)| (t, f, v)))
+    {
+        if (steps.len() as u64) < min_events {
+            continue;
+        }
+        steps.sort_by_key(|&(time, _)| time); // stable: equal times keep their order
+        let before = prior(t, &feature);
+        let (mut c, mut s, mut f) = (before, 0u64, 0u64);
+        for &(_, ev) in &steps {
+            c = seed_step(c, ev);
+            match ev {
+                Evidence::Success => s += 1,
+                Evidence::Undone | Evidence::Rejected => f += 1,
+                Evidence::Neutral => {}
+            }
+        }
+        let after = c.clamp(MIN_CONFIDENCE, MAX_CONFIDENCE);
+        out.entry(t)
+            .or_default()
+            .insert(feature, beta_view(before, after, steps.len() as u64, s, f));
+    }
+    out
 }
 
 /// [`update_confidences`] fed one event at a time. Events are assumed in time order; if

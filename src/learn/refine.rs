@@ -26,14 +26,14 @@
 //! [`confidence`](super::confidence), and the version becomes `{old}_refined_{YYYYMMDD}`
 //! for the date given. The input profile is never modified.
 
-use super::confidence::{update_confidences, ConfidenceUpdate};
+use super::confidence::{update_confidences, update_confidences_by_feature, ConfidenceUpdate};
 use super::effectiveness::{by_feature, FeatureEffectiveness};
 use super::Outcomes;
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::FixType;
 use crate::profile::{FeatureStats, Profile};
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -53,6 +53,9 @@ pub struct RefineOptions {
     pub min_events: u64,
     /// Narrowest allowed range as a multiple of the feature's std (default 0.5).
     pub floor_std_fraction: f64,
+    /// Events a (fix type, feature) pair needs before its own confidence is learned
+    /// (default 10); below it the pair uses its type's confidence.
+    pub min_confidence_events: u64,
     /// The date written into the new version string.
     pub date: NaiveDate,
 }
@@ -63,13 +66,14 @@ impl RefineOptions {
         RefineOptions {
             min_events: 20,
             floor_std_fraction: 0.5,
+            min_confidence_events: 10,
             date,
         }
     }
 }
 
 /// What refinement did to one feature's range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Widened (low effectiveness).
@@ -95,12 +99,15 @@ impl Decision {
 }
 
 /// The audit record of one feature.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Adjustment {
     /// Feature name.
     pub feature: String,
     /// Feedback events about it.
     pub events: u64,
+    /// Of those, how many the producer rejected (skipped) or undid.
+    #[serde(default)]
+    pub refused: u64,
     /// Its adjustment factor (`null` without events).
     pub factor: Option<f64>,
     /// Its outcome score (`null` without events).
@@ -132,6 +139,9 @@ pub struct RefineReport {
     pub adjustments: Vec<Adjustment>,
     /// Confidence updates of the fix types with events.
     pub confidence: BTreeMap<FixType, ConfidenceUpdate>,
+    /// Confidence updates per (fix type, feature), for the pairs with at least
+    /// [`RefineOptions::min_confidence_events`] events.
+    pub confidence_by_feature: BTreeMap<FixType, BTreeMap<String, ConfidenceUpdate>>,
 }
 
 impl RefineReport {
@@ -141,6 +151,11 @@ impl RefineReport {
             .iter()
             .any(|a| matches!(a.decision, Decision::Widen | Decision::Narrow))
             || self.confidence.values().any(|c| c.after != c.before)
+            || self
+                .confidence_by_feature
+                .values()
+                .flat_map(|m| m.values())
+                .any(|c| c.after != c.before)
     }
 }
 
@@ -185,10 +200,28 @@ pub fn refine<E: Outcomes + Sync + ?Sized>(
     }
     // Per-feature effectiveness and the confidence updates: two passes, side by side on
     // two threads for large inputs.
-    let (effectiveness, confidence) = super::join(
+    let ((effectiveness, confidence), confidence_by_feature) = super::join(
         events.count() >= super::PARALLEL_EVENTS,
-        || by_feature(events),
-        || update_confidences(events, |t| profile.fix_confidence(t)),
+        || {
+            (
+                by_feature(events),
+                update_confidences(events, |t| profile.fix_confidence(t)),
+            )
+        },
+        || {
+            update_confidences_by_feature(
+                events,
+                |t, f| {
+                    profile
+                        .fix_confidence_by_feature
+                        .get(&t)
+                        .and_then(|m| m.get(f))
+                        .copied()
+                        .unwrap_or_else(|| profile.fix_confidence(t))
+                },
+                options.min_confidence_events,
+            )
+        },
     );
     let mut refined = profile.clone();
     let names: BTreeSet<&str> = profile
@@ -205,6 +238,7 @@ pub fn refine<E: Outcomes + Sync + ?Sized>(
             None => Adjustment {
                 feature: name.to_string(),
                 events: eff.map_or(0, |e| e.samples),
+                refused: eff.map_or(0, |e| e.rejects + e.undos),
                 factor: eff.map(|e| e.factor),
                 score: eff.map(|e| e.score),
                 decision: Decision::Skipped,
@@ -222,6 +256,12 @@ pub fn refine<E: Outcomes + Sync + ?Sized>(
     for (t, c) in &confidence {
         refined.fix_confidence.insert(*t, c.after);
     }
+    for (t, m) in &confidence_by_feature {
+        let learned = refined.fix_confidence_by_feature.entry(*t).or_default();
+        for (f, c) in m {
+            learned.insert(f.clone(), c.after);
+        }
+    }
     refined.version = refined_version(&profile.version, options.date);
     refined
         .validate()
@@ -234,6 +274,7 @@ pub fn refine<E: Outcomes + Sync + ?Sized>(
             options: *options,
             adjustments,
             confidence,
+            confidence_by_feature,
         },
         profile: refined,
     })
@@ -253,6 +294,7 @@ fn adjust_feature(
     let mut adj = Adjustment {
         feature: name.to_string(),
         events: eff.map_or(0, |e| e.samples),
+        refused: eff.map_or(0, |e| e.rejects + e.undos),
         factor: eff.map(|e| e.factor),
         score: eff.map(|e| e.score),
         decision: Decision::Skipped,
@@ -408,6 +450,24 @@ impl fmt::Display for RefineReport {
                 c.successes,
                 c.failures
             )?;
+        }
+        if !self.confidence_by_feature.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "Confidence per feature:")?;
+            for (t, m) in &self.confidence_by_feature {
+                for (feature, c) in m {
+                    writeln!(
+                        f,
+                        "  {} fixes on {feature}: {:.2} → {:.2}  ({} events: {} good, {} bad)",
+                        t.title(),
+                        c.before,
+                        c.after,
+                        c.events,
+                        c.successes,
+                        c.failures
+                    )?;
+                }
+            }
         }
         writeln!(f)?;
         writeln!(

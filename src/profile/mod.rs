@@ -46,6 +46,11 @@ pub struct Profile {
     /// Prior confidence per fix type (0–1), the starting point of a fix's confidence.
     #[serde(default)]
     pub fix_confidence: BTreeMap<FixType, f64>,
+    /// Confidence per fix type and feature (SPEC §4.3), learned by refinement once a
+    /// (type, feature) pair has enough events; fix generation uses it and falls back to
+    /// the type's value. Optional: absent in profiles that never learned one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fix_confidence_by_feature: BTreeMap<FixType, BTreeMap<String, f64>>,
     /// Fields this version does not know, kept on round trip.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -272,6 +277,7 @@ impl Profile {
             track_count: 0,
             features: BTreeMap::new(),
             fix_confidence: BTreeMap::new(),
+            fix_confidence_by_feature: BTreeMap::new(),
             extra: BTreeMap::new(),
         }
     }
@@ -338,6 +344,15 @@ impl Profile {
                 ));
             }
         }
+        for (fix_type, by_feature) in &self.fix_confidence_by_feature {
+            for (feature, c) in by_feature {
+                if !(c.is_finite() && (0.0..=1.0).contains(c)) {
+                    return invalid(format!(
+                        "fix_confidence_by_feature {fix_type}.{feature}: {c} is not a number in [0, 1]"
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -378,6 +393,16 @@ impl Profile {
             .get(&fix_type)
             .copied()
             .unwrap_or(DEFAULT_FIX_CONFIDENCE)
+    }
+
+    /// The prior confidence of a `fix_type` fix for `feature`: the learned per-feature
+    /// value when there is one, else the type's ([`fix_confidence`](Self::fix_confidence)).
+    pub fn fix_confidence_for(&self, fix_type: FixType, feature: Feature) -> f64 {
+        self.fix_confidence_by_feature
+            .get(&fix_type)
+            .and_then(|m| m.get(feature.name()))
+            .copied()
+            .unwrap_or_else(|| self.fix_confidence(fix_type))
     }
 
     /// The profile as pretty JSON.

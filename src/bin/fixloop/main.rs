@@ -59,7 +59,7 @@ fn main() -> ExitCode {
         Command::Summary(args) => summary::run(&home, args).map(|()| true),
         Command::Refine(args) => refine::run(&home, args).map(|()| true),
         Command::Ab(command) => ab::run(&home, command).map(|()| true),
-        Command::Profile(command) => profile::run(command).map(|()| true),
+        Command::Profile(command) => profile::run(&home, command).map(|()| true),
         Command::Import(args) => feedback::import(&home, args).map(|()| true),
         Command::Export(args) => feedback::export(&home, args).map(|()| true),
         Command::Verify(args) => feedback::verify(&home, args),

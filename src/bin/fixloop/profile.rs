@@ -2,9 +2,14 @@
 //! `fixloop profile add --profile IN --refs DIR --output OUT`: profiles from folders of
 //! audio, analysed in parallel, with a progress bar. A file that fails is reported and
 //! skipped; the rest still count.
+//!
+//! `fixloop profile history NAME`, `revert NAME VERSION`, `learn NAME [--adopt FILE]`,
+//! `pause NAME [--resume]`: a profile's lineage in the home (`fixloop::learn::Lineage`).
 
 use fixloop::error::{Error, ErrorKind};
 use fixloop::features::{self, Progress};
+use fixloop::home::Home;
+use fixloop::learn::{HistoryKind, Learned, Lineage, RefineOptions};
 use fixloop::profile::{merge_references, Profile};
 use fixloop::Result;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -38,10 +43,101 @@ pub enum Command {
         #[arg(long, value_name = "OUT.json")]
         output: PathBuf,
     },
+    /// What the profile NAME has learned: every version, refinement and revert in the
+    /// home, and what changed since its first version.
+    History {
+        /// The profile's name (its folder under the home's profiles/).
+        name: String,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put an earlier version of the profile NAME back in force (nothing is deleted).
+    Revert {
+        /// The profile's name.
+        name: String,
+        /// The version to go back to (see `history`).
+        version: String,
+    },
+    /// One step of learning: refine the version in force of NAME from the feedback
+    /// recorded under it, when enough has arrived (what the plugin does at session start
+    /// and end).
+    Learn {
+        /// The profile's name.
+        name: String,
+        /// A profile file to adopt into the lineage first (its first version, or a new
+        /// one of the same name).
+        #[arg(long, value_name = "FILE.json")]
+        adopt: Option<PathBuf>,
+        /// Events a feature needs before its range is touched.
+        #[arg(long, default_value_t = 20)]
+        min_events: u64,
+    },
+    /// Pause (or with --resume, resume) learning for the profile NAME.
+    Pause {
+        /// The profile's name.
+        name: String,
+        /// Resume instead.
+        #[arg(long)]
+        resume: bool,
+    },
 }
 
-pub fn run(command: &Command) -> Result<()> {
+pub fn run(home: &Home, command: &Command) -> Result<()> {
     match command {
+        Command::History { name, json } => history(home, name, *json)?,
+        Command::Revert { name, version } => {
+            let lineage = Lineage::open(home, name)?;
+            let entry = lineage.revert(version, chrono::Utc::now())?;
+            println!(
+                "Profile {name}: {} in force again (was {})",
+                entry.version,
+                entry.parent.as_deref().unwrap_or("none")
+            );
+        }
+        Command::Learn {
+            name,
+            adopt,
+            min_events,
+        } => {
+            let lineage = Lineage::open(home, name)?;
+            let now = chrono::Utc::now();
+            if let Some(path) = adopt {
+                lineage.adopt(&Profile::load(path)?, now)?;
+            }
+            let options = RefineOptions {
+                min_events: *min_events,
+                ..RefineOptions::new(now.date_naive())
+            };
+            match lineage.learn(&home.feedback_dir(), &options, now)? {
+                Learned::Paused => println!("Profile {name}: learning is paused"),
+                Learned::NotDue {
+                    events,
+                    most_per_feature,
+                    needed,
+                    ..
+                } => println!(
+                    "Profile {name}: not yet ({events} events for the version in force; the most on one feature {most_per_feature}, {needed} needed)"
+                ),
+                Learned::Unchanged { events } => println!(
+                    "Profile {name}: {events} events changed nothing"
+                ),
+                Learned::Refined(entry) => println!(
+                    "Profile {name}: refined {} → {} from {} events ({} range change(s))",
+                    entry.parent.as_deref().unwrap_or("?"),
+                    entry.version,
+                    entry.events_used,
+                    entry.adjustments.len()
+                ),
+            }
+        }
+        Command::Pause { name, resume } => {
+            Lineage::open(home, name)?.set_paused(!resume)?;
+            println!(
+                "Profile {name}: learning {}",
+                if *resume { "resumed" } else { "paused" }
+            );
+        }
         Command::Build { refs, name, output } => {
             let paths = audio_files(refs)?;
             let bar = bar(paths.len());
@@ -147,4 +243,89 @@ fn report_failures(failed: &[(PathBuf, Error)]) {
     for (_, e) in failed {
         eprintln!("fixloop: skipped: {e:#}");
     }
+}
+
+fn history(home: &Home, name: &str, json: bool) -> Result<()> {
+    let lineage = Lineage::open(home, name)?;
+    let history = lineage.history()?;
+    if history.is_empty() {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "profile {name} has no history in {} (the plugin starts one the first time it uses the profile; or `fixloop profile learn {name} --adopt FILE`)",
+                lineage.dir().display()
+            ),
+        ));
+    }
+    let changes = lineage.changes_since_original()?;
+    if json {
+        let doc = serde_json::json!({
+            "name": name,
+            "in_force": history.last().map(|h| h.version.clone()),
+            "paused": lineage.paused(),
+            "history": history,
+            "changes_since_original": changes,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return Ok(());
+    }
+    println!(
+        "Profile {name} ({}), learning {}",
+        lineage.dir().display(),
+        if lineage.paused() { "paused" } else { "on" }
+    );
+    for h in &history {
+        let when = h.time.format("%Y-%m-%d %H:%M");
+        match h.kind {
+            HistoryKind::Created => println!("  {when}  created   {}", h.version),
+            HistoryKind::Reverted => println!(
+                "  {when}  reverted  to {} (from {})",
+                h.version,
+                h.parent.as_deref().unwrap_or("?")
+            ),
+            HistoryKind::Refined => {
+                println!(
+                    "  {when}  refined   {} from {}, {} events",
+                    h.version,
+                    h.parent.as_deref().unwrap_or("?"),
+                    h.events_used
+                );
+                for a in &h.adjustments {
+                    let r = |r: Option<[f64; 2]>| {
+                        r.map(|[lo, hi]| format!("[{lo:.3}, {hi:.3}]"))
+                            .unwrap_or_default()
+                    };
+                    println!(
+                        "      {}: {} {} → {} ({} events, {} refused)",
+                        a.feature,
+                        a.decision.name(),
+                        r(a.old_range),
+                        r(a.new_range),
+                        a.events,
+                        a.refused
+                    );
+                }
+                for (t, c) in &h.confidence {
+                    if c.before != c.after {
+                        println!(
+                            "      {} confidence {:.2} → {:.2}",
+                            t.title(),
+                            c.before,
+                            c.after
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if let Some(last) = history.last() {
+        println!("In force: {}", last.version);
+    }
+    if !changes.is_empty() {
+        println!("What changed since {}:", history[0].version);
+        for c in changes {
+            println!("  {c}");
+        }
+    }
+    Ok(())
 }

@@ -102,8 +102,31 @@ impl AbStore {
 
     /// Validates `test` and writes it as `<test_id>.json`, creating the directory;
     /// refuses to replace an existing test. Returns the file written.
+    ///
+    /// Also refused: a test that sets a policy key ([`keys_set`](super::keys_set)) that a
+    /// test not yet ended sets, since one session is in every running test at once.
     pub fn create(&self, test: &AbTest) -> Result<PathBuf> {
         test.validate()?;
+        let now = crate::feedback::Timestamp::now();
+        let keys = super::keys_set(test);
+        for other in self.list().unwrap_or_default() {
+            if other.test_id == test.test_id || other.end_date.is_some_and(|end| now >= end) {
+                continue;
+            }
+            if let Some(k) = super::keys_set(&other)
+                .into_iter()
+                .find(|k| keys.contains(k))
+            {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "A/B test {:?} sets {k}, which test {:?} also sets and has not ended; \
+                         end it (end_date) or test another key",
+                        test.test_id, other.test_id
+                    ),
+                ));
+            }
+        }
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, "create", e))?;
         let path = self.path_of(&test.test_id);
         let mut file = std::fs::OpenOptions::new()
