@@ -258,6 +258,23 @@ impl Actions {
         Ok(event_id)
     }
 
+    /// Asks the background thread to put the earlier profile `version` back in force
+    /// (see `fixloop::learn::Lineage::revert`); the next analysis shows it.
+    pub fn revert_profile(&self, version: &str) {
+        self.hub
+            .learning_requests
+            .lock()
+            .push(crate::engine::LearningRequest::Revert(version.to_owned()));
+    }
+
+    /// Asks the background thread to pause (or resume) learning for the profile in use.
+    pub fn pause_learning(&self, paused: bool) {
+        self.hub
+            .learning_requests
+            .lock()
+            .push(crate::engine::LearningRequest::Pause(paused));
+    }
+
     fn find_open(&self, fix_id: &str) -> Option<usize> {
         self.hub
             .applied

@@ -55,6 +55,38 @@ pub struct Analysis {
     pub non_finite_samples: u64,
     /// Frames the audio thread could not hand over, in total.
     pub dropped_frames: u64,
+    /// What the profile has learned in this home, and how to take it back.
+    pub learning: LearningView,
+}
+
+/// The profile's lineage as the editor shows it (see `fixloop::learn::Lineage`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LearningView {
+    /// Whether the profile has a lineage in a home (false: no home, learning off).
+    pub active: bool,
+    /// The version in force.
+    pub version: String,
+    /// The lineage's first version.
+    pub original: Option<String>,
+    /// What changed since the first version, one line each.
+    pub changes: Vec<String>,
+    /// Every version the lineage has held, oldest first (revert targets).
+    pub versions: Vec<String>,
+    /// Whether learning is paused.
+    pub paused: bool,
+    /// What the last learning step did, in words.
+    pub last_step: Option<String>,
+    /// Why learning is off or failed.
+    pub error: Option<String>,
+}
+
+/// What the editor asks of the learning (done on the background thread).
+#[derive(Clone, Debug, PartialEq)]
+pub enum LearningRequest {
+    /// Put this earlier version back in force.
+    Revert(String),
+    /// Pause (true) or resume (false) learning.
+    Pause(bool),
 }
 
 impl Analysis {
@@ -98,6 +130,7 @@ pub struct Hub {
     pub(crate) applied: Mutex<Vec<OpenFix>>,
     window_resets: AtomicU64,
     on_publish: Mutex<Option<PublishHook>>,
+    pub(crate) learning_requests: Mutex<Vec<LearningRequest>>,
 }
 
 /// Called on the background thread after each new analysis is published (the editor asks
@@ -118,6 +151,7 @@ impl Hub {
             applied: Mutex::new(Vec::new()),
             window_resets: AtomicU64::new(0),
             on_publish: Mutex::new(None),
+            learning_requests: Mutex::new(Vec::new()),
         }
     }
 
@@ -190,6 +224,9 @@ pub struct EngineConfig {
     /// Whether the heuristic runs for CLAP hosts too (by default VST3 only: CLAP hosts say
     /// when they render offline).
     pub pace_heuristic_for_clap: bool,
+    /// Events one feature needs before the profile is refined (the refine guard rail,
+    /// default 20).
+    pub learn_min_events: u64,
 }
 
 impl Default for EngineConfig {
@@ -201,6 +238,7 @@ impl Default for EngineConfig {
             render_pace: RenderPaceConfig::default(),
             save_burst_gap: SaveDebounce::DEFAULT_BURST_GAP,
             pace_heuristic_for_clap: false,
+            learn_min_events: 20,
         }
     }
 }
@@ -231,6 +269,12 @@ pub struct Engine {
     pace_enabled: bool,
     offline_since: Option<u64>,
     last: Analysis,
+    home: Option<fixloop::home::Home>,
+    lineage: Option<fixloop::learn::Lineage>,
+    learning: LearningView,
+    /// The policy of this session: the configured one with its A/B arms' keys.
+    session_policy: Policy,
+    session_arms: std::collections::BTreeMap<String, fixloop::feedback::Arm>,
 }
 
 impl Engine {
@@ -268,15 +312,37 @@ impl Engine {
             pace_enabled: false,
             offline_since: None,
             last: Analysis::default(),
+            home: None,
+            lineage: None,
+            learning: LearningView::default(),
+            session_policy: config.policy,
+            session_arms: Default::default(),
         };
         engine.refresh_profile();
         engine.publish();
         engine
     }
 
+    /// The engine learning in `home` (`None`: no learning, the default): the profile's
+    /// lineage under `profiles/<name>/`, refined at session start and after a session's
+    /// end from the home's feedback log, and the home's running A/B tests assigned at
+    /// session start.
+    pub fn with_home(mut self, home: Option<fixloop::home::Home>) -> Engine {
+        self.home = home;
+        self.profile_generation = None;
+        self.refresh_profile();
+        self.publish();
+        self
+    }
+
     /// The profile in use.
     pub fn profile(&self) -> &Profile {
         &self.profile
+    }
+
+    /// The policy fixes are proposed under in this session (A/B arms applied).
+    pub fn session_policy(&self) -> &Policy {
+        &self.session_policy
     }
 
     /// Handles one lifecycle message at `now`.
@@ -329,11 +395,8 @@ impl Engine {
                 self.offline_since = told_offline.then_some(frames_at_activate.min(frames_now));
                 if !self.session_started {
                     self.session_started = true;
-                    self.hub.recorder.start_session(&SessionInfo {
-                        session_id: crate::feedback::session_id(host_api),
-                        profile_version: self.profile.version.clone(),
-                        ..SessionInfo::default()
-                    });
+                    self.learn_step();
+                    self.begin_session(host_api, false);
                 }
                 self.step(now);
             }
@@ -353,6 +416,10 @@ impl Engine {
                 if let Some(done) = done {
                     let _ = done.try_send(());
                 }
+                // After the session's records are on disk, and after the host was told.
+                if self.learn_step() {
+                    self.begin_session(self.host_api, true);
+                }
             }
         }
     }
@@ -361,6 +428,7 @@ impl Engine {
     /// and host signals, publish the analysis.
     pub fn step(&mut self, now: Instant) {
         self.refresh_profile();
+        self.handle_learning_requests();
         let resets = self.hub.window_resets.load(Ordering::Acquire);
         if resets != self.window_reset_seen {
             // Audio already in the ring was produced before the change; drain it first.
@@ -400,8 +468,196 @@ impl Engine {
                 Err(e) => (fixloop::profile::bundled(), Some(format!("{e:#}"))),
             },
         };
-        self.profile = Arc::new(profile);
+        self.profile = Arc::new(self.adopt(profile));
         self.profile_error = error;
+        self.compute();
+        self.publish();
+    }
+
+    /// `base` put into its lineage in the home (when there is one): the profile in force
+    /// is the lineage's, which may be a refined descendant of `base`.
+    fn adopt(&mut self, base: Profile) -> Profile {
+        self.lineage = None;
+        self.learning = LearningView {
+            version: base.version.clone(),
+            ..LearningView::default()
+        };
+        let Some(home) = &self.home else {
+            return base;
+        };
+        let adopted = fixloop::learn::Lineage::open(home, &base.name).and_then(|l| {
+            let p = l.adopt(&base, chrono::Utc::now())?;
+            Ok((l, p))
+        });
+        match adopted {
+            Ok((lineage, profile)) => {
+                self.lineage = Some(lineage);
+                self.refresh_learning_view(&profile);
+                profile
+            }
+            Err(e) => {
+                self.learning.error = Some(format!("learning is off: {e:#}"));
+                base
+            }
+        }
+    }
+
+    fn refresh_learning_view(&mut self, profile: &Profile) {
+        let Some(l) = &self.lineage else {
+            return;
+        };
+        let last_step = self.learning.last_step.take();
+        self.learning = LearningView {
+            active: true,
+            version: profile.version.clone(),
+            original: l.versions().ok().and_then(|v| v.first().cloned()),
+            changes: l.changes_since_original().unwrap_or_default(),
+            versions: l.versions().unwrap_or_default(),
+            paused: l.paused(),
+            last_step,
+            error: None,
+        };
+    }
+
+    /// One learning step in the home (see `fixloop::learn::Lineage::learn`). Returns
+    /// whether the version in force changed.
+    fn learn_step(&mut self) -> bool {
+        let (Some(home), Some(lineage)) = (&self.home, &self.lineage) else {
+            return false;
+        };
+        let now = chrono::Utc::now();
+        let options = fixloop::learn::RefineOptions {
+            min_events: self.config.learn_min_events,
+            ..fixloop::learn::RefineOptions::new(now.date_naive())
+        };
+        let outcome = lineage.learn(&home.feedback_dir(), &options, now);
+        use fixloop::learn::Learned;
+        let (text, changed) = match outcome {
+            Ok(Learned::Refined(entry)) => (
+                format!(
+                    "refined from {} events: now {}",
+                    entry.events_used, entry.version
+                ),
+                true,
+            ),
+            Ok(Learned::NotDue {
+                events,
+                most_per_feature,
+                needed,
+                ..
+            }) => (
+                format!(
+                    "{events} events under this version; the next refinement needs {needed} on one feature (the most so far: {most_per_feature})"
+                ),
+                false,
+            ),
+            Ok(Learned::Unchanged { events }) => {
+                (format!("{events} events changed nothing"), false)
+            }
+            Ok(Learned::Paused) => ("paused".to_owned(), false),
+            Err(e) => (format!("learning failed: {e:#}"), false),
+        };
+        self.learning.last_step = Some(text);
+        if changed {
+            self.switch_to_lineage_version();
+        } else {
+            let p = self.profile.clone();
+            self.refresh_learning_view(&p);
+            self.publish_learning();
+        }
+        changed
+    }
+
+    /// Loads the lineage's version in force and makes it the profile in use.
+    fn switch_to_lineage_version(&mut self) {
+        let current = self.lineage.as_ref().map(|l| l.current());
+        match current {
+            Some(Ok(Some(p))) => {
+                self.refresh_learning_view(&p);
+                self.profile = Arc::new(p);
+            }
+            Some(Err(e)) => self.learning.error = Some(format!("{e:#}")),
+            _ => {}
+        }
+        self.compute();
+        self.publish();
+    }
+
+    fn publish_learning(&mut self) {
+        self.last.learning = self.learning.clone();
+        self.publish();
+    }
+
+    fn handle_learning_requests(&mut self) {
+        let requests = std::mem::take(&mut *self.hub.learning_requests.lock());
+        if requests.is_empty() {
+            return;
+        }
+        let mut changed = false;
+        for r in requests {
+            let Some(l) = &self.lineage else {
+                self.learning.error = Some("learning is off: no home".into());
+                continue;
+            };
+            let result = match &r {
+                LearningRequest::Revert(v) => l.revert(v, chrono::Utc::now()).map(|_| {
+                    changed = true;
+                }),
+                LearningRequest::Pause(p) => l.set_paused(*p),
+            };
+            if let Err(e) = result {
+                self.learning.error = Some(format!("{e:#}"));
+            }
+        }
+        if changed {
+            self.switch_to_lineage_version();
+            self.begin_session(self.host_api, true);
+        } else {
+            let p = self.profile.clone();
+            self.refresh_learning_view(&p);
+            self.publish_learning();
+        }
+    }
+
+    /// Starts the recorder's session with the profile version in force and the session's
+    /// arm in every running A/B test of the home (`next`: a new session of this instance,
+    /// the version in force having changed).
+    fn begin_session(&mut self, host_api: HostApi, next: bool) {
+        let session_id = crate::feedback::session_id(host_api);
+        self.session_policy = self.config.policy;
+        self.session_arms.clear();
+        if let Some(home) = &self.home {
+            let tests = fixloop::learn::AbStore::new(home.abtests_dir())
+                .list()
+                .unwrap_or_default();
+            if !tests.is_empty() {
+                let events = if tests.iter().any(|t| t.bandit.is_some()) {
+                    fixloop::store::read_events(&home.feedback_dir()).unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                let a = fixloop::learn::ab::assign_session(
+                    &tests,
+                    &session_id,
+                    &self.config.policy,
+                    fixloop::feedback::Timestamp::now(),
+                    &events,
+                );
+                self.session_policy = a.policy;
+                self.session_arms = a.arms;
+            }
+        }
+        let info = SessionInfo {
+            session_id,
+            profile_version: self.profile.version.clone(),
+            ab: self.session_arms.clone(),
+            ..SessionInfo::default()
+        };
+        if next {
+            self.hub.recorder.next_session(&info);
+        } else {
+            self.hub.recorder.start_session(&info);
+        }
         self.compute();
         self.publish();
     }
@@ -459,7 +715,14 @@ impl Engine {
         let fixes = report
             .as_ref()
             .and_then(|r| {
-                propose_for(&self.profile, r, Some(&features), None, &self.config.policy).ok()
+                propose_for(
+                    &self.profile,
+                    r,
+                    Some(&features),
+                    None,
+                    &self.session_policy,
+                )
+                .ok()
             })
             .unwrap_or_default();
         self.last = Analysis {
@@ -468,13 +731,14 @@ impl Engine {
             fixes,
             analysed_seconds: self.window_frames as f64 / self.sample_rate_hz,
             profile: Some(self.profile.clone()),
-            policy: self.config.policy,
+            policy: self.session_policy,
             profile_name: self.profile.name.clone(),
             profile_version: self.profile.version.clone(),
             profile_error: self.profile_error.clone(),
             analysis_error: self.source_error.clone(),
             non_finite_samples: self.non_finite,
             dropped_frames: self.counters.frames_dropped.load(Ordering::Relaxed),
+            learning: self.learning.clone(),
         };
     }
 

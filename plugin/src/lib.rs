@@ -173,13 +173,15 @@ impl Plugin for FixloopPlugin {
         self.audio
             .prepare(sample_rate_hz, self.params.fix_settings(), producer);
         if self.worker.is_none() {
+            // Learning and A/B tests live in the same home as the feedback store.
             let engine = Engine::new(
                 self.config,
                 self.hub.clone(),
                 self.counters.clone(),
                 self.params.clone() as Arc<dyn HostView>,
                 analysis::default_source(),
-            );
+            )
+            .with_home(fixloop::home::Home::resolve(None).ok());
             match Worker::spawn(engine) {
                 Ok(w) => self.worker = Some(w),
                 // Without the thread the plugin still passes audio; it just does not analyse.

@@ -119,12 +119,23 @@ impl Recorder {
     }
 
     /// A session began: kept until its first record (a second call before then replaces
-    /// it; after it, is ignored: one session per instance).
+    /// it; after it, is ignored: see [`next_session`](Self::next_session) for a new one).
     pub fn start_session(&self, info: &SessionInfo) {
         let mut s = self.state.lock();
         if !s.session_written {
             s.session = Some(info.clone());
         }
+    }
+
+    /// A new session from now on (the profile version in force changed, so the events
+    /// that follow must carry the new one): its start is written before its first
+    /// record, like the first session's.
+    pub fn next_session(&self, info: &SessionInfo) {
+        let mut s = self.state.lock();
+        if s.session_written {
+            s.session_written = false;
+        }
+        s.session = Some(info.clone());
     }
 
     /// A fix was applied or rejected unapplied: writes the session start first (once),

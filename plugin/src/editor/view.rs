@@ -140,6 +140,8 @@ impl EditorView {
                     self.fix_stage(ui, gui);
                     ui.add_space(8.0);
                     self.history(ui, &applied);
+                    ui.add_space(8.0);
+                    self.learned(ui, &analysis);
                 });
         });
     }
@@ -590,6 +592,50 @@ impl EditorView {
             setter.end_set_parameter(p);
             self.dragging = None;
         }
+    }
+
+    /// What the profile has learned from this producer, with Revert and Pause. The
+    /// editor shows nothing of any A/B arm (the test stays blind).
+    fn learned(&mut self, ui: &mut Ui, a: &Analysis) {
+        let l = &a.learning;
+        ui.collapsing("What fixloop has learned", |ui| {
+            if let Some(e) = &l.error {
+                ui.colored_label(Color32::from_rgb(0xe0, 0xa0, 0x30), e);
+            }
+            if !l.active {
+                ui.label("Learning needs a fixloop home (FIXLOOP_HOME or the data folder).");
+                return;
+            }
+            ui.label(format!("Profile version in force: {}", l.version));
+            if let Some(step) = &l.last_step {
+                ui.label(RichText::new(format!("Last check: {step}")).small());
+            }
+            if l.changes.is_empty() {
+                ui.label(match &l.original {
+                    Some(o) if *o != l.version => format!("Same ranges and confidences as {o}."),
+                    _ => "Nothing learned yet: it refines once a feature has 20 of your decisions."
+                        .to_owned(),
+                });
+            } else if let Some(o) = &l.original {
+                ui.label(format!("Since {o}:"));
+                for c in &l.changes {
+                    ui.label(format!("  {c}"));
+                }
+            }
+            let mut paused = l.paused;
+            if ui.checkbox(&mut paused, "Pause learning").changed() {
+                self.actions.pause_learning(paused);
+            }
+            let earlier: Vec<&String> = l.versions.iter().filter(|v| **v != l.version).collect();
+            if !earlier.is_empty() {
+                ui.label("Revert to:");
+                for v in earlier {
+                    if ui.button(format!("Revert to {v}")).clicked() {
+                        self.actions.revert_profile(v);
+                    }
+                }
+            }
+        });
     }
 
     fn history(&mut self, ui: &mut Ui, applied: &[OpenFix]) {

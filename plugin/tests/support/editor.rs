@@ -93,30 +93,49 @@ pub struct Rig {
     pub hub: Arc<Hub>,
     pub engine: Engine,
     audio: AudioPath,
+    counters: Arc<AudioCounters>,
     t0: Instant,
     ms: u64,
     seed: u32,
+    /// The home the engine learns in (`None`: no learning).
+    pub home: Option<std::path::PathBuf>,
 }
 
 impl Rig {
     /// An engine on the plugin's real parameters, activated, with 1 s of noise at about
     /// −22 LUFS heard (far below the bundled trance profile: a gain fix is proposed).
     pub fn new() -> Rig {
-        let log = tempfile::tempdir().unwrap();
-        let sink = Arc::new(StoreSink::at(log.path()));
-        let params = Arc::new(FixloopParams::default());
-        let hub = Arc::new(Hub::new(sink.clone()));
-        let counters = Arc::new(AudioCounters::default());
-        let engine = Engine::new(
+        Rig::new_in(None)
+    }
+
+    /// [`Rig::new`] learning in the home `home` (its feedback log is the rig's), so the
+    /// engine keeps the profile's lineage and takes part in the home's A/B tests.
+    pub fn new_in(home: Option<&std::path::Path>) -> Rig {
+        Rig::configured(
+            home,
             EngineConfig {
                 outcome_after_seconds: 1.0,
                 ..EngineConfig::default()
             },
+        )
+    }
+
+    /// [`Rig::new_in`] with the engine configured by `config`.
+    pub fn configured(home: Option<&std::path::Path>, config: EngineConfig) -> Rig {
+        let log = tempfile::tempdir().unwrap();
+        let log_dir = home.map_or(log.path().to_path_buf(), |h| h.join("feedback"));
+        let sink = Arc::new(StoreSink::at(&log_dir));
+        let params = Arc::new(FixloopParams::default());
+        let hub = Arc::new(Hub::new(sink.clone()));
+        let counters = Arc::new(AudioCounters::default());
+        let engine = Engine::new(
+            config,
             hub.clone(),
             counters.clone(),
             params.clone() as Arc<dyn HostView>,
             default_source(),
-        );
+        )
+        .with_home(home.map(fixloop::home::Home::at));
         let gui = Arc::new(TestGui {
             params: params.clone(),
             events: Mutex::new(Vec::new()),
@@ -130,26 +149,41 @@ impl Rig {
             hub,
             engine,
             audio: AudioPath::new(SR, counters.clone()),
+            counters,
             t0: Instant::now(),
             ms: 0,
             seed: 1,
+            home: home.map(|h| h.to_path_buf()),
         };
+        rig.activate();
+        rig.play(SR as usize);
+        rig
+    }
+
+    /// What the host's activation does: a new ring, the engine told.
+    pub fn activate(&mut self) {
         let (producer, consumer) = rtrb::RingBuffer::new(SR as usize * 4);
-        rig.audio.prepare(SR, rig.params.fix_settings(), producer);
-        rig.engine.handle(
+        self.audio.prepare(SR, self.params.fix_settings(), producer);
+        let now = self.t0 + Duration::from_millis(self.ms);
+        self.engine.handle(
             Control::Activate {
                 consumer,
                 sample_rate_hz: SR,
                 offline: false,
                 host_api: HostApi::Clap,
-                frames_at_activate: counters.frames_processed.load(Ordering::SeqCst),
-                activated_at: rig.t0,
+                frames_at_activate: self.counters.frames_processed.load(Ordering::SeqCst),
+                activated_at: now,
                 saves_at_activate: 0,
             },
-            rig.t0,
+            now,
         );
-        rig.play(SR as usize);
-        rig
+    }
+
+    /// What the host's deactivation does: the engine records, flushes and learns.
+    pub fn deactivate(&mut self) {
+        self.ms += 20;
+        let now = self.t0 + Duration::from_millis(self.ms);
+        self.engine.handle(Control::Deactivate(None), now);
     }
 
     /// Plays `frames` of noise through the fix stage (the audio thread's part) and lets
