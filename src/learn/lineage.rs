@@ -85,6 +85,28 @@ pub struct HistoryEntry {
     pub confidence_by_feature: BTreeMap<FixType, BTreeMap<String, ConfidenceUpdate>>,
 }
 
+impl HistoryEntry {
+    /// A line that only changes the version in force (created or reverted).
+    fn marker(
+        kind: HistoryKind,
+        version: &str,
+        parent: Option<String>,
+        time: DateTime<Utc>,
+    ) -> HistoryEntry {
+        HistoryEntry {
+            kind,
+            version: version.to_owned(),
+            parent,
+            time,
+            events_used: 0,
+            learned_through_micros: None,
+            adjustments: Vec::new(),
+            confidence: BTreeMap::new(),
+            confidence_by_feature: BTreeMap::new(),
+        }
+    }
+}
+
 /// What [`Lineage::learn`] did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Learned {
@@ -230,17 +252,12 @@ impl Lineage {
                 base.validate()?;
                 write_atomic(&path, crate::json::to_pretty(base).as_bytes())?;
             }
-            self.append(&HistoryEntry {
-                kind: HistoryKind::Created,
-                version: base.version.clone(),
-                parent: history.last().map(|h| h.version.clone()),
-                time: now,
-                events_used: 0,
-                learned_through_micros: None,
-                adjustments: Vec::new(),
-                confidence: BTreeMap::new(),
-                confidence_by_feature: BTreeMap::new(),
-            })?;
+            self.append(&HistoryEntry::marker(
+                HistoryKind::Created,
+                &base.version,
+                history.last().map(|h| h.version.clone()),
+                now,
+            ))?;
             return Ok(base.clone());
         }
         self.current()?.ok_or_else(|| {
@@ -340,17 +357,12 @@ impl Lineage {
         }
         // Loading checks the file is there and valid before it is put in force.
         Profile::load(&self.version_path(version))?;
-        let entry = HistoryEntry {
-            kind: HistoryKind::Reverted,
-            version: version.to_owned(),
-            parent: history.last().map(|h| h.version.clone()),
-            time: now,
-            events_used: 0,
-            learned_through_micros: None,
-            adjustments: Vec::new(),
-            confidence: BTreeMap::new(),
-            confidence_by_feature: BTreeMap::new(),
-        };
+        let entry = HistoryEntry::marker(
+            HistoryKind::Reverted,
+            version,
+            history.last().map(|h| h.version.clone()),
+            now,
+        );
         self.append(&entry)?;
         Ok(entry)
     }
