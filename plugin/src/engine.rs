@@ -507,12 +507,13 @@ impl Engine {
             return;
         };
         let last_step = self.learning.last_step.take();
+        let versions = l.versions().unwrap_or_default();
         self.learning = LearningView {
             active: true,
             version: profile.version.clone(),
-            original: l.versions().ok().and_then(|v| v.first().cloned()),
+            original: versions.first().cloned(),
             changes: l.changes_since_original().unwrap_or_default(),
-            versions: l.versions().unwrap_or_default(),
+            versions,
             paused: l.paused(),
             last_step,
             error: None,
