@@ -345,6 +345,39 @@ typedef uint32_t fixloop_arm;
 #endif // __cplusplus
 
 /**
+ * What a learning step did (values of the `uint32_t` written by [`fixloop_lineage_learn`]).
+ */
+enum fixloop_learned
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Learning is paused; nothing was read.
+   */
+  FIXLOOP_LEARNED_PAUSED = 0,
+  /**
+   * Not enough feedback yet for the version in force.
+   */
+  FIXLOOP_LEARNED_NOT_DUE = 1,
+  /**
+   * Enough feedback, but refinement changed nothing.
+   */
+  FIXLOOP_LEARNED_UNCHANGED = 2,
+  /**
+   * A refined version is now in force.
+   */
+  FIXLOOP_LEARNED_REFINED = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum fixloop_learned fixloop_learned;
+#else
+typedef uint32_t fixloop_learned;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An opaque feedback collector (one per plugin instance or host session). Open with
  * [`fixloop_collector_open`], close with [`fixloop_collector_close`]. Its functions may be
  * called from several threads at once (the record functions from the audio thread).
@@ -356,6 +389,15 @@ typedef struct fixloop_collector fixloop_collector;
  * [`fixloop_fix_list_free`].
  */
 typedef struct fixloop_fix_list fixloop_fix_list;
+
+/**
+ * An opaque handle on the lineage of one profile in a home (its versions and history
+ * under `profiles/<name>/`). Open with [`fixloop_lineage_open`], release with
+ * [`fixloop_lineage_close`]. The handle holds no file open: several handles (and
+ * processes) may use one lineage, but steps that write (adopt, learn, revert, pause) must
+ * not run concurrently on the same lineage.
+ */
+typedef struct fixloop_lineage fixloop_lineage;
 
 /**
  * An opaque, immutable reference profile. Create with [`fixloop_profile_load`] or
@@ -937,6 +979,93 @@ fixloop_status fixloop_ab_assign(const char *test_id,
                                  const char *session_id,
                                  double assignment_ratio,
                                  uint32_t *out_arm);
+
+/**
+ * Opens the lineage of the profile called `name` in the home at `home` (NULL = the
+ * default home: `FIXLOOP_HOME`, else the platform data dir) into `*out`. Nothing is
+ * created on disk until something is written. `FIXLOOP_ERR_INVALID_ARGUMENT` for a name
+ * that cannot be a folder name.
+ *
+ * The caller owns `*out` ([`fixloop_lineage_close`]). Any non-real-time thread; not
+ * real-time safe.
+ */
+fixloop_status fixloop_lineage_open(const char *home,
+                                    const char *name,
+                                    struct fixloop_lineage **out);
+
+/**
+ * Releases a lineage handle. NULL is ignored. Any non-real-time thread.
+ */
+void fixloop_lineage_close(struct fixloop_lineage *lineage);
+
+/**
+ * Makes `profile` part of the lineage: the first time (or for a version the lineage has
+ * never held, e.g. a rebuilt profile of the same name) it is written and put in force;
+ * otherwise nothing changes and a refined descendant stays in force. The profile's name
+ * must be the lineage's. When `out_current` is not NULL, the profile in force is written
+ * to `*out_current` — the one to propose fixes with.
+ *
+ * Borrows `profile`; the caller owns `*out_current` ([`fixloop_profile_free`]). Any
+ * non-real-time thread; not real-time safe (file I/O).
+ */
+fixloop_status fixloop_lineage_adopt(const struct fixloop_lineage *lineage,
+                                     const struct fixloop_profile *profile,
+                                     struct fixloop_profile **out_current);
+
+/**
+ * The profile in force, written to `*out_profile`. `FIXLOOP_ERR_NOT_FOUND` for a lineage
+ * with no version yet (adopt one first).
+ *
+ * The caller owns `*out_profile` ([`fixloop_profile_free`]). Any non-real-time thread;
+ * not real-time safe.
+ */
+fixloop_status fixloop_lineage_current(const struct fixloop_lineage *lineage,
+                                       struct fixloop_profile **out_profile);
+
+/**
+ * One step of learning (what the plugin runs at session start and after a session
+ * ends): when some feature has at least `min_events` events (0 = the default, 20)
+ * recorded under the version in force in the log at `feedback` (a log directory; NULL =
+ * the home's `feedback/`), refines it (SPEC §4.3 with its guard rails), writes the new
+ * version and puts it in force. When the log has not changed since the last step it
+ * answers without reading the log. What happened is written to `*out_result`
+ * (`fixloop_learned`) and, as JSON (field `result` and that outcome's fields; a
+ * refinement's adjustments and confidence updates), to `*out_json`; either may be NULL.
+ * After `FIXLOOP_LEARNED_REFINED`, [`fixloop_lineage_current`] gives the new profile.
+ *
+ * The caller owns `*out_json` ([`fixloop_string_free`]). Any non-real-time thread (it
+ * reads the log and writes files: never the audio thread).
+ */
+fixloop_status fixloop_lineage_learn(const struct fixloop_lineage *lineage,
+                                     const char *feedback,
+                                     uint64_t min_events,
+                                     uint32_t *out_result,
+                                     char **out_json);
+
+/**
+ * The lineage at a glance as JSON in `*out_json`: `name`, `in_force`, `paused`,
+ * `history[]` (every version created, refined — with its adjustments and confidence
+ * updates — or reverted, oldest first) and `changes_since_original[]` (what changed since
+ * the first version, in words). The same document as `fixloop profile history --json`.
+ *
+ * The caller owns `*out_json` ([`fixloop_string_free`]). Any non-real-time thread.
+ */
+fixloop_status fixloop_lineage_history_json(const struct fixloop_lineage *lineage, char **out_json);
+
+/**
+ * Puts the earlier `version` (NUL-terminated) back in force: a history line is
+ * appended, no file is changed or deleted. `FIXLOOP_ERR_NOT_FOUND` for a version the
+ * lineage never held (the message lists its versions).
+ *
+ * Borrows everything. Any non-real-time thread; not real-time safe.
+ */
+fixloop_status fixloop_lineage_revert(const struct fixloop_lineage *lineage, const char *version);
+
+/**
+ * Pauses (`paused` true) or resumes learning: while paused, [`fixloop_lineage_learn`]
+ * reads nothing and answers `FIXLOOP_LEARNED_PAUSED`. Any non-real-time thread.
+ */
+fixloop_status fixloop_lineage_set_paused(const struct fixloop_lineage *lineage, bool paused);
 
 /**
  * Loads and validates the profile at `path` (NUL-terminated UTF-8) into `*out`.

@@ -622,3 +622,116 @@ fn collector_and_learning_functions_refuse_bad_input() {
     }
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+#[test]
+fn lineage_functions_refuse_bad_input_and_name_what() {
+    let tmp = std::env::temp_dir().join(format!("fixloop-ffi-lineage-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let c = |s: &str| CString::new(s).unwrap();
+    let home = c(tmp.to_str().unwrap());
+    // SAFETY: every call passes NULL or valid pointers, which is the point of the test.
+    unsafe {
+        let mut l = null_mut();
+        let name = c("trance");
+        assert_eq!(
+            fixloop_lineage_open(home.as_ptr(), null(), &mut l),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert!(last_error().contains("argument name is NULL"));
+        assert_eq!(
+            fixloop_lineage_open(home.as_ptr(), name.as_ptr(), null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        let bad = c("../escape");
+        assert_eq!(
+            fixloop_lineage_open(home.as_ptr(), bad.as_ptr(), &mut l),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        assert!(
+            last_error().contains("cannot name a folder"),
+            "{}",
+            last_error()
+        );
+        assert!(l.is_null(), "out-parameter untouched on failure");
+        assert_eq!(
+            fixloop_lineage_open(home.as_ptr(), name.as_ptr(), &mut l),
+            FIXLOOP_OK
+        );
+        // A new lineage: no version yet, nothing to learn from, nothing to revert to.
+        let mut current = null_mut();
+        assert_eq!(
+            fixloop_lineage_current(l, &mut current),
+            FIXLOOP_ERR_NOT_FOUND
+        );
+        assert!(last_error().contains("adopt one first"), "{}", last_error());
+        let mut result = 99u32;
+        assert_eq!(
+            fixloop_lineage_learn(l, null(), 0, &mut result, null_mut()),
+            FIXLOOP_ERR_NOT_FOUND
+        );
+        assert_eq!(result, 99);
+        let v = c("trance_v1");
+        assert_eq!(fixloop_lineage_revert(l, v.as_ptr()), FIXLOOP_ERR_NOT_FOUND);
+        assert_eq!(fixloop_lineage_revert(l, null()), FIXLOOP_ERR_NULL_ARGUMENT);
+        assert_eq!(
+            fixloop_lineage_adopt(l, null(), null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_lineage_adopt(null(), null(), null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        let mut json = null_mut();
+        assert_eq!(
+            fixloop_lineage_history_json(null(), &mut json),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_lineage_history_json(l, null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_lineage_set_paused(null(), true),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        // Adopt, then learn from a log that does not exist yet: not due, nothing read.
+        let profile = load();
+        assert_eq!(fixloop_lineage_adopt(l, profile, &mut current), FIXLOOP_OK);
+        assert!(!current.is_null());
+        let missing = c(tmp.join("no-log").to_str().unwrap());
+        assert_eq!(
+            fixloop_lineage_learn(l, missing.as_ptr(), 0, &mut result, &mut json),
+            FIXLOOP_OK
+        );
+        assert_eq!(result, fixloop_learned::FIXLOOP_LEARNED_NOT_DUE as u32);
+        let text = CStr::from_ptr(json).to_str().unwrap().to_owned();
+        assert!(text.contains("\"result\":\"not_due\""), "{text}");
+        assert!(text.contains("\"needed\":20"), "{text}");
+        fixloop_string_free(json);
+        // Paused: the step says so.
+        assert_eq!(fixloop_lineage_set_paused(l, true), FIXLOOP_OK);
+        assert_eq!(
+            fixloop_lineage_learn(l, missing.as_ptr(), 0, &mut result, null_mut()),
+            FIXLOOP_OK
+        );
+        assert_eq!(result, fixloop_learned::FIXLOOP_LEARNED_PAUSED as u32);
+        // A profile of another name does not belong here.
+        let other = c("other");
+        let mut l2 = null_mut();
+        assert_eq!(
+            fixloop_lineage_open(home.as_ptr(), other.as_ptr(), &mut l2),
+            FIXLOOP_OK
+        );
+        assert_eq!(
+            fixloop_lineage_adopt(l2, profile, null_mut()),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains("does not belong"), "{}", last_error());
+        fixloop_lineage_close(l2);
+        fixloop_lineage_close(null_mut());
+        fixloop_profile_free(current);
+        fixloop_profile_free(profile);
+        fixloop_lineage_close(l);
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

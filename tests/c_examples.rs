@@ -1,6 +1,7 @@
 //! The C and C++ examples build against `include/fixloop.h` and the static library with
 //! `-Wall -Wextra -Werror` (C11, C++17), run — load the profile, score a track, record a fix
-//! lifecycle, flush, read the summary, refine — and print what the library computes; then
+//! lifecycle, flush, read the summary, refine, keep the profile's lineage (learn, history,
+//! revert) — and print what the library computes; then
 //! once more under AddressSanitizer (which includes LeakSanitizer on Linux), with no error
 //! or leak. The log they write is then read back by the library.
 
@@ -60,6 +61,8 @@ fn run(exe: &Path) -> String {
         exe.file_name().unwrap().to_string_lossy()
     ));
     let _ = std::fs::remove_dir_all(&feedback);
+    let home = feedback.with_extension("home");
+    let _ = std::fs::remove_dir_all(&home);
     // A freshly linked executable can be "busy" for a moment while another thread of
     // this test process forks (Linux ETXTBSY); retry, as build tools do.
     let mut tries = 0;
@@ -67,6 +70,7 @@ fn run(exe: &Path) -> String {
         let result = Command::new(exe)
             .arg(root().join("assets/trance_profile.json"))
             .arg(&feedback)
+            .arg(&home)
             .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
             .output();
         match result {
@@ -87,6 +91,7 @@ fn run(exe: &Path) -> String {
     assert!(e.was_applied && e.gap_after.is_some());
     assert!(e.session_saved_after || e.track_bounced_after);
     std::fs::remove_dir_all(&feedback).unwrap();
+    let _ = std::fs::remove_dir_all(&home);
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -135,6 +140,17 @@ fn check_c_output(text: &str) {
         "{text}"
     );
     assert!(text.contains("refined trance_v1_refined_"), "{text}");
+    // The lineage in the home: the step refined the version in force from the one event,
+    // the history names the lineage, and the revert put the original back.
+    assert!(
+        text.contains("learned refined: in force trance_v1_refined_"),
+        "{text}"
+    );
+    assert!(
+        text.contains("history {\"name\":\"trance\",\"in_force\":\"trance_v1_refined_"),
+        "{text}"
+    );
+    assert!(text.contains("reverted: in force trance_v1\n"), "{text}");
     assert!(text.ends_with("ok\n"), "{text}");
 }
 
@@ -148,6 +164,13 @@ fn check_cpp_output(text: &str) {
         "{text}"
     );
     assert!(text.contains("refined trance_v1_refined_"), "{text}");
+    // Its one event is a `modify` (score 0.5, factor 0.5: keep; no confidence rule moves):
+    // the lineage makes no version that changes nothing, unlike a direct refine.
+    assert!(
+        text.contains("lineage unchanged: in force trance_v1\n"),
+        "{text}"
+    );
+    assert!(text.contains("reverted: in force trance_v1\n"), "{text}");
     assert!(
         text.contains("expected error: fixloop_profile_load: i/o error: /nonexistent/profile.json: cannot read"),
         "{text}"

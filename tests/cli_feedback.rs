@@ -261,3 +261,96 @@ fn a_fresh_home_is_an_empty_log_not_an_error() {
     std::fs::remove_file(&out).unwrap();
     std::fs::remove_dir_all(&h).unwrap();
 }
+
+#[test]
+fn profile_lineage_learn_history_revert_pause() {
+    let h = home("lineage");
+    // Before anything is adopted: a clear error, no history.
+    let out = fixloop(&h, &["profile", "history", "trance"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no history"));
+    ok(&fixloop(&h, &["import", SEED]));
+    // The seed's events were proposed under trance_v1, the bundled file's version; each
+    // feature has one or two, so a guard rail of 1 lets the step refine.
+    let step = json(&fixloop(
+        &h,
+        &[
+            "profile",
+            "learn",
+            "trance",
+            "--adopt",
+            PROFILE,
+            "--min-events",
+            "1",
+            "--json",
+        ],
+    ));
+    assert_eq!(step["result"], "refined", "{step}");
+    assert_eq!(step["parent"], "trance_v1");
+    let refined = step["version"].as_str().unwrap().to_owned();
+    assert!(refined.starts_with("trance_v1_refined_"), "{refined}");
+    assert_eq!(step["events_used"], 4, "the seed file's four events");
+    // Nothing new since: the next step answers from the watermark.
+    let again = json(&fixloop(
+        &h,
+        &["profile", "learn", "trance", "--min-events", "1", "--json"],
+    ));
+    assert_eq!(again["result"], "not_due", "{again}");
+    assert_eq!(again["cached"], false, "the new version has no check yet");
+    let again = json(&fixloop(
+        &h,
+        &["profile", "learn", "trance", "--min-events", "1", "--json"],
+    ));
+    assert_eq!(again["cached"], true, "{again}");
+
+    let history = json(&fixloop(&h, &["profile", "history", "trance", "--json"]));
+    assert_eq!(history["in_force"], refined.as_str());
+    let kinds: Vec<&str> = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["created", "refined"]);
+    assert!(!history["changes_since_original"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    let out = fixloop(&h, &["profile", "revert", "trance", "trance_v9"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no version \"trance_v9\"") && err.contains(&refined),
+        "{err}"
+    );
+    let said = ok(&fixloop(&h, &["profile", "revert", "trance", "trance_v1"]));
+    assert!(said.contains("trance_v1 in force again"), "{said}");
+    let history = json(&fixloop(&h, &["profile", "history", "trance", "--json"]));
+    assert_eq!(history["in_force"], "trance_v1");
+    assert_eq!(
+        history["changes_since_original"].as_array().unwrap().len(),
+        0
+    );
+    // The version in force again is the adopted file as fixloop reads it (loading
+    // recomputes percentiles from the samples), field for field.
+    let load = |p: &Path| fixloop::profile::Profile::load(p).unwrap();
+    assert_eq!(
+        load(&h.join("profiles/trance/trance_v1.json")),
+        load(Path::new(PROFILE))
+    );
+    // The abandoned branch's events are not learned again from trance_v1.
+    let step = json(&fixloop(
+        &h,
+        &["profile", "learn", "trance", "--min-events", "1", "--json"],
+    ));
+    assert_eq!(step["result"], "not_due", "{step}");
+    assert_eq!(step["events"], 0, "{step}");
+
+    ok(&fixloop(&h, &["profile", "pause", "trance"]));
+    let step = json(&fixloop(&h, &["profile", "learn", "trance", "--json"]));
+    assert_eq!(step["result"], "paused");
+    assert!(ok(&fixloop(&h, &["profile", "history", "trance"])).contains("learning paused"));
+    ok(&fixloop(&h, &["profile", "pause", "trance", "--resume"]));
+    let _ = std::fs::remove_dir_all(&h);
+}

@@ -1,8 +1,10 @@
 /* A C host of the fixloop API: loads a profile, scores a work-in-progress track, proposes
  * fixes, records one fix's lifecycle in a feedback log (applied, accepted, outcome,
- * session saved), flushes, reads the feedback summary and refines the profile.
+ * session saved), flushes, reads the feedback summary and refines the profile; then keeps
+ * the profile's lineage in a home as the plugin does: adopts it, runs the learning step,
+ * reads the history and reverts to the original.
  *
- * Usage: host PROFILE.json FEEDBACK_DIR
+ * Usage: host PROFILE.json FEEDBACK_DIR HOME_DIR
  * Build: cc -std=c11 -Iinclude examples/c/host.c target/release/libfixloop.a -lpthread -ldl -lm
  */
 #include <math.h>
@@ -35,8 +37,8 @@ static const struct {
 };
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s PROFILE.json FEEDBACK_DIR\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s PROFILE.json FEEDBACK_DIR HOME_DIR\n", argv[0]);
         return 2;
     }
     if (fixloop_abi_version() != FIXLOOP_ABI_VERSION) {
@@ -158,6 +160,41 @@ int main(int argc, char **argv) {
     printf("refined %s\n", refined_version);
     fixloop_string_free(report);
     fixloop_profile_free(refined);
+
+    /* The same refinement, kept as the plugin keeps it: the profile's lineage in a home.
+     * A host runs the learning step at session start and after a session ends; it refines
+     * once a feature has enough events for the version in force (1 here, 20 by default). */
+    char name[64];
+    s = fixloop_profile_name(profile, name, sizeof name, NULL);
+    if (s != FIXLOOP_OK) return fail("fixloop_profile_name", s);
+    fixloop_lineage *lineage = NULL;
+    s = fixloop_lineage_open(argv[3], name, &lineage);
+    if (s != FIXLOOP_OK) return fail("fixloop_lineage_open", s);
+    s = fixloop_lineage_adopt(lineage, profile, NULL);
+    if (s != FIXLOOP_OK) return fail("fixloop_lineage_adopt", s);
+    uint32_t learned = 0;
+    s = fixloop_lineage_learn(lineage, argv[2], 1, &learned, NULL);
+    if (s != FIXLOOP_OK) return fail("fixloop_lineage_learn", s);
+    fixloop_profile *in_force = NULL;
+    s = fixloop_lineage_current(lineage, &in_force);
+    if (s != FIXLOOP_OK) return fail("fixloop_lineage_current", s);
+    fixloop_profile_version(in_force, refined_version, sizeof refined_version, NULL);
+    fixloop_profile_free(in_force);
+    printf("learned %s: in force %s\n",
+           learned == FIXLOOP_LEARNED_REFINED ? "refined" : "nothing", refined_version);
+    char *history = NULL;
+    s = fixloop_lineage_history_json(lineage, &history);
+    if (s != FIXLOOP_OK) return fail("fixloop_lineage_history_json", s);
+    printf("history %.48s\n", history);
+    fixloop_string_free(history);
+    s = fixloop_lineage_revert(lineage, version);
+    if (s != FIXLOOP_OK) return fail("fixloop_lineage_revert", s);
+    s = fixloop_lineage_current(lineage, &in_force);
+    if (s != FIXLOOP_OK) return fail("fixloop_lineage_current", s);
+    fixloop_profile_version(in_force, refined_version, sizeof refined_version, NULL);
+    fixloop_profile_free(in_force);
+    printf("reverted: in force %s\n", refined_version);
+    fixloop_lineage_close(lineage);
 
     fixloop_fix_list_free(fixes);
     fixloop_profile_free(profile);

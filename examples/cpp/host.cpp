@@ -2,9 +2,10 @@
 // exceptions carrying fixloop_last_error().
 //
 // Loads a profile, scores a track, proposes fixes, records a fix lifecycle through a
-// Collector (applied, modified, outcome, bounce), flushes, reads the summary, refines.
+// Collector (applied, modified, outcome, bounce), flushes, reads the summary, refines, and
+// runs the learning step on the profile's Lineage in a home, then reverts it.
 //
-// Usage: host PROFILE.json FEEDBACK_DIR
+// Usage: host PROFILE.json FEEDBACK_DIR HOME_DIR
 // Build: c++ -std=c++17 -Iinclude examples/cpp/host.cpp target/release/libfixloop.a -lpthread -ldl -lm
 #include <cstdio>
 #include <memory>
@@ -160,8 +161,48 @@ class Profile {
     }
 
   private:
+    friend class Lineage;
     explicit Profile(fixloop_profile *p) : handle_(p) {}
     std::unique_ptr<fixloop_profile, ProfileDeleter> handle_;
+};
+
+struct LineageDeleter {
+    void operator()(fixloop_lineage *l) const { fixloop_lineage_close(l); }
+};
+
+// A profile's versions and history in a home: what the plugin learns by itself.
+class Lineage {
+  public:
+    Lineage(const std::string &home, const std::string &name) {
+        fixloop_lineage *l = nullptr;
+        check("fixloop_lineage_open", fixloop_lineage_open(home.c_str(), name.c_str(), &l));
+        handle_.reset(l);
+    }
+    // Makes `profile` part of the lineage; returns the profile in force.
+    Profile adopt(const Profile &profile) const {
+        fixloop_profile *p = nullptr;
+        check("fixloop_lineage_adopt", fixloop_lineage_adopt(handle_.get(), profile.get(), &p));
+        return Profile(p);
+    }
+    // One learning step (run at session start and end); true when a refined version is now
+    // in force.
+    bool learn(const std::string &feedback, uint64_t min_events) const {
+        uint32_t result = 0;
+        check("fixloop_lineage_learn", fixloop_lineage_learn(handle_.get(), feedback.c_str(),
+                                                             min_events, &result, nullptr));
+        return result == FIXLOOP_LEARNED_REFINED;
+    }
+    Profile current() const {
+        fixloop_profile *p = nullptr;
+        check("fixloop_lineage_current", fixloop_lineage_current(handle_.get(), &p));
+        return Profile(p);
+    }
+    void revert(const std::string &version) const {
+        check("fixloop_lineage_revert", fixloop_lineage_revert(handle_.get(), version.c_str()));
+    }
+
+  private:
+    std::unique_ptr<fixloop_lineage, LineageDeleter> handle_;
 };
 
 inline uint32_t feature(const char *name) {
@@ -173,8 +214,8 @@ inline uint32_t feature(const char *name) {
 }  // namespace fixloop
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: %s PROFILE.json FEEDBACK_DIR\n", argv[0]);
+    if (argc != 4) {
+        std::fprintf(stderr, "usage: %s PROFILE.json FEEDBACK_DIR HOME_DIR\n", argv[0]);
         return 2;
     }
     try {
@@ -216,6 +257,13 @@ int main(int argc, char **argv) {
         std::printf("summary %.40s\n", summary.get());
         auto refined = profile.refine(argv[2], 1);
         std::printf("refined %s\n", refined.version().c_str());
+        fixloop::Lineage lineage(argv[3], "trance");
+        lineage.adopt(profile);
+        bool learned = lineage.learn(argv[2], 1);
+        std::printf("lineage %s: in force %s\n", learned ? "refined" : "unchanged",
+                    lineage.current().version().c_str());
+        lineage.revert(profile.version());
+        std::printf("reverted: in force %s\n", lineage.current().version().c_str());
         // Errors surface as exceptions with the library's message.
         try {
             fixloop::Profile::load("/nonexistent/profile.json");

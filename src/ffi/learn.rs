@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 ///
 /// # Safety
 /// `feedback` is NULL or NUL-terminated.
-unsafe fn feedback_at(feedback: *const c_char) -> FfiResult<store::Feedback> {
+pub(super) unsafe fn feedback_at(feedback: *const c_char) -> FfiResult<store::Feedback> {
     let path = if feedback.is_null() {
         Home::resolve(None)?.feedback_dir()
     } else {
@@ -22,7 +22,7 @@ unsafe fn feedback_at(feedback: *const c_char) -> FfiResult<store::Feedback> {
     Ok(store::load_feedback(&path)?)
 }
 
-fn json_out(out: *mut *mut c_char, value: &impl serde::Serialize) -> FfiResult {
+pub(super) fn json_out(out: *mut *mut c_char, value: &impl serde::Serialize) -> FfiResult {
     let text = serde_json::to_string(value)
         .map_err(|e| Failure::new(FIXLOOP_ERR_PANIC, format!("cannot encode JSON: {e}")))?;
     // SAFETY: the caller checked out non-NULL.

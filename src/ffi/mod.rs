@@ -24,11 +24,13 @@
 mod collector;
 mod fixes;
 mod learn;
+mod lineage;
 mod profile;
 
 pub use collector::*;
 pub use fixes::*;
 pub use learn::*;
+pub use lineage::*;
 pub use profile::*;
 
 use crate::error::{Error, ErrorKind};

@@ -44,7 +44,7 @@ pub struct fixloop_feature_stats {
     pub weight: f64,
 }
 
-fn write_profile(out: *mut *mut fixloop_profile, profile: Profile) {
+pub(super) fn write_profile(out: *mut *mut fixloop_profile, profile: Profile) {
     let handle = Box::into_raw(Box::new(fixloop_profile { inner: profile }));
     // SAFETY: out was checked non-NULL by the caller of this helper.
     unsafe { out.write(handle) };

@@ -107,8 +107,11 @@ impl HistoryEntry {
     }
 }
 
-/// What [`Lineage::learn`] did.
-#[derive(Clone, Debug, PartialEq)]
+/// What [`Lineage::learn`] did. As JSON (the C ABI's and `profile learn --json`'s form)
+/// the variant is the field `result` (`paused`, `not_due`, `unchanged`, `refined`) beside
+/// the variant's fields (a refinement's are those of its [`HistoryEntry`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
 pub enum Learned {
     /// Learning is paused; nothing was read.
     Paused,
@@ -130,6 +133,22 @@ pub enum Learned {
     },
     /// A new version is in force.
     Refined(Box<HistoryEntry>),
+}
+
+/// A lineage at a glance: what `fixloop profile history --json` prints and the C ABI's
+/// `fixloop_lineage_history_json` returns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LineageReport {
+    /// The profile's name.
+    pub name: String,
+    /// The version in force (`null` for a new lineage).
+    pub in_force: Option<String>,
+    /// Whether learning is paused.
+    pub paused: bool,
+    /// Every history line, oldest first.
+    pub history: Vec<HistoryEntry>,
+    /// [`Lineage::changes_since_original`].
+    pub changes_since_original: Vec<String>,
 }
 
 /// What the last check saw (`checked.json`).
@@ -365,6 +384,18 @@ impl Lineage {
         );
         self.append(&entry)?;
         Ok(entry)
+    }
+
+    /// The lineage at a glance (history, version in force, pause, changes in words).
+    pub fn report(&self) -> Result<LineageReport> {
+        let history = self.history()?;
+        Ok(LineageReport {
+            name: self.name.clone(),
+            in_force: history.last().map(|h| h.version.clone()),
+            paused: self.paused(),
+            changes_since_original: self.changes_since_original()?,
+            history,
+        })
     }
 
     /// Whether learning is paused.

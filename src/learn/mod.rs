@@ -29,7 +29,7 @@ pub use crate::rng::SplitMix64;
 pub use ab::{AbStatus, AbStore, AbTest};
 pub use confidence::{update_confidences, ConfidenceUpdate};
 pub use effectiveness::{FeatureEffectiveness, FixTypeEffectiveness, Recommendation, Summary};
-pub use lineage::{HistoryEntry, HistoryKind, Learned, Lineage};
+pub use lineage::{HistoryEntry, HistoryKind, Learned, Lineage, LineageReport};
 pub use refine::{refine, Adjustment, Decision, RefineOptions, RefineReport, Refinement};
 pub use since::Since;
 

@@ -72,6 +72,9 @@ pub enum Command {
         /// Events a feature needs before its range is touched.
         #[arg(long, default_value_t = 20)]
         min_events: u64,
+        /// JSON instead of text (the step's `result` and its fields).
+        #[arg(long)]
+        json: bool,
     },
     /// Pause (or with --resume, resume) learning for the profile NAME.
     Pause {
@@ -99,6 +102,7 @@ pub fn run(home: &Home, command: &Command) -> Result<()> {
             name,
             adopt,
             min_events,
+            json,
         } => {
             let lineage = Lineage::open(home, name)?;
             let now = chrono::Utc::now();
@@ -109,7 +113,15 @@ pub fn run(home: &Home, command: &Command) -> Result<()> {
                 min_events: *min_events,
                 ..RefineOptions::new(now.date_naive())
             };
-            match lineage.learn(&home.feedback_dir(), &options, now)? {
+            let learned = lineage.learn(&home.feedback_dir(), &options, now)?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&learned).unwrap_or_default()
+                );
+                return Ok(());
+            }
+            match learned {
                 Learned::Paused => println!("Profile {name}: learning is paused"),
                 Learned::NotDue {
                     events,
@@ -247,8 +259,8 @@ fn report_failures(failed: &[(PathBuf, Error)]) {
 
 fn history(home: &Home, name: &str, json: bool) -> Result<()> {
     let lineage = Lineage::open(home, name)?;
-    let history = lineage.history()?;
-    if history.is_empty() {
+    let report = lineage.report()?;
+    if report.history.is_empty() {
         return Err(Error::new(
             ErrorKind::NotFound,
             format!(
@@ -257,24 +269,19 @@ fn history(home: &Home, name: &str, json: bool) -> Result<()> {
             ),
         ));
     }
-    let changes = lineage.changes_since_original()?;
     if json {
-        let doc = serde_json::json!({
-            "name": name,
-            "in_force": history.last().map(|h| h.version.clone()),
-            "paused": lineage.paused(),
-            "history": history,
-            "changes_since_original": changes,
-        });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
         return Ok(());
     }
     println!(
         "Profile {name} ({}), learning {}",
         lineage.dir().display(),
-        if lineage.paused() { "paused" } else { "on" }
+        if report.paused { "paused" } else { "on" }
     );
-    for h in &history {
+    for h in &report.history {
         let when = h.time.format("%Y-%m-%d %H:%M");
         match h.kind {
             HistoryKind::Created => println!("  {when}  created   {}", h.version),
@@ -318,12 +325,12 @@ fn history(home: &Home, name: &str, json: bool) -> Result<()> {
             }
         }
     }
-    if let Some(last) = history.last() {
+    if let Some(last) = report.history.last() {
         println!("In force: {}", last.version);
     }
-    if !changes.is_empty() {
-        println!("What changed since {}:", history[0].version);
-        for c in changes {
+    if !report.changes_since_original.is_empty() {
+        println!("What changed since {}:", report.history[0].version);
+        for c in &report.changes_since_original {
             println!("  {c}");
         }
     }
