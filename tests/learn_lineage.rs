@@ -119,7 +119,8 @@ fn learns_from_its_own_version_keeps_history_and_reverts_exactly() {
     fixloop::store::import_events(&more, &feedback).unwrap();
     fixloop::store::import_events(&other, &feedback).unwrap();
     log.extend(more);
-    let Learned::Refined(entry) = lineage.learn(&feedback, &options(), at(4)).unwrap() else {
+    let Learned::Refined { entry, .. } = lineage.learn(&feedback, &options(), at(4)).unwrap()
+    else {
         panic!("a refinement")
     };
     assert_eq!(entry.kind, HistoryKind::Refined);
@@ -131,17 +132,17 @@ fn learns_from_its_own_version_keeps_history_and_reverts_exactly() {
     };
     assert_eq!(adj.feature, "bass_level");
     assert_eq!((adj.events, adj.refused), (20, 20));
-    // 20 rejections from the bundled prior 0.78: 0.78 · 0.95^20 = 0.2796 (the seed
-    // rule), per type and for the pair.
+    // 20 rejections from the bundled prior 0.78: 0.78 · 0.95^20 = 0.2796 (the seed rule)
+    // per type. The pair's range moved, so its own confidence is held at the prior: the
+    // range answers those refusals (counted, with the Beta view of 20 failures).
     let prior = base.fix_confidence(FixType::EqBandCut);
     assert_eq!(prior, 0.78);
     let c = &entry.confidence[&FixType::EqBandCut];
     assert!((c.after - prior * 0.95f64.powi(20)).abs() < 1e-12, "{c:?}");
+    assert!(!c.held_by_range);
     let pair = &entry.confidence_by_feature[&FixType::EqBandCut]["bass_level"];
-    assert!(
-        (pair.after - prior * 0.95f64.powi(20)).abs() < 1e-12,
-        "{pair:?}"
-    );
+    assert_eq!((pair.after, pair.failures), (prior, 20), "{pair:?}");
+    assert!(pair.held_by_range);
     let current = lineage.current().unwrap().unwrap();
     assert_eq!(current.version, entry.version);
     assert_eq!(
@@ -186,7 +187,7 @@ fn learns_from_its_own_version_keeps_history_and_reverts_exactly() {
         "d",
     );
     fixloop::store::import_events(&fresh, &feedback).unwrap();
-    let Learned::Refined(again) = lineage
+    let Learned::Refined { entry: again, .. } = lineage
         .learn(&feedback, &RefineOptions::new(at(4).date_naive()), at(4))
         .unwrap()
     else {

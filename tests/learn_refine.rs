@@ -193,3 +193,51 @@ fn empty_feedback_is_a_clear_error() {
     let e = refine(&profile(), &[], &RefineOptions::new(date())).unwrap_err();
     assert!(e.to_string().contains("no feedback events"), "{e}");
 }
+
+/// Confidence per (fix type, feature): an accepted fix counts as a success when it reached
+/// more than half of what its target aimed for; for a fix aimed at the mean that is the
+/// seed's reading (ratio > 0.5), and the per-type numbers always keep the seed's reading.
+#[test]
+fn per_feature_confidence_reads_improvement_against_the_fix_target() {
+    // bass_level: mean 0, std 2, range [−1, 1]. From 4.0 (z = 2) toward the range's edge
+    // 1.0 (z = 0.5), measured ratio 0.4: 0.4·2 = 0.8 of the 1.5 aimed for (> half), while
+    // the seed's reading (0.4 ≤ 0.5) is neutral.
+    let at_edge = |target: f64| -> Vec<fixloop::feedback::FeedbackEvent> {
+        (0..12)
+            .map(|i| {
+                let mut e = event(
+                    i,
+                    FixType::EqBandCut,
+                    "bass_level",
+                    Some(UserAction::Accept),
+                    false,
+                    Some(0.4),
+                );
+                e.original_value = 4.0;
+                e.target_value = target;
+                e.applied_value = target;
+                e
+            })
+            .collect()
+    };
+    // 12 events: under the range's guard rail (20), over the pair's (10).
+    let r = refine(&profile(), &at_edge(1.0), &RefineOptions::new(date())).unwrap();
+    let adj = &r.report.adjustments[0];
+    assert_eq!(adj.decision, Decision::Skipped);
+    assert_eq!(r.report.confidence[&FixType::EqBandCut].after, 0.8);
+    let pair = &r.report.confidence_by_feature[&FixType::EqBandCut]["bass_level"];
+    // 12 seed steps up from 0.8: 1 − 0.2·0.95^12 (analytic).
+    let want = 1.0 - 0.2 * 0.95f64.powi(12);
+    assert!((pair.after - want).abs() < 1e-12, "{pair:?}");
+    assert_eq!((pair.successes, pair.failures), (12, 0));
+    assert!(!pair.held_by_range);
+    assert_eq!(
+        r.profile
+            .fix_confidence_for(FixType::EqBandCut, fixloop::features::Feature::BassLevel),
+        pair.after
+    );
+    // Aimed at the mean (z = 0): the same ratio reads as the seed's, neutral.
+    let r = refine(&profile(), &at_edge(0.0), &RefineOptions::new(date())).unwrap();
+    let pair = &r.report.confidence_by_feature[&FixType::EqBandCut]["bass_level"];
+    assert_eq!((pair.after, pair.successes), (0.8, 0));
+}

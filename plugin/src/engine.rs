@@ -534,7 +534,7 @@ impl Engine {
         let outcome = lineage.learn(&home.feedback_dir(), &options, now);
         use fixloop::learn::Learned;
         let (text, changed) = match outcome {
-            Ok(Learned::Refined(entry)) => (
+            Ok(Learned::Refined { entry, .. }) => (
                 format!(
                     "refined from {} events: now {}",
                     entry.events_used, entry.version

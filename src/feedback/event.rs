@@ -388,6 +388,8 @@ impl FeedbackEvent {
             user_action: self.user_action,
             was_undone: self.was_undone,
             improvement_ratio: self.improvement_ratio,
+            gap_before: self.gap_before,
+            target_value: self.target_value,
             session_id: &self.session_id,
             ab: &self.ab,
         }

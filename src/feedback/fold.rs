@@ -854,6 +854,8 @@ impl Folded {
                 user_action: s.user_action(),
                 was_undone: s.flag(UNDONE),
                 improvement_ratio: self.improvement_ratio(s),
+                gap_before: s.gap_before,
+                target_value: s.target_value,
                 session_id,
                 ab,
             }

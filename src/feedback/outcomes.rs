@@ -24,6 +24,10 @@ pub struct EventOutcome<'a> {
     pub was_undone: bool,
     /// Relative reduction of |gap|, if measured.
     pub improvement_ratio: Option<f64>,
+    /// The gap (z) before the fix.
+    pub gap_before: f64,
+    /// The value the fix aimed for (its target).
+    pub target_value: f64,
     /// The host session (the unit of A/B assignment; empty when none was recorded).
     pub session_id: &'a str,
     /// The A/B assignments in force.

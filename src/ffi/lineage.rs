@@ -38,7 +38,7 @@ impl From<&Learned> for fixloop_learned {
             Learned::Paused => fixloop_learned::FIXLOOP_LEARNED_PAUSED,
             Learned::NotDue { .. } => fixloop_learned::FIXLOOP_LEARNED_NOT_DUE,
             Learned::Unchanged { .. } => fixloop_learned::FIXLOOP_LEARNED_UNCHANGED,
-            Learned::Refined(_) => fixloop_learned::FIXLOOP_LEARNED_REFINED,
+            Learned::Refined { .. } => fixloop_learned::FIXLOOP_LEARNED_REFINED,
         }
     }
 }

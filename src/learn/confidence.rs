@@ -62,6 +62,31 @@ pub fn outcome_evidence(event: &EventOutcome<'_>) -> Evidence {
     }
 }
 
+/// The per-feature reading of `event`: the seed rule's, except that an accepted fix is a
+/// success when its measured improvement reached more than half of the improvement its
+/// **target** aimed for, `r·|z_before| > 0.5·(|z_before| − |z_target|)`, where `aimed_z`
+/// is the target's z (`None`: the seed's reading).
+///
+/// Deviation from the seed, for fixloop's per-feature confidence only (the per-type numbers
+/// keep the seed's reading): the seed measures improvement against the profile's mean, so
+/// a fix aimed at the mean (`z_target` = 0) reads exactly as in the seed, but a
+/// conservative fix, aimed at the nearest edge of the range, could never count as a
+/// success (from z = 2 to an edge at z = 1.3 is a ratio of 0.35), and the confidence of
+/// every feature only fell.
+pub fn aimed_evidence(event: &EventOutcome<'_>, aimed_z: Option<f64>) -> Evidence {
+    let seed = outcome_evidence(event);
+    if seed != Evidence::Success && event.user_action == Some(UserAction::Accept) {
+        if let (Some(r), Some(zt)) = (event.improvement_ratio, aimed_z) {
+            let before = event.gap_before.abs();
+            let aim = before - zt.abs();
+            if aim > 0.0 && r * before > 0.5 * aim {
+                return Evidence::Success;
+            }
+        }
+    }
+    seed
+}
+
 /// One step of the seed rule (unclamped).
 pub fn seed_step(confidence: f64, evidence: Evidence) -> f64 {
     match evidence {
@@ -104,6 +129,11 @@ pub struct ConfidenceUpdate {
     pub low: f64,
     /// Upper end of the 90 % equal-tailed posterior interval.
     pub high: f64,
+    /// Per (fix type, feature) only: the refinement moved the feature's range, so the
+    /// confidence was held at `before` (the range answers these events; see
+    /// [`crate::learn::refine()`]). The counts and the Beta view are still the events'.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held_by_range: bool,
 }
 
 /// Updates the confidence of every fix type that has events. `prior` gives a fix type's
@@ -120,12 +150,15 @@ pub fn update_confidences<E: Outcomes + ?Sized>(
 
 /// The seed rule per (fix type, feature) (SPEC §4.3): the same steps as
 /// [`update_confidences`] over the events of each pair, in time order (stable for equal
-/// timestamps), for the pairs with at least `min_events` events; `prior` gives a pair's
-/// starting confidence (its learned value, else the type's). Pairs with fewer events are
-/// left out: fix generation then falls back to the type's value.
+/// timestamps), for the pairs with at least `min_events` events, each event read by
+/// [`aimed_evidence`] with `aimed_z` (the z of an event's target; `|_| None` reads every
+/// event as the seed does); `prior` gives a pair's starting confidence (its learned value,
+/// else the type's). Pairs with fewer events are left out: fix generation then falls back
+/// to the type's value.
 pub fn update_confidences_by_feature<E: Outcomes + ?Sized>(
     events: &E,
     prior: impl Fn(FixType, &str) -> f64,
+    aimed_z: impl Fn(&EventOutcome<'_>) -> Option<f64>,
     min_events: u64,
 ) -> BTreeMap<FixType, BTreeMap<String, ConfidenceUpdate>> {
     // Per fix type, per feature: (time, evidence) of each event.
@@ -133,7 +166,7 @@ pub fn update_confidences_by_feature<E: Outcomes + ?Sized>(
     let mut pairs: BTreeMap<FixType, BTreeMap<String, Steps>> = BTreeMap::new();
     events.each(|e| {
         let by_feature = pairs.entry(e.fix_type).or_default();
-        let step = (e.timestamp, outcome_evidence(&e));
+        let step = (e.timestamp, aimed_evidence(&e, aimed_z(&e)));
         match by_feature.get_mut(e.feature_name) {
             Some(v) => v.push(step),
             None => {
@@ -256,5 +289,6 @@ fn beta_view(
         mean: alpha / (alpha + beta),
         low: b.map_or(0.0, |b| b.low),
         high: b.map_or(1.0, |b| b.high),
+        held_by_range: false,
     }
 }

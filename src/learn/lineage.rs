@@ -27,7 +27,7 @@
 //! has not changed since the last check (same segment names and sizes), it answers from
 //! `checked.json` without reading the log.
 
-use super::refine::{refine, refined_version, Adjustment, Decision, RefineOptions};
+use super::refine::{refine, refined_version, Adjustment, Decision, RefineOptions, RefineReport};
 use super::ConfidenceUpdate;
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::{Feature, FixType};
@@ -109,7 +109,8 @@ impl HistoryEntry {
 
 /// What [`Lineage::learn`] did. As JSON (the C ABI's and `profile learn --json`'s form)
 /// the variant is the field `result` (`paused`, `not_due`, `unchanged`, `refined`) beside
-/// the variant's fields (a refinement's are those of its [`HistoryEntry`]).
+/// the variant's fields (a refinement's are those of its [`HistoryEntry`]; the full
+/// report is not repeated).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Learned {
@@ -132,7 +133,14 @@ pub enum Learned {
         events: u64,
     },
     /// A new version is in force.
-    Refined(Box<HistoryEntry>),
+    Refined {
+        /// The history line that put it in force.
+        #[serde(flatten)]
+        entry: Box<HistoryEntry>,
+        /// The refinement's full report (every feature's decision, kept ones included).
+        #[serde(skip)]
+        report: Box<RefineReport>,
+    },
 }
 
 /// A lineage at a glance: what `fixloop profile history --json` prints and the C ABI's
@@ -525,14 +533,18 @@ impl Lineage {
             adjustments: r
                 .report
                 .adjustments
-                .into_iter()
+                .iter()
                 .filter(|a| matches!(a.decision, Decision::Widen | Decision::Narrow))
+                .cloned()
                 .collect(),
-            confidence: r.report.confidence,
-            confidence_by_feature: r.report.confidence_by_feature,
+            confidence: r.report.confidence.clone(),
+            confidence_by_feature: r.report.confidence_by_feature.clone(),
         };
         self.append(&entry)?;
-        Ok(Learned::Refined(Box::new(entry)))
+        Ok(Learned::Refined {
+            entry: Box::new(entry),
+            report: Box::new(r.report),
+        })
     }
 
     /// `wanted`, or `wanted_2`, `wanted_3`… when a version of that name exists (a branch

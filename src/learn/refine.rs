@@ -219,6 +219,10 @@ pub fn refine<E: Outcomes + Sync + ?Sized>(
                         .copied()
                         .unwrap_or_else(|| profile.fix_confidence(t))
                 },
+                |e| {
+                    let stats = profile.features.get(e.feature_name)?;
+                    Some((e.target_value - stats.mean) / crate::gaps::scale(stats))
+                },
                 options.min_confidence_events,
             )
         },
@@ -255,6 +259,24 @@ pub fn refine<E: Outcomes + Sync + ?Sized>(
     }
     for (t, c) in &confidence {
         refined.fix_confidence.insert(*t, c.after);
+    }
+    // One answer per disagreement: a feature whose range this refinement moves keeps its
+    // previous per-feature confidence. Its refusals (or acceptances) are answered by the
+    // range, and the new range proposes different fixes; lowering the confidence too
+    // counted the same refusals twice and silenced fixes the producer then kept.
+    let moved: BTreeSet<&str> = adjustments
+        .iter()
+        .filter(|a| matches!(a.decision, Decision::Widen | Decision::Narrow))
+        .map(|a| a.feature.as_str())
+        .collect();
+    let mut confidence_by_feature = confidence_by_feature;
+    for m in confidence_by_feature.values_mut() {
+        for (f, c) in m.iter_mut() {
+            if moved.contains(f.as_str()) {
+                c.after = c.before;
+                c.held_by_range = true;
+            }
+        }
     }
     for (t, m) in &confidence_by_feature {
         let learned = refined.fix_confidence_by_feature.entry(*t).or_default();

@@ -5,7 +5,9 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::fixes::{PlanMode, Policy, TargetStrategy};
 use crate::sim::ab_sim::{simulate_ab, AbSimConfig, AbSimResult};
-use crate::sim::closed_loop::{run_loop, LoopConfig, LoopRun, TasteKind, World, WorldConfig};
+use crate::sim::closed_loop::{
+    run_loop, LoopConfig, LoopRun, Outcome, RoundStats, TasteKind, World, WorldConfig,
+};
 use crate::sim::report::{html, ReportInput};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -42,9 +44,10 @@ pub struct DemoResult {
     pub runs: Vec<LoopRun>,
     /// A control run (seed 1) whose producer's taste equals the profile.
     pub control: LoopRun,
-    /// The same seeds with the joint plan.
+    /// The same seeds with the joint plan (no confidence threshold).
     pub joint: Vec<LoopRun>,
-    /// The joint and independent curves side by side, per round (means over seeds).
+    /// The joint and independent curves side by side, per round (means over seeds), both
+    /// without a confidence threshold.
     pub plan_table: String,
     /// A/A simulation.
     pub aa: AbSimResult,
@@ -52,8 +55,144 @@ pub struct DemoResult {
     pub ab: AbSimResult,
     /// The learning-curve table.
     pub curve_table: String,
+    /// The confidence threshold off, and on with per-type or per-feature confidence, under
+    /// both outcome models (first and last round, means over seeds).
+    pub confidence: Vec<ConfidenceRow>,
+    /// [`confidence_table`] of `confidence`.
+    pub confidence_table: String,
     /// The HTML report.
     pub report_path: PathBuf,
+}
+
+/// One variant of the confidence comparison: the loop's first and last round, means over
+/// seeds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfidenceRow {
+    /// The outcome model.
+    pub outcome: Outcome,
+    /// The policy's `min_confidence` (0: no threshold).
+    pub min_confidence: f64,
+    /// Whether confidence per (fix type, feature) was learned (else per type only).
+    pub per_feature: bool,
+    /// Round 0's means.
+    pub first: RoundMeans,
+    /// The last round's means.
+    pub last: RoundMeans,
+}
+
+/// Means over seeds of one round.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RoundMeans {
+    /// Fixes proposed.
+    pub proposed: f64,
+    /// Fixes rejected.
+    pub rejected: f64,
+    /// Accept rate.
+    pub accept_rate: f64,
+    /// Mean |gap to taste| after the kept fixes.
+    pub gap_after: f64,
+}
+
+impl RoundMeans {
+    fn of(rounds: &[&RoundStats]) -> RoundMeans {
+        let n = rounds.len().max(1) as f64;
+        let mean = |f: &dyn Fn(&RoundStats) -> f64| rounds.iter().map(|r| f(r)).sum::<f64>() / n;
+        RoundMeans {
+            proposed: mean(&|r| r.proposed as f64),
+            rejected: mean(&|r| r.rejected as f64),
+            accept_rate: mean(&|r| r.accept_rate),
+            gap_after: mean(&|r| r.gap_after),
+        }
+    }
+}
+
+/// The row of `runs` (one per seed) run under `config`.
+fn confidence_row(config: &LoopConfig, runs: &[LoopRun]) -> ConfidenceRow {
+    let pick = |last: bool| {
+        let rounds: Vec<&RoundStats> = runs
+            .iter()
+            .filter_map(|r| {
+                if last {
+                    r.rounds.last()
+                } else {
+                    r.rounds.first()
+                }
+            })
+            .collect();
+        RoundMeans::of(&rounds)
+    };
+    ConfidenceRow {
+        outcome: config.outcome,
+        min_confidence: config.policy.min_confidence,
+        per_feature: config.refine.min_confidence_events != u64::MAX,
+        first: pick(false),
+        last: pick(true),
+    }
+}
+
+/// The loop's variants of the confidence comparison beside `main` (the demo's loop):
+/// no threshold, and thresholds 0.3 and 0.5 with confidence per type or per (type,
+/// feature), under the response and the single-feature outcome models.
+fn confidence_variants(main: &LoopConfig) -> Vec<LoopConfig> {
+    let mut out = Vec::new();
+    for outcome in [Outcome::Response, Outcome::FeatureOnly] {
+        for (min_confidence, per_feature) in [
+            (0.0, true),
+            (0.3, false),
+            (0.3, true),
+            (0.5, false),
+            (0.5, true),
+        ] {
+            let mut c = LoopConfig { outcome, ..*main };
+            c.policy.min_confidence = min_confidence;
+            if !per_feature {
+                c.refine.min_confidence_events = u64::MAX;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The confidence comparison as text: one row per variant, first → last round.
+pub fn confidence_table(rows: &[ConfidenceRow]) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "{:<13} {:>9} {:>11} | {:>11} {:>15} {:>11} {:>15}",
+        "outcome", "threshold", "confidence", "fixes", "accept", "refused", "gap after"
+    );
+    for r in rows {
+        let outcome = match r.outcome {
+            Outcome::Response => "response",
+            Outcome::FeatureOnly => "feature only",
+        };
+        let (threshold, kind) = if r.min_confidence == 0.0 {
+            ("off".to_owned(), "-")
+        } else {
+            (
+                format!("{:.1}", r.min_confidence),
+                if r.per_feature {
+                    "per feature"
+                } else {
+                    "per type"
+                },
+            )
+        };
+        let _ = writeln!(
+            t,
+            "{outcome:<13} {threshold:>9} {kind:>11} | {:>4.0} → {:>4.0} {:>5.1}% → {:>5.1}% {:>4.0} → {:>4.0} {:>6.3} → {:>6.3}",
+            r.first.proposed,
+            r.last.proposed,
+            100.0 * r.first.accept_rate,
+            100.0 * r.last.accept_rate,
+            r.first.rejected,
+            r.last.rejected,
+            r.first.gap_after,
+            r.last.gap_after
+        );
+    }
+    t
 }
 
 /// The learning curves of the joint plan and of independent fixes, per round: means over
@@ -152,11 +291,11 @@ pub fn notes(config: &DemoConfig) -> Vec<String> {
             "Reference loops are rendered by the built-in trance synthesiser and analysed by the real analyser into the starting profile. \
              The simulated producer likes more bass (+2 std), a wider image (+2 std) and less top (high_level −2 std) than the references, and the profile's means elsewhere; \
              tolerances are the references' standard deviations. Their work-in-progress loops are rendered with an unfinished mix's spread, analysed, and sit around that taste. \
-             {} seeds × {} rounds × {} sessions; round 0 uses the profile built from the references, each later round the profile refined from the previous round's feedback.",
+             {} seeds × {} rounds × {} sessions; round 0 uses the profile built from the references, each later round the version the profile's lineage refined from the previous round's feedback (what the plugin does after a session ends).",
             config.seeds, config.rounds, config.sessions_per_round
         ),
-        "Fixes are proposed with conservative targets (nearest edge of the acceptable range), amount 1 and no confidence threshold \
-         (fix confidence is still learned and reported; as a filter it let rejections on one band silence useful fixes on the others, which hides the effect of the ranges). \
+        "Fixes are proposed with conservative targets (nearest edge of the acceptable range), amount 1 and a confidence threshold of 0.3, \
+         with confidence learned per fix type and feature (per type only, the threshold let rejections on one band silence useful fixes on the others; the confidence table compares them). \
          Applying a fix moves every feature by the fix stage's response model (the track's own band energies, mid/side energies and loudness weighting; \
          checked against re-analysed renders through the plugin's fix stage in the tests), so a fix's side effects count. \
          The producer hears the whole change: they reject a fix that moves the mix away from their taste overall (judged with noise), modify it to their own target when it overshoots, \
@@ -183,16 +322,19 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
         sessions_per_round: config.sessions_per_round,
         ..LoopConfig::default()
     };
-    // The joint plan on the same worlds; the default loop is the independent arm.
+    // The joint plan on the same worlds, compared with independent fixes without a
+    // confidence threshold (the variant of the confidence table that has none).
     let joint_config = LoopConfig {
         policy: Policy {
             plan: PlanMode::Joint,
+            min_confidence: 0.0,
             ..loop_config.policy
         },
         ..loop_config
     };
     let mut runs = Vec::new();
     let mut joint = Vec::new();
+    let mut worlds = Vec::new();
     // The joint plan's sessions solve a plan after every decision: each seed's two runs
     // go on threads of their own (each run is the one-thread computation, so results do
     // not depend on the threads).
@@ -213,7 +355,50 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
         });
         runs.push(main?);
         joint.push(j?);
+        worlds.push(world);
     }
+    // Each variant's seeds on a thread of its own (each run is the one-thread computation).
+    let variants = confidence_variants(&loop_config);
+    let variant_runs: Vec<Result<Vec<LoopRun>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = variants
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != loop_config)
+            .map(|(i, v)| {
+                let worlds = &worlds;
+                let dir = out.join(format!("feedback/confidence/variant{i}"));
+                scope.spawn(move || {
+                    worlds
+                        .iter()
+                        .map(|w| run_loop(w, v, &dir.join(format!("seed{}", w.seed))))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::new(ErrorKind::Io, "a simulation thread panicked"))
+                })
+            })
+            .collect()
+    });
+    let mut variant_runs = variant_runs.into_iter();
+    let mut confidence = Vec::new();
+    let mut unthresholded = None;
+    for variant in &variants {
+        let row_runs = if *variant == loop_config {
+            runs.clone()
+        } else {
+            variant_runs.next().unwrap_or_else(|| Ok(Vec::new()))?
+        };
+        confidence.push(confidence_row(variant, &row_runs));
+        if variant.outcome == loop_config.outcome && variant.policy.min_confidence == 0.0 {
+            unthresholded = Some(row_runs);
+        }
+    }
+    let confidence_table = confidence_table(&confidence);
     let matching = World::build(
         &WorldConfig {
             taste: TasteKind::MatchesProfile,
@@ -268,7 +453,7 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
             format!("cannot write {}: {e}", report_path.display()),
         )
     })?;
-    let plan_table = plan_table(&joint, &runs);
+    let plan_table = plan_table(&joint, unthresholded.as_deref().unwrap_or(&runs));
     Ok(DemoResult {
         runs,
         control,
@@ -277,6 +462,8 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
         aa,
         ab,
         curve_table,
+        confidence,
+        confidence_table,
         report_path,
     })
 }

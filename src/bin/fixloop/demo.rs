@@ -51,7 +51,11 @@ pub fn run(args: &Args) -> Result<()> {
     }
     println!("\n=== Learning curve (producer with a shifted taste) ===");
     print!("{}", r.curve_table);
-    println!("\n=== Joint plan beside independent fixes (means over seeds) ===");
+    println!("\n=== Confidence threshold: off, per fix type, per fix type and feature (round 0 → last, means over seeds) ===");
+    print!("{}", r.confidence_table);
+    println!(
+        "\n=== Joint plan beside independent fixes (means over seeds, no confidence threshold) ==="
+    );
     print!("{}", r.plan_table);
     println!("\n=== Control: producer whose taste equals the profile (seed 1) ===");
     print!(

@@ -134,7 +134,7 @@ pub fn run(home: &Home, command: &Command) -> Result<()> {
                 Learned::Unchanged { events } => println!(
                     "Profile {name}: {events} events changed nothing"
                 ),
-                Learned::Refined(entry) => println!(
+                Learned::Refined { entry, .. } => println!(
                     "Profile {name}: refined {} → {} from {} events ({} range change(s))",
                     entry.parent.as_deref().unwrap_or("?"),
                     entry.version,
