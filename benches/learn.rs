@@ -15,146 +15,20 @@
 
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, Criterion};
-use fixloop::features::{Feature, FixType};
-use fixloop::feedback::records::FixId;
-use fixloop::feedback::{jsonl, FeedbackEvent, Timestamp, UserAction};
-use fixloop::learn::{refine, RefineOptions, Since, SplitMix64, Summary};
-use fixloop::profile::{FeatureStats, Profile};
-use fixloop::store::{load_feedback, AppliedFix, Collector, SessionInfo, StoreOptions};
-use std::collections::BTreeMap;
+use fixloop::feedback::{jsonl, FeedbackEvent, Timestamp};
+use fixloop::learn::{refine, RefineOptions, Since, Summary};
+use fixloop::profile::Profile;
+use fixloop::store::load_feedback;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-const EVENTS: usize = 1_000_000;
-const START_US: i64 = 1_790_000_000_000_000;
-
-fn synthetic_events(n: usize) -> Vec<FeedbackEvent> {
-    let mut rng = SplitMix64::new(1);
-    let features = Feature::ALL;
-    (0..n)
-        .map(|i| {
-            let feature = features[(rng.next_u64() % features.len() as u64) as usize];
-            let fix_type = FixType::ALL[(rng.next_u64() % FixType::ALL.len() as u64) as usize];
-            let u = rng.next_f64();
-            let (action, undone) = match u {
-                u if u < 0.6 => (Some(UserAction::Accept), false),
-                u if u < 0.8 => (Some(UserAction::Reject), false),
-                u if u < 0.85 => (Some(UserAction::Undo), true),
-                u if u < 0.9 => (Some(UserAction::Modify), false),
-                _ => (None, false),
-            };
-            let ratio = (rng.next_f64() < 0.7).then(|| rng.next_f64() * 1.2 - 0.1);
-            FeedbackEvent {
-                event_id: format!("ev{i:08}").into(),
-                timestamp: Timestamp::from_micros(START_US + i as i64 * 2_000_000),
-                fix_id: format!("fix{i:08}").into(),
-                fix_type,
-                feature_name: feature.name().into(),
-                track_path: format!("/projects/track{}.als", i / 500).into(),
-                session_id: format!("session{}", i / 20).into(),
-                profile_version: "trance_v1".into(),
-                original_value: -4.0,
-                target_value: -6.0,
-                applied_value: -6.0,
-                user_action: action,
-                was_applied: true,
-                was_undone: undone,
-                gap_before: 2.0,
-                gap_after: ratio.map(|r| 2.0 * (1.0 - r)),
-                improvement_ratio: ratio,
-                user_modified_value: None,
-                session_saved_after: i % 3 == 0,
-                track_bounced_after: i % 7 == 0,
-                notes: None,
-                ab: BTreeMap::new(),
-            }
-        })
-        .collect()
-}
-
-fn profile() -> Profile {
-    let mut p = Profile::new("bench");
-    p.track_count = 40;
-    let samples: Vec<f64> = (0..40).map(|i| -10.0 + i as f64 * 0.25).collect();
-    for f in Feature::ALL {
-        p.features.insert(
-            f.name().into(),
-            FeatureStats::from_samples(&samples).unwrap(),
-        );
-    }
-    p
-}
+#[path = "support/mod.rs"]
+mod support;
+use support::{profile, synthetic_events, write_native_log, EVENTS, START_US};
 
 fn jsonl_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/learn-bench-1m.jsonl")
-}
-
-/// Writes `events` through a collector into the log directory `dir` (replaced), as a
-/// host would record them, stopping once `max_records` records are written.
-/// Returns (records, events) written.
-fn write_native_log(dir: &Path, events: &[FeedbackEvent], max_records: u64) -> (u64, u64) {
-    let _ = std::fs::remove_dir_all(dir);
-    let opts = StoreOptions {
-        queue_capacity: 1 << 16,
-        ..StoreOptions::default()
-    };
-    let col = Collector::open(dir, &opts).unwrap();
-    let retry = |push: &dyn Fn() -> bool| {
-        while !push() {
-            std::thread::yield_now();
-        }
-    };
-    let (mut records, mut written) = (0u64, 0u64);
-    let mut session: Option<&str> = None;
-    for e in events {
-        if records >= max_records {
-            break;
-        }
-        if session != Some(e.session_id.as_str()) {
-            if session.is_some() {
-                retry(&|| col.session_saved().is_ok());
-                records += 1;
-            }
-            col.start_session(&SessionInfo {
-                track_path: e.track_path.to_string(),
-                session_id: e.session_id.to_string(),
-                profile_version: e.profile_version.to_string(),
-                ab: Default::default(),
-            })
-            .unwrap();
-            session = Some(e.session_id.as_str());
-            records += 1;
-        }
-        let fix = AppliedFix {
-            fix_id: FixId::new(&e.fix_id).unwrap(),
-            feature: Feature::from_name(&e.feature_name).unwrap(),
-            fix_type: e.fix_type,
-            original_value: e.original_value,
-            target_value: e.target_value,
-            applied_value: e.applied_value,
-            gap_before: e.gap_before,
-            was_applied: e.was_applied,
-        };
-        let mut id = None;
-        while id.is_none() {
-            id = col.fix_applied(&fix).ok();
-        }
-        let id = id.unwrap();
-        records += 1;
-        written += 1;
-        if let Some(action) = e.user_action {
-            retry(&|| col.user_action(id, action, e.user_modified_value).is_ok());
-            records += 1;
-        }
-        if let Some(gap_after) = e.gap_after {
-            retry(&|| col.outcome(id, gap_after).is_ok());
-            records += 1;
-        }
-    }
-    retry(&|| col.session_saved().is_ok());
-    col.close().unwrap();
-    (records + 1, written)
 }
 
 fn native_log_benches(c: &mut Criterion, events: &[FeedbackEvent], profile: &Profile) {

@@ -393,7 +393,7 @@ fn running_tests_set_distinct_keys_and_compose_per_session() {
     let mut seen = std::collections::BTreeSet::new();
     for i in 0..40 {
         let session = format!("session-{i}");
-        let a = assign_session(&tests, &session, &base, now, &[]);
+        let a = assign_session(&tests, &session, &base, now, &[] as &[FeedbackEvent]);
         assert_eq!(a.arms.len(), 2, "{a:?}");
         let (t, c) = (a.arms["targeting_strategy_001"], a.arms["threshold_001"]);
         let targeting = tests.iter().find(|x| x.test_id == "targeting_strategy_001");
@@ -421,7 +421,7 @@ fn running_tests_set_distinct_keys_and_compose_per_session() {
         "s",
         &base,
         Timestamp::parse("2026-10-01T00:00:00Z").unwrap(),
-        &[],
+        &[] as &[FeedbackEvent],
     );
     assert!(early.arms.is_empty() && early.policy == base, "{early:?}");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -632,11 +632,13 @@ impl Engine {
                 .list()
                 .unwrap_or_default();
             if !tests.is_empty() {
-                let events = if tests.iter().any(|t| t.bandit.is_some()) {
-                    fixloop::store::read_events(&home.feedback_dir()).unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
+                // Only a bandit's share depends on the log (read compact, as learning does).
+                let events = tests
+                    .iter()
+                    .any(|t| t.bandit.is_some())
+                    .then(|| fixloop::store::load_feedback(&home.feedback_dir()).ok())
+                    .flatten()
+                    .unwrap_or(fixloop::store::Feedback::Lines(Vec::new()));
                 let a = fixloop::learn::ab::assign_session(
                     &tests,
                     &session_id,

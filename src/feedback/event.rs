@@ -391,6 +391,7 @@ impl FeedbackEvent {
             gap_before: self.gap_before,
             target_value: self.target_value,
             session_id: &self.session_id,
+            profile_version: &self.profile_version,
             ab: &self.ab,
         }
     }

@@ -840,11 +840,15 @@ impl Folded {
     /// What learning reads of each event, in order, without building the events.
     pub fn outcomes(&self) -> impl Iterator<Item = EventOutcome<'_>> + Clone + '_ {
         self.slots.iter().enumerate().map(move |(i, s)| {
-            let (session_id, ab) = match s.context {
-                0 => ("", &super::NO_ARMS),
+            let (session_id, profile_version, ab) = match s.context {
+                0 => ("", "", &super::NO_ARMS),
                 c => {
                     let ctx = &self.contexts[c as usize - 1];
-                    (ctx.session_id.as_str(), &ctx.ab)
+                    (
+                        ctx.session_id.as_str(),
+                        ctx.profile_version.as_str(),
+                        &ctx.ab,
+                    )
                 }
             };
             EventOutcome {
@@ -857,6 +861,7 @@ impl Folded {
                 gap_before: s.gap_before,
                 target_value: s.target_value,
                 session_id,
+                profile_version,
                 ab,
             }
         })

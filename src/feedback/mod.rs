@@ -10,5 +10,5 @@ mod text;
 
 pub use event::{improvement_ratio, Arm, FeedbackEvent, Timestamp, UserAction};
 pub(crate) use outcomes::NO_ARMS;
-pub use outcomes::{EventOutcome, Outcomes};
+pub use outcomes::{EventOutcome, Only, Outcomes};
 pub use text::Text;

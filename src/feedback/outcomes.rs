@@ -30,6 +30,9 @@ pub struct EventOutcome<'a> {
     pub target_value: f64,
     /// The host session (the unit of A/B assignment; empty when none was recorded).
     pub session_id: &'a str,
+    /// The profile version the fix was proposed under (empty when no session was
+    /// recorded).
+    pub profile_version: &'a str,
     /// The A/B assignments in force.
     pub ab: &'a BTreeMap<Text, Arm>,
 }
@@ -72,6 +75,39 @@ impl Outcomes for Vec<FeedbackEvent> {
     }
     fn each<'a, F: FnMut(EventOutcome<'a>)>(&'a self, f: F) {
         self.as_slice().each(f)
+    }
+}
+
+/// The events of `events` that `keep` accepts, as [`Outcomes`] (nothing is copied).
+pub struct Only<'e, E: ?Sized, P> {
+    events: &'e E,
+    keep: P,
+    count: usize,
+}
+
+impl<'e, E: Outcomes + ?Sized, P: Fn(&EventOutcome<'_>) -> bool> Only<'e, E, P> {
+    /// The events `keep` accepts (counted once here).
+    pub fn new(events: &'e E, keep: P) -> Self {
+        let mut count = 0;
+        events.each(|e| count += usize::from(keep(&e)));
+        Only {
+            events,
+            keep,
+            count,
+        }
+    }
+}
+
+impl<E: Outcomes + ?Sized, P: Fn(&EventOutcome<'_>) -> bool> Outcomes for Only<'_, E, P> {
+    fn count(&self) -> usize {
+        self.count
+    }
+    fn each<'a, F: FnMut(EventOutcome<'a>)>(&'a self, mut f: F) {
+        self.events.each(|e| {
+            if (self.keep)(&e) {
+                f(e)
+            }
+        })
     }
 }
 

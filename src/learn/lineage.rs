@@ -31,7 +31,7 @@ use super::refine::{refine, refined_version, Adjustment, Decision, RefineOptions
 use super::ConfidenceUpdate;
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::{Feature, FixType};
-use crate::feedback::FeedbackEvent;
+use crate::feedback::{Only, Outcomes};
 use crate::home::Home;
 use crate::profile::Profile;
 use chrono::{DateTime, Utc};
@@ -473,24 +473,25 @@ impl Lineage {
             .filter(|h| h.kind == HistoryKind::Refined && h.parent.as_deref() == Some(&version))
             .filter_map(|h| h.learned_through_micros)
             .max();
-        let events: Vec<FeedbackEvent> = match crate::store::read_events(feedback_dir) {
-            Ok(all) => all
-                .into_iter()
-                .filter(|e| e.profile_version.as_str() == version)
-                .filter(|e| after.is_none_or(|t| e.timestamp.as_micros() > t))
-                .collect(),
-            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+        let feedback = match crate::store::load_feedback(feedback_dir) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => crate::store::Feedback::Lines(Vec::new()),
             Err(e) => return Err(e),
         };
+        let events = Only::new(&feedback, |e| {
+            e.profile_version == version && after.is_none_or(|t| e.timestamp.as_micros() > t)
+        });
         let mut per_feature: BTreeMap<&str, u64> = BTreeMap::new();
-        for e in &events {
-            *per_feature.entry(e.feature_name.as_str()).or_default() += 1;
-        }
+        let mut newest: Option<i64> = None;
+        events.each(|e| {
+            *per_feature.entry(e.feature_name).or_default() += 1;
+            newest = newest.max(Some(e.timestamp.as_micros()));
+        });
         let most = per_feature.values().copied().max().unwrap_or(0);
         let mut checked = Checked {
             version: version.clone(),
             log: signature,
-            events: events.len() as u64,
+            events: events.count() as u64,
             most_per_feature: most,
             needed: options.min_events,
             changed_nothing: false,
@@ -509,7 +510,7 @@ impl Lineage {
             date: now.date_naive(),
             ..*options
         };
-        let r = refine(&profile, events.as_slice(), &opts)?;
+        let r = refine(&profile, &events, &opts)?;
         if !r.report.changes_anything() {
             checked.changed_nothing = true;
             self.save_checked(&checked);
@@ -529,7 +530,7 @@ impl Lineage {
             parent: Some(version),
             time: now,
             events_used: r.report.events,
-            learned_through_micros: events.iter().map(|e| e.timestamp.as_micros()).max(),
+            learned_through_micros: newest,
             adjustments: r
                 .report
                 .adjustments

@@ -480,13 +480,18 @@ impl fmt::Display for RefineReport {
                 for (feature, c) in m {
                     writeln!(
                         f,
-                        "  {} fixes on {feature}: {:.2} → {:.2}  ({} events: {} good, {} bad)",
+                        "  {} fixes on {feature}: {:.2} → {:.2}  ({} events: {} good, {} bad){}",
                         t.title(),
                         c.before,
                         c.after,
                         c.events,
                         c.successes,
-                        c.failures
+                        c.failures,
+                        if c.held_by_range {
+                            "; held: its range moved"
+                        } else {
+                            ""
+                        }
                     )?;
                 }
             }

@@ -111,12 +111,12 @@ pub struct SessionAssignment {
 /// hash of [`assign`]; for a bandit, the same hash at the Thompson-sampling share computed
 /// from `events`, the feedback so far) and composes their arms' keys onto `base`. Tests
 /// are taken in `test_id` order; one setting a key an earlier one sets is left out.
-pub fn assign_session(
+pub fn assign_session<E: crate::feedback::Outcomes + ?Sized>(
     tests: &[AbTest],
     session_id: &str,
     base: &Policy,
     now: crate::feedback::Timestamp,
-    events: &[crate::feedback::FeedbackEvent],
+    events: &E,
 ) -> SessionAssignment {
     let mut sorted: Vec<&AbTest> = tests.iter().collect();
     sorted.sort_by(|a, b| a.test_id.cmp(&b.test_id));
