@@ -388,11 +388,11 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
     let mut confidence = Vec::new();
     let mut unthresholded = None;
     for variant in &variants {
-        let row_runs = if *variant == loop_config {
-            runs.clone()
-        } else {
-            variant_runs.next().unwrap_or_else(|| Ok(Vec::new()))?
-        };
+        if *variant == loop_config {
+            confidence.push(confidence_row(variant, &runs));
+            continue;
+        }
+        let row_runs = variant_runs.next().unwrap_or_else(|| Ok(Vec::new()))?;
         confidence.push(confidence_row(variant, &row_runs));
         if variant.outcome == loop_config.outcome && variant.policy.min_confidence == 0.0 {
             unthresholded = Some(row_runs);
