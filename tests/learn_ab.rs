@@ -426,3 +426,57 @@ fn running_tests_set_distinct_keys_and_compose_per_session() {
     assert!(early.arms.is_empty() && early.policy == base, "{early:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The confidence sequence is tuned at the test's horizon: `planned_sessions` when given,
+/// else derived from `min_samples` and the events per session so far, else GrowthBook's
+/// 5000 (before any session has data); each is said in the status.
+#[test]
+fn the_confidence_sequence_is_tuned_at_the_test_horizon() {
+    use fixloop::learn::ab::{Horizon, HorizonSource};
+    use fixloop::learn::stats::{anytime_test, Moments};
+    // Half-width of the sequence over the fixed-horizon 95 % interval (z = 1.959964) at
+    // N = N_c + N_t sessions, from the closed form (Waudby-Smith et al. 2023, eq. 9, as in
+    // `anytime_test`); computed independently in Python with the same formula: 3.167 at
+    // N = 120 tuned at 5000, 1.549 tuned at 120, 4.267 at 60 tuned at 5000.
+    let m = |n: u64| Moments {
+        n,
+        mean: 0.0,
+        var: 1.0,
+    };
+    let ratio = |n: u64, tuning: f64| {
+        let a = anytime_test(&m(n / 2), &m(n / 2), 0.05, tuning).unwrap();
+        let v: f64 = 2.0 / (n / 2) as f64;
+        (a.ci_high - a.ci_low) / 2.0 / (1.959_963_984_540_054 * v.sqrt())
+    };
+    assert!((ratio(120, 5000.0) - 3.167).abs() < 1e-3);
+    assert!((ratio(120, 120.0) - 1.549).abs() < 1e-3);
+    assert!((ratio(60, 5000.0) - 4.267).abs() < 1e-3);
+    // Tuned at the horizon it is the tightest there.
+    for tuning in [30.0, 60.0, 240.0, 1000.0] {
+        assert!(ratio(120, tuning) > ratio(120, 120.0), "{tuning}");
+    }
+
+    let mut t = test();
+    // min_samples 5 at 2 events per session in control and 1 in treatment: control needs 3
+    // sessions, treatment 5; at a 0.5 share the treatment's 5 need 10 sessions in all.
+    let h = Horizon::of(&t, [6, 3], [3, 3]);
+    assert_eq!((h.sessions, h.source), (10.0, HorizonSource::Derived));
+    assert!(h.note.contains("min_samples 5"), "{}", h.note);
+    // No data in an arm: the default, said so.
+    let h = Horizon::of(&t, [6, 0], [3, 0]);
+    assert_eq!((h.sessions, h.source), (5000.0, HorizonSource::Default));
+    t.planned_sessions = Some(120);
+    let h = Horizon::of(&t, [6, 3], [3, 3]);
+    assert_eq!((h.sessions, h.source), (120.0, HorizonSource::Planned));
+    // The status uses and reports it.
+    let ev = events(&[0.1, 0.2, 0.3, 0.4, 0.5], &[0.3, 0.4, 0.5, 0.6, 0.7]);
+    let s = AbStatus::compute(&t, &ev, at(10_000)).unwrap();
+    assert_eq!(s.anytime.tuning_n, 120.0);
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["anytime"]["horizon"]["source"], "planned");
+    assert!(s.to_string().contains("horizon: planned_sessions 120"));
+    // Too small a plan is refused, naming the field.
+    t.planned_sessions = Some(3);
+    let e = t.validate().unwrap_err().to_string();
+    assert!(e.contains("planned_sessions is 3"), "{e}");
+}

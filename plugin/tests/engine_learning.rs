@@ -34,6 +34,7 @@ fn the_plugin_refines_by_itself_reverts_and_runs_an_ab_test() {
         start_date: Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
         end_date: None,
         min_samples: 5,
+        planned_sessions: None,
         primary_metric: fixloop::learn::ab::Metric::AcceptRate,
         secondary_metrics: Vec::new(),
         bandit: None,

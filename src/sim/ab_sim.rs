@@ -99,6 +99,7 @@ pub fn sim_test(test_id: &str, control: Policy, treatment: Policy, min_samples: 
         start_date: Timestamp::from_micros(START_MICROS),
         end_date: None,
         min_samples,
+        planned_sessions: None,
         primary_metric: Metric::AcceptRate,
         secondary_metrics: vec![Metric::ImprovementRatio, Metric::UndoRate],
         bandit: None,

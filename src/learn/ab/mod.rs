@@ -12,8 +12,8 @@ mod store;
 mod test_file;
 
 pub use analysis::{
-    AbRecommendation, AbStatus, AnytimeSummary, ArmSummary, Comparison, SecondaryResult, SrmCheck,
-    TestStatus, ALPHA, MIN_EFFECT_SIZE, SRM_THRESHOLD,
+    AbRecommendation, AbStatus, AnytimeSummary, ArmSummary, Comparison, Horizon, HorizonSource,
+    SecondaryResult, SrmCheck, TestStatus, ALPHA, MIN_EFFECT_SIZE, SRM_THRESHOLD,
 };
 pub use store::AbStore;
 pub use test_file::{AbTest, Arms, BanditSettings, Metric};

@@ -178,6 +178,11 @@ pub struct AbTest {
     /// Samples each arm needs before a recommendation (default 50).
     #[serde(default = "default_min_samples")]
     pub min_samples: u64,
+    /// The sessions the test plans to run, both arms together: the horizon the
+    /// anytime-valid confidence sequence is tuned at (absent: derived from `min_samples`
+    /// and the events per session so far; see `AbStatus`'s `anytime.horizon`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_sessions: Option<u64>,
     /// The metric the recommendation rests on.
     pub primary_metric: Metric,
     /// Metrics reported beside it.
@@ -222,6 +227,12 @@ impl AbTest {
                     self.start_date
                 ));
             }
+        }
+        if self.planned_sessions.is_some_and(|n| n < 4) {
+            return bad(format!(
+                "planned_sessions is {}; at least 4 (2 per arm) are needed",
+                self.planned_sessions.unwrap_or(0)
+            ));
         }
         if self.min_samples < 2 {
             return bad(format!(
