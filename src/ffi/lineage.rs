@@ -60,12 +60,13 @@ pub unsafe extern "C" fn fixloop_lineage_open(
         let out = out_ptr(out, "out")?;
         // SAFETY: NULL or NUL-terminated, per the contract.
         let name = unsafe { arg_str(name, "name") }?;
-        let home = if home.is_null() {
-            Home::resolve(None)?
+        let explicit = if home.is_null() {
+            None
         } else {
             // SAFETY: non-NULL, NUL-terminated per the contract.
-            Home::at(Path::new(unsafe { arg_str(home, "home") }?))
+            Some(Path::new(unsafe { arg_str(home, "home") }?))
         };
+        let home = Home::resolve(explicit)?;
         let inner = Lineage::open(&home, name)?;
         let handle = Box::into_raw(Box::new(fixloop_lineage { inner, home }));
         // SAFETY: checked non-NULL above.
