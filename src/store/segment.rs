@@ -100,15 +100,25 @@ impl SegmentFile {
             .create_new(true)
             .open(&lock_path)
             .map_err(|e| Error::io(&lock_path, "create lock file", e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(
-                    Error::new(ErrorKind::Io, "lock file is held by another writer")
-                        .with_origin(lock_path.display().to_string()),
-                )
+        // The file is new, so whoever holds it is another process's recovery probing it
+        // for a moment (it cannot tell a writer between these two steps from a dead one);
+        // wait for the probe to let go.
+        let mut tries = 0;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if tries < 200 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(
+                        Error::new(ErrorKind::Io, "lock file is held by another writer")
+                            .with_origin(lock_path.display().to_string()),
+                    )
+                }
+                Err(TryLockError::Error(e)) => return Err(Error::io(&lock_path, "lock", e)),
             }
-            Err(TryLockError::Error(e)) => return Err(Error::io(&lock_path, "lock", e)),
         }
         let fail = |e: std::io::Error, doing: &str| {
             let _ = std::fs::remove_file(&lock_path);
@@ -241,6 +251,9 @@ pub(crate) fn recover_dead(dir: &Path) -> Vec<Result<Recovered>> {
     out
 }
 
+/// How old a lock file without its segment must be before it counts as stale.
+const STALE_LOCK_AGE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Removes a lock file whose segment was never created (a writer that died between the
 /// two), if no one holds it.
 fn remove_stale_lock(path: &Path) {
@@ -255,7 +268,14 @@ fn remove_stale_lock(path: &Path) {
         return;
     }
     if let Ok(lock) = OpenOptions::new().write(true).open(path) {
-        if lock.try_lock().is_ok() {
+        // A young lock file may be a writer between creating it and its segment: leave it.
+        let young = lock
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < STALE_LOCK_AGE);
+        if !young && lock.try_lock().is_ok() {
             let _ = std::fs::remove_file(path);
         }
     }
