@@ -77,6 +77,7 @@ fn start(session: u32) -> Record {
         session_id: format!("clap-1764299006-{session:016x}").into(),
         profile_version: "trance_v1".into(),
         ab: BTreeMap::from([("targeting_strategy_001".into(), Arm::Treatment)]),
+        start_mean_abs_z: None,
     }))
 }
 
@@ -220,6 +221,7 @@ fn decode(c: &mut Criterion) {
                 track_bounced_after: false,
                 notes: None,
                 ab: BTreeMap::new(),
+                session_start_mean_abs_z: None,
             };
             if i % 2 == 0 {
                 e.ab.insert("targeting_strategy_001".into(), Arm::Control);

@@ -382,6 +382,7 @@ fn build_log(n: u64) -> PathBuf {
             session_id: format!("s{written}"),
             profile_version: "trance_v1".into(),
             ab: Default::default(),
+            start_mean_abs_z: None,
         })
         .unwrap();
         written += 1;

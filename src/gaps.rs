@@ -70,6 +70,18 @@ impl GapReport {
     pub fn in_range_count(&self) -> usize {
         self.gaps.iter().filter(|g| g.in_range).count()
     }
+
+    /// The mean |z| over the weighted gaps with a finite z: how far the track is from
+    /// the profile as a whole. Recorded at session start, before any fix, it is the A/B
+    /// analysis's pre-assignment covariate. `None` when no gap counts.
+    pub fn mean_abs_z(&self) -> Option<f64> {
+        let (sum, n) = self
+            .gaps
+            .iter()
+            .filter(|g| g.weight > 0.0 && g.z.is_finite())
+            .fold((0.0, 0usize), |(s, n), g| (s + g.z.abs(), n + 1));
+        (n > 0).then(|| sum / n as f64)
+    }
 }
 
 /// The scale z-scores of a feature are measured in (see the module docs).

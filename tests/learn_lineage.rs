@@ -50,6 +50,7 @@ fn events(
             track_bounced_after: false,
             notes: None,
             ab: BTreeMap::new(),
+            session_start_mean_abs_z: None,
         })
         .collect()
 }

@@ -51,6 +51,7 @@ fn lifecycle_survives_the_disk_and_folds_to_the_seed_event() {
             session_id: "session-1".into(),
             profile_version: "trance_v1".into(),
             ab: BTreeMap::from([("amount_test".to_string(), Arm::Control)]),
+            start_mean_abs_z: None,
         })
         .unwrap();
     assert_eq!(session, 1);
@@ -192,6 +193,7 @@ fn sample_events() -> Vec<FeedbackEvent> {
         track_bounced_after: false,
         notes: Some("ünïcode ✓ notes".into()),
         ab: BTreeMap::from([("t1".into(), Arm::Treatment)]),
+        session_start_mean_abs_z: None,
     };
     let mut second = base.clone();
     second.event_id = "evt_0002".into();
@@ -513,6 +515,7 @@ fn learning_reads_the_compact_fold_exactly_as_the_built_events() {
                 session_id: format!("s{k}-{round}"),
                 profile_version: "v1".into(),
                 ab: BTreeMap::new(),
+                start_mean_abs_z: None,
             })
             .unwrap();
             for i in 0..40u64 {

@@ -58,6 +58,7 @@ pub fn synthetic_events(n: usize) -> Vec<FeedbackEvent> {
                 track_bounced_after: i % 7 == 0,
                 notes: None,
                 ab: BTreeMap::new(),
+                session_start_mean_abs_z: None,
             }
         })
         .collect()
@@ -108,6 +109,7 @@ pub fn write_native_log(dir: &Path, events: &[FeedbackEvent], max_records: u64) 
                 session_id: e.session_id.to_string(),
                 profile_version: e.profile_version.to_string(),
                 ab: Default::default(),
+                start_mean_abs_z: None,
             })
             .unwrap();
             session = Some(e.session_id.as_str());

@@ -650,10 +650,16 @@ impl Engine {
                 self.session_arms = a.arms;
             }
         }
+        // The covariate of the A/B analysis: how far the audio analysed so far is from the
+        // profile in force, before this session proposes anything (none before any audio).
+        let start_mean_abs_z = (self.window_frames > 0)
+            .then(|| compare(&self.profile, &self.last.features).mean_abs_z())
+            .flatten();
         let info = SessionInfo {
             session_id,
             profile_version: self.profile.version.clone(),
             ab: self.session_arms.clone(),
+            start_mean_abs_z,
             ..SessionInfo::default()
         };
         if next {

@@ -358,6 +358,11 @@ pub struct FeedbackEvent {
     /// fixloop extension: A/B assignments in force, test id → arm. Omitted when empty.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ab: BTreeMap<Text, Arm>,
+    /// fixloop extension: the mean |z| of the track's gaps when its session started,
+    /// before any fix was proposed (the A/B analysis's pre-assignment covariate; the same
+    /// for every event of a session). Omitted when not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_start_mean_abs_z: Option<f64>,
 }
 
 impl FeedbackEvent {
@@ -371,6 +376,7 @@ impl FeedbackEvent {
             ("gap_after", self.gap_after),
             ("improvement_ratio", self.improvement_ratio),
             ("user_modified_value", self.user_modified_value),
+            ("session_start_mean_abs_z", self.session_start_mean_abs_z),
         ] {
             if let Some(v) = v {
                 require_finite(name, v)?;
@@ -393,6 +399,7 @@ impl FeedbackEvent {
             session_id: &self.session_id,
             profile_version: &self.profile_version,
             ab: &self.ab,
+            session_covariate: self.session_start_mean_abs_z,
         }
     }
 }

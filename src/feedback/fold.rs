@@ -237,6 +237,8 @@ pub struct EventRecordRef<'a> {
     pub(crate) notes: Option<&'a str>,
     #[serde(default, borrow)]
     pub(crate) ab: BTreeMap<&'a str, Arm>,
+    #[serde(default)]
+    pub(crate) session_start_mean_abs_z: Option<f64>,
 }
 
 impl<'a> EventRecordRef<'a> {
@@ -269,6 +271,7 @@ impl<'a> EventRecordRef<'a> {
             track_bounced_after: e.track_bounced_after,
             notes: e.notes.as_deref(),
             ab: e.ab.iter().map(|(t, a)| (t.as_str(), *a)).collect(),
+            session_start_mean_abs_z: e.session_start_mean_abs_z,
         }
     }
 
@@ -306,6 +309,7 @@ impl<'a> EventRecordRef<'a> {
                 .iter()
                 .map(|(r, a)| Some((text(r)?, *a)))
                 .collect::<Option<_>>()?,
+            session_start_mean_abs_z: e.optional[3],
         })
     }
 }
@@ -325,8 +329,8 @@ pub(crate) struct EventSpans {
     profile_version: std::ops::Range<usize>,
     /// original, target, applied, gap before.
     numbers: [f64; 4],
-    /// gap after, improvement ratio, modified value.
-    optional: [Option<f64>; 3],
+    /// gap after, improvement ratio, modified value, session-start mean |z|.
+    optional: [Option<f64>; 4],
     user_action: Option<UserAction>,
     /// was applied, was undone, saved after, bounced after.
     flags: [bool; 4],
@@ -350,7 +354,12 @@ impl EventSpans {
             e.applied_value,
             e.gap_before,
         ];
-        let optional = [e.gap_after, e.improvement_ratio, e.user_modified_value];
+        let optional = [
+            e.gap_after,
+            e.improvement_ratio,
+            e.user_modified_value,
+            e.session_start_mean_abs_z,
+        ];
         if !numbers
             .into_iter()
             .chain(optional.into_iter().flatten())
@@ -631,6 +640,8 @@ impl Folder {
                 && c.track_path == ev.track_path
                 && c.session_id == ev.session_id
                 && c.profile_version == ev.profile_version
+                && c.start_mean_abs_z.map(f64::to_bits)
+                    == ev.session_start_mean_abs_z.map(f64::to_bits)
                 && c.ab.len() == ev.ab.len()
                 && c.ab
                     .iter()
@@ -648,6 +659,7 @@ impl Folder {
             session_id: ev.session_id.into(),
             profile_version: ev.profile_version.into(),
             ab: ev.ab.iter().map(|(&t, &a)| (Text::from(t), a)).collect(),
+            start_mean_abs_z: ev.session_start_mean_abs_z,
         });
         let c = u32::try_from(self.contexts.len()).unwrap_or(0);
         self.last_imported_context = Some(c);
@@ -840,14 +852,15 @@ impl Folded {
     /// What learning reads of each event, in order, without building the events.
     pub fn outcomes(&self) -> impl Iterator<Item = EventOutcome<'_>> + Clone + '_ {
         self.slots.iter().enumerate().map(move |(i, s)| {
-            let (session_id, profile_version, ab) = match s.context {
-                0 => ("", "", &super::NO_ARMS),
+            let (session_id, profile_version, ab, session_covariate) = match s.context {
+                0 => ("", "", &super::NO_ARMS, None),
                 c => {
                     let ctx = &self.contexts[c as usize - 1];
                     (
                         ctx.session_id.as_str(),
                         ctx.profile_version.as_str(),
                         &ctx.ab,
+                        ctx.start_mean_abs_z,
                     )
                 }
             };
@@ -863,6 +876,7 @@ impl Folded {
                 session_id,
                 profile_version,
                 ab,
+                session_covariate,
             }
         })
     }
@@ -934,6 +948,7 @@ impl Folded {
             track_bounced_after: s.flag(BOUNCED),
             notes: imported.and_then(|m| m.notes.clone()),
             ab: ctx.ab.clone(),
+            session_start_mean_abs_z: ctx.start_mean_abs_z,
         }
     }
 
@@ -1028,6 +1043,7 @@ mod tests {
             session_id: "s1".into(),
             profile_version: "trance_v1".into(),
             ab: BTreeMap::from([(Text::from("amount"), Arm::Treatment)]),
+            start_mean_abs_z: None,
         }));
         let log = [
             entry(1, 7, session),
@@ -1091,6 +1107,7 @@ mod tests {
             session_id: format!("sid-{track}").into(),
             profile_version: "v1".into(),
             ab: BTreeMap::new(),
+            start_mean_abs_z: None,
         }))
     }
 
@@ -1127,6 +1144,7 @@ mod tests {
             track_bounced_after: false,
             notes: Some("first".into()),
             ab: BTreeMap::new(),
+            session_start_mean_abs_z: None,
         };
         let mut second = applied(2, 1, 3.0);
         if let Record::FixApplied(f) = &mut second {

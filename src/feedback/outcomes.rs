@@ -35,6 +35,9 @@ pub struct EventOutcome<'a> {
     pub profile_version: &'a str,
     /// The A/B assignments in force.
     pub ab: &'a BTreeMap<Text, Arm>,
+    /// The session's pre-assignment covariate: the mean |z| of the track's gaps when the
+    /// session started (`None` when not recorded).
+    pub session_covariate: Option<f64>,
 }
 
 /// No A/B assignments (for events recorded outside any session).

@@ -38,6 +38,11 @@ pub struct SessionStart {
     #[serde(default)]
     #[serde(rename = "ab")]
     pub ab: BTreeMap<Text, Arm>,
+    /// The mean |z| of the track's gaps at the start, before any fix was proposed (the
+    /// A/B analysis's covariate). Written only when measured, so older records read as
+    /// `None` and a record without it keeps format version 1's bytes.
+    #[serde(rename = "z0", default, skip_serializing_if = "Option::is_none")]
+    pub start_mean_abs_z: Option<f64>,
 }
 
 /// A fix was applied: the start of one event.

@@ -151,6 +151,7 @@ pub unsafe extern "C" fn fixloop_collector_start_session(
             session_id: session_id.into(),
             profile_version: profile_version.into(),
             ab,
+            ..SessionInfo::default()
         })?;
         Ok(())
     })

@@ -103,6 +103,7 @@ mod tests {
                     track_bounced_after: false,
                     notes: None,
                     ab: Default::default(),
+                    session_start_mean_abs_z: None,
                 }
             })
             .collect();

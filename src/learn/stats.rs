@@ -402,6 +402,226 @@ pub fn anytime_test(
     })
 }
 
+/// One session's contribution to a ratio metric: the sum of the metric over the session's
+/// events (`numerator`) and the number of those events (`denominator`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct RatioSession {
+    /// Σ of the metric over the session's events.
+    pub numerator: f64,
+    /// The number of events measuring it.
+    pub denominator: f64,
+}
+
+/// The delta-method linearisation of a ratio metric `R = Σ numerator / Σ denominator`
+/// over sessions (Deng, Knoblich & Lu 2018, "Applying the delta method in metric
+/// analytics", §3; GrowthBook's ratio metrics): session `s` becomes
+///
+/// ```text
+/// ℓ_s = R + (y_s − R·n_s) / n̄
+/// ```
+///
+/// so that the mean of the ℓ is exactly `R` and their sample variance over `k` is the
+/// delta-method variance of `R`:
+///
+/// ```text
+/// Var(R) ≈ (s²_y − 2R·s_yn + R²·s²_n) / (k·n̄²)
+/// ```
+///
+/// Every session-level test (Welch, the confidence sequence, the covariate adjustment)
+/// then runs unchanged on the ℓ, weighting sessions by their events as the ratio does.
+/// Empty when `sessions` is empty or has no events.
+pub fn linearize_ratio(sessions: &[RatioSession]) -> Vec<f64> {
+    let k = sessions.len() as f64;
+    let (sy, sn) = sessions
+        .iter()
+        .fold((0.0, 0.0), |(y, n), s| (y + s.numerator, n + s.denominator));
+    if sessions.is_empty() || sn <= 0.0 {
+        return Vec::new();
+    }
+    let r = sy / sn;
+    let n_bar = sn / k;
+    sessions
+        .iter()
+        .map(|s| r + (s.numerator - r * s.denominator) / n_bar)
+        .collect()
+}
+
+/// The delta-method variance of the ratio `Σy / Σn` over sessions, in its closed form
+/// `(s²_y − 2R·s_yn + R²·s²_n) / (k·n̄²)` with sample (k − 1) moments; the same number
+/// as the variance of [`linearize_ratio`]'s values over `k`. `None` with fewer than 2
+/// sessions or no events.
+pub fn ratio_variance(sessions: &[RatioSession]) -> Option<f64> {
+    let k = sessions.len();
+    if k < 2 {
+        return None;
+    }
+    let kf = k as f64;
+    let my = sessions.iter().map(|s| s.numerator).sum::<f64>() / kf;
+    let mn = sessions.iter().map(|s| s.denominator).sum::<f64>() / kf;
+    if mn <= 0.0 {
+        return None;
+    }
+    let (mut vy, mut vn, mut cyn) = (0.0, 0.0, 0.0);
+    for s in sessions {
+        let (dy, dn) = (s.numerator - my, s.denominator - mn);
+        vy += dy * dy;
+        vn += dn * dn;
+        cyn += dy * dn;
+    }
+    let (vy, vn, cyn) = (vy / (kf - 1.0), vn / (kf - 1.0), cyn / (kf - 1.0));
+    let r = my / mn;
+    Some((vy - 2.0 * r * cyn + r * r * vn) / (kf * mn * mn))
+}
+
+/// The covariate-adjusted (CUPED / ANCOVA) comparison of `treatment − control`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Adjusted {
+    /// θ: the slope of the outcome on the covariate, pooled within the arms.
+    pub theta: f64,
+    /// The adjusted difference `(ȳ_t − ȳ_c) − θ·(x̄_t − x̄_c)`.
+    pub diff: f64,
+    /// Its standard error.
+    pub std_error: f64,
+    /// Residual degrees of freedom, `n − 3`.
+    pub df: f64,
+    /// The t statistic.
+    pub statistic: f64,
+    /// Two-sided p-value.
+    pub p_value: f64,
+    /// Lower end of the confidence interval of `diff`.
+    pub ci_low: f64,
+    /// Upper end of the confidence interval of `diff`.
+    pub ci_high: f64,
+    /// The share of the outcome's within-arm variance the covariate explains,
+    /// `1 − RSS / S_yy` (CUPED's ρ²): the variance reduction achieved.
+    pub variance_reduction: f64,
+    /// Each arm's adjusted values `y − θ·(x − x̄)` (x̄ pooled over both arms) as moments:
+    /// their difference of means is `diff`; the confidence sequence runs on them.
+    pub moments: [Moments; 2],
+}
+
+/// The regression adjustment of Deng, Xu, Kohavi & Walker (2013, CUPED) in its ANCOVA
+/// form: the ordinary least-squares fit of `y ~ 1 + treatment + x` over both arms'
+/// `(y, x)` pairs, whose treatment coefficient is the adjusted difference and whose
+/// classical standard error is
+///
+/// ```text
+/// θ   = Σ_arms Σ (x − x̄_arm)(y − ȳ_arm) / Σ_arms Σ (x − x̄_arm)²
+/// RSS = S_yy − θ·S_xy (within arms),   σ² = RSS / (n − 3)
+/// SE² = σ² · (1/n_c + 1/n_t + (x̄_t − x̄_c)² / S_xx)
+/// ```
+///
+/// (statsmodels' `OLS(y, [1, treatment, x])`; checked against it in this module's tests). The covariate must be measured before assignment, so it
+/// cannot differ between the arms except by chance; then the adjustment removes the
+/// part of the outcome's noise it predicts and nothing else. `None` with fewer than 4
+/// pairs, fewer than 2 in an arm, a covariate that does not vary within the arms, or no
+/// residual variance.
+pub fn ancova(control: &[(f64, f64)], treatment: &[(f64, f64)], level: f64) -> Option<Adjusted> {
+    let (nc, nt) = (control.len(), treatment.len());
+    if nc < 2 || nt < 2 || nc + nt < 4 {
+        return None;
+    }
+    let means = |d: &[(f64, f64)]| {
+        let n = d.len() as f64;
+        let (y, x) = d.iter().fold((0.0, 0.0), |(a, b), p| (a + p.0, b + p.1));
+        (y / n, x / n)
+    };
+    let (yc, xc) = means(control);
+    let (yt, xt) = means(treatment);
+    let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
+    for (d, (my, mx)) in [(control, (yc, xc)), (treatment, (yt, xt))] {
+        for &(y, x) in d {
+            let (dy, dx) = (y - my, x - mx);
+            sxx += dx * dx;
+            sxy += dx * dy;
+            syy += dy * dy;
+        }
+    }
+    if !(sxx > 0.0 && syy > 0.0 && sxx.is_finite() && syy.is_finite()) {
+        return None;
+    }
+    let theta = sxy / sxx;
+    let rss = (syy - theta * sxy).max(0.0);
+    let df = (nc + nt) as f64 - 3.0;
+    let sigma2 = rss / df;
+    let se = (sigma2 * (1.0 / nc as f64 + 1.0 / nt as f64 + (xt - xc).powi(2) / sxx)).sqrt();
+    let diff = (yt - yc) - theta * (xt - xc);
+    let t = t_result(diff, se, df, level)?;
+    let x_bar = (xc * nc as f64 + xt * nt as f64) / (nc + nt) as f64;
+    let adjusted = |d: &[(f64, f64)]| {
+        let mut acc = MomentsAccumulator::default();
+        for &(y, x) in d {
+            acc.push(y - theta * (x - x_bar));
+        }
+        acc.moments()
+    };
+    Some(Adjusted {
+        theta,
+        diff,
+        std_error: se,
+        df,
+        statistic: t.statistic,
+        p_value: t.p_value,
+        ci_low: t.ci_low,
+        ci_high: t.ci_high,
+        variance_reduction: 1.0 - rss / syy,
+        moments: [adjusted(control), adjusted(treatment)],
+    })
+}
+
+/// The normal quantile `z` with `P(Z ≤ z) = p`.
+fn normal_quantile(p: f64) -> f64 {
+    Normal::new(0.0, 1.0)
+        .map(|n| n.inverse_cdf(p))
+        .unwrap_or(f64::NAN)
+}
+
+/// The smallest standardised effect (Cohen's d, in units of the per-session standard
+/// deviation) a two-sided fixed-horizon test at `alpha` detects with probability `power`
+/// with `n_control` and `n_treatment` sessions, by the normal approximation:
+/// `d = (z₁₋α/₂ + z_power) · sqrt(1/n_c + 1/n_t)` (Cohen 1988, ch. 2; at α 0.05, power
+/// 0.8 and 60 + 60 sessions, 0.511). `None` when an arm has no session.
+pub fn minimum_detectable_d(
+    n_control: f64,
+    n_treatment: f64,
+    alpha: f64,
+    power: f64,
+) -> Option<f64> {
+    if !(n_control > 0.0 && n_treatment > 0.0) {
+        return None;
+    }
+    let z = normal_quantile(1.0 - alpha / 2.0) + normal_quantile(power);
+    Some(z * (1.0 / n_control + 1.0 / n_treatment).sqrt())
+}
+
+/// The sessions of both arms together a two-sided fixed-horizon test at `alpha` needs to
+/// detect a standardised effect `d` with probability `power`, with a share
+/// `treatment_share` of the sessions in treatment (the inverse of
+/// [`minimum_detectable_d`]). `None` for `d` = 0 or a share outside (0, 1).
+pub fn sessions_needed(d: f64, treatment_share: f64, alpha: f64, power: f64) -> Option<f64> {
+    if d == 0.0 || !d.is_finite() || !(treatment_share > 0.0 && treatment_share < 1.0) {
+        return None;
+    }
+    let z = normal_quantile(1.0 - alpha / 2.0) + normal_quantile(power);
+    Some((z / d).powi(2) * (1.0 / (1.0 - treatment_share) + 1.0 / treatment_share))
+}
+
+/// Holm's step-down adjustment of `p_values` for the family-wise error rate (Holm 1979),
+/// in the input's order: sorted ascending, the i-th (from 0) of `m` becomes
+/// `max over j ≤ i of min(1, (m − j)·p_(j))` (statsmodels' `multipletests(method="holm")`).
+pub fn holm(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let mut out = vec![0.0; m];
+    let mut running: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p_values[i]).min(1.0));
+        out[i] = running;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,5 +748,98 @@ mod tests {
         let w = welch_t_test(&a, &b, 0.95).unwrap();
         assert!(t.ci_high - t.ci_low > w.ci_high - w.ci_low);
         assert!(t.p_value > w.p_value);
+    }
+
+    #[test]
+    fn ancova_equals_ordinary_least_squares() {
+        // A fixed data set of (session metric, covariate) pairs. statsmodels 0.15.0:
+        // sm.OLS(y, sm.add_constant(np.column_stack([treatment, x]))).fit()
+        //   params[1] 0.14682718439373077, bse[1] 0.013234546424553047,
+        //   pvalues[1] 2.595087267736486e-07, params[2] (θ) -0.27493391906481474,
+        //   df_resid 11, conf_int(0.05)[1] [0.11769814, 0.17595622]
+        let c = [
+            (0.61, 1.20),
+            (0.42, 1.85),
+            (0.58, 1.10),
+            (0.77, 0.70),
+            (0.35, 2.05),
+            (0.66, 0.95),
+            (0.49, 1.60),
+            (0.71, 0.80),
+        ];
+        let t = [
+            (0.72, 1.40),
+            (0.81, 0.90),
+            (0.55, 1.95),
+            (0.90, 0.60),
+            (0.68, 1.30),
+            (0.77, 1.15),
+        ];
+        let a = ancova(&c, &t, 0.95).unwrap();
+        assert!(close(a.diff, 0.14682718439373077, TOL), "{a:?}");
+        assert!(close(a.std_error, 0.013234546424553047, TOL), "{a:?}");
+        assert!(close(a.p_value, 2.595087267736486e-07, TOL), "{a:?}");
+        assert!(close(a.theta, -0.27493391906481474, TOL), "{a:?}");
+        assert_eq!(a.df, 11.0);
+        assert!(close(a.ci_low, 0.11769814, 1e-8) && close(a.ci_high, 0.17595622, 1e-8));
+        // The adjusted values' difference of means is the adjusted difference.
+        assert!(close(a.moments[1].mean - a.moments[0].mean, a.diff, 1e-12));
+        // Unadjusted, the same data give Welch's 0.149 ± a far wider interval.
+        let ys = |d: &[(f64, f64)]| Moments::from_slice(&d.iter().map(|p| p.0).collect::<Vec<_>>());
+        let w = welch_t_test(&ys(&c), &ys(&t), 0.95).unwrap();
+        assert!(a.std_error < 0.25 * w.std_error, "{a:?} {w:?}");
+        assert!(a.variance_reduction > 0.9 && a.variance_reduction < 1.0);
+        // Too little data or a constant covariate: no adjustment.
+        assert!(ancova(&c[..1], &t, 0.95).is_none());
+        let flat: Vec<(f64, f64)> = c.iter().map(|p| (p.0, 1.0)).collect();
+        let flat_t: Vec<(f64, f64)> = t.iter().map(|p| (p.0, 1.0)).collect();
+        assert!(ancova(&flat, &flat_t, 0.95).is_none());
+    }
+
+    #[test]
+    fn delta_method_variance_equals_the_closed_form() {
+        // By hand: y = [1, 3, 2], n = [2, 4, 2]; R = 6/8 = 0.75, n̄ = 8/3, s²_y = 1,
+        // s²_n = 4/3, s_yn = 1, so Var(R) = (1 − 2·0.75·1 + 0.75²·4/3) / (3·(8/3)²)
+        // = 0.25 / (64/3) = 0.01171875; ℓ = [0.5625, 0.75, 0.9375].
+        let s = [(1.0, 2.0), (3.0, 4.0), (2.0, 2.0)].map(|(y, n)| RatioSession {
+            numerator: y,
+            denominator: n,
+        });
+        let l = linearize_ratio(&s);
+        for (got, want) in l.iter().zip([0.5625, 0.75, 0.9375]) {
+            assert!(close(*got, want, 1e-15), "{l:?}");
+        }
+        let m = Moments::from_slice(&l);
+        assert!(close(m.mean, 0.75, 1e-15));
+        assert!(close(m.var / 3.0, 0.01171875, 1e-15), "{m:?}");
+        assert!(close(ratio_variance(&s).unwrap(), 0.01171875, 1e-15));
+        // With equal events per session the ratio is the mean of the session means.
+        let eq = [(1.0, 4.0), (3.0, 4.0), (2.0, 4.0)].map(|(y, n)| RatioSession {
+            numerator: y,
+            denominator: n,
+        });
+        let l = linearize_ratio(&eq);
+        assert_eq!(l, vec![0.25, 0.75, 0.5]);
+        assert!(linearize_ratio(&[]).is_empty());
+        assert!(ratio_variance(&eq[..1]).is_none());
+    }
+
+    #[test]
+    fn power_and_holm_match_statsmodels() {
+        // (norm.ppf(0.975) + norm.ppf(0.8)) * sqrt(2/60) = 0.5114971402445012 (scipy)
+        let d = minimum_detectable_d(60.0, 60.0, 0.05, 0.8).unwrap();
+        assert!(close(d, 0.5114971402445012, TOL), "{d}");
+        // The inverse: that effect needs 120 sessions at an even split.
+        let n = sessions_needed(d, 0.5, 0.05, 0.8).unwrap();
+        assert!(close(n, 120.0, 1e-9), "{n}");
+        assert!(sessions_needed(0.0, 0.5, 0.05, 0.8).is_none());
+        assert!(minimum_detectable_d(0.0, 60.0, 0.05, 0.8).is_none());
+        // statsmodels multipletests([0.01, 0.04, 0.03, 0.2], method="holm")[1]
+        //   -> [0.04, 0.09, 0.09, 0.2]
+        let h = holm(&[0.01, 0.04, 0.03, 0.2]);
+        for (got, want) in h.iter().zip([0.04, 0.09, 0.09, 0.2]) {
+            assert!(close(*got, want, 1e-15), "{h:?}");
+        }
+        assert!(holm(&[]).is_empty());
     }
 }

@@ -134,6 +134,7 @@ pub fn session_events(
     let track = &world.wip[track_index];
     let profile = &world.profile;
     let mut values = values_of(track);
+    let covariate = compare(profile, track).mean_abs_z();
     let mut out = Vec::new();
     let fixes = proposals.get(track_index).cloned().unwrap_or_default();
     for (i, fix) in fixes.into_iter().enumerate() {
@@ -168,6 +169,7 @@ pub fn session_events(
             track_bounced_after: false,
             notes: None,
             ab: ab.clone(),
+            session_start_mean_abs_z: covariate,
         });
     }
     Ok(out)

@@ -543,15 +543,16 @@ pub fn run_loop(world: &World, config: &LoopConfig, log_dir: &Path) -> Result<Lo
         for s in 0..config.sessions_per_round {
             let track = &world.wip[s % world.wip.len()];
             let mut rng = SplitMix64::new(sub_seed(world.seed, 10 + round as u64, s as u64));
+            let report = compare(&profile, track);
             collector.start_session(&SessionInfo {
                 track_path: format!("wip/track{:02}.wav", s % world.wip.len()),
                 session_id: format!("{session_prefix}session{s}"),
                 profile_version: profile.version.clone(),
                 ab: BTreeMap::new(),
+                start_mean_abs_z: report.mean_abs_z(),
             })?;
             let mut values = values_of(track);
             before_sum += capped_mean_distance(&producer.taste, &values);
-            let report = compare(&profile, track);
             let mut next = Session::new(&profile, &config.policy, config.outcome, &report)?;
             while let Some(fix) = next.fix(&values)? {
                 let f = fix.gap_feature;

@@ -71,6 +71,9 @@ pub struct SessionInfo {
     pub profile_version: String,
     /// A/B assignments in force, test id → arm.
     pub ab: BTreeMap<String, Arm>,
+    /// The mean |z| of the track's gaps at session start, before any fix is proposed
+    /// (the A/B analysis's pre-assignment covariate; `None` when not yet analysed).
+    pub start_mean_abs_z: Option<f64>,
 }
 
 /// A collector's counters. `pushed = persisted + dropped` once flushed.
@@ -199,6 +202,7 @@ impl Collector {
                 session_id: info.session_id.as_str().into(),
                 profile_version: info.profile_version.as_str().into(),
                 ab: info.ab.iter().map(|(k, v)| (Text::from(k), *v)).collect(),
+                start_mean_abs_z: info.start_mean_abs_z.filter(|z| z.is_finite()),
             });
         let marker = Queued::SessionStart { session };
         if tx.send_timeout(marker, Duration::from_secs(1)).is_err() {

@@ -274,6 +274,7 @@ pub(crate) fn decode_event(payload: &[u8]) -> Option<EventRecordRef<'_>> {
         track_bounced_after,
         notes,
         ab,
+        session_start_mean_abs_z: None,
     })
 }
 
@@ -461,6 +462,7 @@ mod tests {
             track_bounced_after: true,
             notes: None,
             ab: Default::default(),
+            session_start_mean_abs_z: None,
         };
         let mut full = base.clone();
         full.user_action = Some(UserAction::Modify);

@@ -42,6 +42,7 @@ pub fn event(
         track_bounced_after: false,
         notes: None,
         ab: BTreeMap::new(),
+        session_start_mean_abs_z: None,
     }
 }
 

@@ -46,8 +46,9 @@ use super::{AbTest, Arms, Metric};
 use crate::error::Result;
 use crate::feedback::{Arm, Outcomes, Timestamp, UserAction};
 use crate::learn::stats::{
-    anytime_test, cohens_d, fisher_exact, pooled_t_test, srm_chi_square, two_proportion_z_test,
-    welch_t_test, Moments, DEFAULT_TUNING_N,
+    ancova, anytime_test, cohens_d, fisher_exact, holm, linearize_ratio, minimum_detectable_d,
+    pooled_t_test, sessions_needed, srm_chi_square, two_proportion_z_test, welch_t_test, Moments,
+    RatioSession, DEFAULT_TUNING_N,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -61,6 +62,80 @@ pub const MIN_EFFECT_SIZE: f64 = 0.2;
 pub const SRM_THRESHOLD: f64 = 0.001;
 /// Largest table on which Fisher's exact test is run.
 const FISHER_LIMIT: u64 = 20_000;
+/// The sequential-hybrid decision's share of [`ALPHA`] spent by the confidence sequence
+/// before the fixed look; the fixed-horizon test gets the rest, `ALPHA − ALPHA_SEQUENTIAL`,
+/// so the two together keep the false-positive rate at most [`ALPHA`] (Bonferroni over
+/// the two parts).
+pub const ALPHA_SEQUENTIAL: f64 = 0.01;
+/// The power at which [`PowerSummary`] states minimum detectable effects.
+pub const POWER: f64 = 0.8;
+/// Fewest sessions with the covariate for the adjustment to be made.
+const MIN_COVARIATE_SESSIONS: usize = 4;
+
+/// How the session-level metric is estimated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Estimator {
+    /// The unweighted mean of the sessions' means (every session counts the same).
+    SessionMean,
+    /// The arm's ratio Σ metric / Σ events over its sessions, its variance by the delta
+    /// method ([`linearize_ratio`]): sessions count by their events, as the metric does.
+    DeltaMethodRatio,
+}
+
+/// Where the confidence sequence is tuned.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tuning {
+    /// At the test's [`Horizon`].
+    Horizon,
+    /// At a fixed N* (GrowthBook's 5000 in [`AnalysisOptions::baseline`]).
+    Fixed(f64),
+}
+
+/// Which parts of the analysis run. The product uses [`AnalysisOptions::default`] (every
+/// part on); [`AnalysisOptions::baseline`] is the analysis before horizons, the delta
+/// method, the covariate and the hybrid decision, kept to measure what they bring.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AnalysisOptions {
+    /// Where the confidence sequence is tuned.
+    pub tuning: Tuning,
+    /// The session-level estimator.
+    pub estimator: Estimator,
+    /// Adjust by the session-start covariate when the sessions carry it.
+    pub covariate: bool,
+    /// The sequential-hybrid decision (see [`Decision`]).
+    pub hybrid: bool,
+    /// An effect (Cohen's d, session level) whose required sessions to state in
+    /// [`PowerSummary::for_effect`].
+    pub effect_of_interest: Option<f64>,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        AnalysisOptions {
+            tuning: Tuning::Horizon,
+            estimator: Estimator::DeltaMethodRatio,
+            covariate: true,
+            hybrid: true,
+            effect_of_interest: None,
+        }
+    }
+}
+
+impl AnalysisOptions {
+    /// The analysis as it was before: session means, the sequence tuned at N* = 5000, no
+    /// covariate, the anytime-valid p-value at α = 0.05 before `end_date`, Welch's after.
+    pub fn baseline() -> AnalysisOptions {
+        AnalysisOptions {
+            tuning: Tuning::Fixed(DEFAULT_TUNING_N),
+            estimator: Estimator::SessionMean,
+            covariate: false,
+            hybrid: false,
+            effect_of_interest: None,
+        }
+    }
+}
 
 /// Where a test stands in time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -335,8 +410,132 @@ pub struct AnytimeSummary {
     pub tuning_n: f64,
     /// The horizon N* came from.
     pub horizon: Horizon,
+    /// The α the sequence is built for ([`ALPHA_SEQUENTIAL`] under the hybrid decision
+    /// with a fixed look ahead, else [`ALPHA`]).
+    pub alpha: f64,
+    /// Whether it ran on the covariate-adjusted session values.
+    pub adjusted: bool,
     /// Always `sessions`.
     pub unit: &'static str,
+}
+
+/// The covariate adjustment (CUPED / ANCOVA, [`ancova`]) of the session-level metric by
+/// the sessions' mean |z| at session start, beside the unadjusted result (`sessions`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AdjustedSummary {
+    /// Whether the adjustment was made (else the analysis is unadjusted; `note` says why).
+    pub applied: bool,
+    /// The covariate: `session_start_mean_abs_z`.
+    pub covariate: &'static str,
+    /// Sessions analysed.
+    pub sessions: u64,
+    /// Of them, sessions that carried the covariate (the others take the mean of those
+    /// that did, which keeps the adjustment unbiased: the value depends on no arm).
+    pub sessions_with_covariate: u64,
+    /// θ, the within-arm slope of the metric on the covariate.
+    pub theta: Option<f64>,
+    /// The adjusted difference `treatment − control`.
+    pub diff: Option<f64>,
+    /// Its standard error.
+    pub std_error: Option<f64>,
+    /// Lower end of its 95 % confidence interval.
+    pub ci_low: Option<f64>,
+    /// Upper end of its 95 % confidence interval.
+    pub ci_high: Option<f64>,
+    /// Its two-sided p-value (t on n − 3 degrees of freedom).
+    pub p_value: Option<f64>,
+    /// The share of the metric's within-arm variance the covariate explained.
+    pub variance_reduction: Option<f64>,
+    /// Why not, or a remark.
+    pub note: Option<String>,
+}
+
+/// Which rule the recommendation rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionRule {
+    /// The anytime-valid confidence sequence (before the horizon or `end_date`).
+    Anytime,
+    /// The fixed-horizon session-level test, once: on the first `planned_sessions`
+    /// sessions when the plan is reached, or on every session after `end_date`.
+    FixedHorizon,
+}
+
+/// The sequential-hybrid decision (as Eppo's "sequential hybrid"): before the planned
+/// horizon and `end_date` the recommendation rests on the anytime-valid sequence at
+/// [`ALPHA_SEQUENTIAL`]; once `planned_sessions` sessions have data, on the fixed-horizon
+/// test of exactly those sessions at `ALPHA − ALPHA_SEQUENTIAL` (so every later look
+/// repeats the same, single test); after `end_date` before the plan is reached, on the
+/// fixed-horizon test of all sessions. A derived horizon is not a plan: without
+/// `planned_sessions` the fixed look happens only at `end_date`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Decision {
+    /// The rule in force.
+    pub rule: DecisionRule,
+    /// The α the rule is tested at.
+    pub alpha: f64,
+    /// The p-value the rule compares with `alpha` (covariate-adjusted when the
+    /// adjustment was made).
+    pub p_value: Option<f64>,
+    /// Sessions the rule's test used.
+    pub sessions: u64,
+    /// For the fixed look: the time of the last event of the session that reached the
+    /// horizon (or `end_date`), i.e. the look at which the decision was made.
+    pub at: Option<Timestamp>,
+    /// In words.
+    pub note: String,
+}
+
+/// The minimum detectable effect at one sample size.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Detectable {
+    /// Sessions of both arms.
+    pub sessions: f64,
+    /// The smallest Cohen's d (in the metric's unadjusted session-level standard
+    /// deviation) detected with [`POWER`] by the fixed-horizon test.
+    pub mde_d: Option<f64>,
+    /// The same in the metric's units.
+    pub mde: Option<f64>,
+}
+
+/// Sessions a given effect would need.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EffectNeed {
+    /// The effect, Cohen's d.
+    pub d: f64,
+    /// Sessions of both arms for [`POWER`] with the fixed-horizon test.
+    pub sessions: Option<f64>,
+    /// Sessions beyond those so far (0 when already enough).
+    pub more_sessions: Option<f64>,
+}
+
+/// Power and minimum detectable effects (normal approximation, [`minimum_detectable_d`];
+/// with the covariate, the residual standard deviation shrinks each by
+/// `sqrt(1 − variance_reduction)`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PowerSummary {
+    /// The fixed-horizon test's α.
+    pub alpha: f64,
+    /// The power, [`POWER`].
+    pub power: f64,
+    /// At the sessions so far.
+    pub now: Detectable,
+    /// At the horizon.
+    pub horizon: Detectable,
+    /// For the observed effect.
+    pub observed: Option<EffectNeed>,
+    /// For [`AnalysisOptions::effect_of_interest`].
+    pub for_effect: Option<EffectNeed>,
+}
+
+/// Holm's adjustment across the running tests on the same primary metric
+/// ([`adjust_across_tests`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MultipleTesting {
+    /// The tests of the family (this one included).
+    pub tests: Vec<String>,
+    /// The decision p-value after Holm's adjustment.
+    pub p_value_holm: f64,
 }
 
 /// A secondary metric at both levels.
@@ -376,8 +575,18 @@ pub struct AbStatus {
     pub srm: SrmCheck,
     /// Session-level comparison on the primary metric; the recommendation rests on it.
     pub sessions: Comparison,
+    /// The session-level estimator used.
+    pub estimator: Estimator,
+    /// The covariate-adjusted session-level result.
+    pub adjusted: AdjustedSummary,
     /// Anytime-valid p-value and confidence sequence at session level.
     pub anytime: AnytimeSummary,
+    /// The rule the recommendation rests on.
+    pub decision: Decision,
+    /// Minimum detectable effects now and at the horizon.
+    pub power: PowerSummary,
+    /// Holm's adjustment across running tests on the same metric, when there are several.
+    pub multiple_testing: Option<MultipleTesting>,
     /// Secondary metrics by name.
     pub secondary: BTreeMap<Metric, SecondaryResult>,
     /// Current bandit shares, for a bandit test.
@@ -390,12 +599,22 @@ pub struct AbStatus {
     pub min_samples: u64,
 }
 
+/// One session of an arm: the metric's sum and count over its events, its covariate and
+/// the time of its first event.
+#[derive(Clone, Copy)]
+struct SessionAcc {
+    sum: f64,
+    n: u64,
+    covariate: Option<f64>,
+    first_us: i64,
+}
+
 #[derive(Default)]
 struct ArmData<'a> {
     events: u64,
     values: Vec<f64>,
     successes: u64,
-    sessions: HashMap<&'a str, (f64, u64)>,
+    sessions: HashMap<&'a str, SessionAcc>,
     session_ids: std::collections::HashSet<&'a str>,
     accepts: u64,
 }
@@ -419,20 +638,64 @@ fn collect<'a, E: Outcomes + ?Sized>(
         if let Some(v) = metric.value(&e).filter(|v| v.is_finite()) {
             a.values.push(v);
             a.successes += u64::from(v == 1.0);
-            let s = a.sessions.entry(e.session_id).or_insert((0.0, 0));
-            s.0 += v;
-            s.1 += 1;
+            let t = e.timestamp.as_micros();
+            let s = a.sessions.entry(e.session_id).or_insert(SessionAcc {
+                sum: 0.0,
+                n: 0,
+                covariate: None,
+                first_us: t,
+            });
+            s.sum += v;
+            s.n += 1;
+            s.first_us = s.first_us.min(t);
+            if s.covariate.is_none() {
+                s.covariate = e.session_covariate.filter(|c| c.is_finite());
+            }
         }
     });
     arms
 }
 
-fn session_moments(a: &ArmData) -> Moments {
-    let means: Vec<f64> = a.sessions.values().map(|(s, n)| s / *n as f64).collect();
-    Moments::from_slice(&means)
+/// The session-level observations of one arm's `sessions` by `estimator`.
+fn session_values(sessions: &[SessionAcc], estimator: Estimator) -> Vec<f64> {
+    match estimator {
+        Estimator::SessionMean => sessions.iter().map(|s| s.sum / s.n as f64).collect(),
+        Estimator::DeltaMethodRatio => linearize_ratio(
+            &sessions
+                .iter()
+                .map(|s| RatioSession {
+                    numerator: s.sum,
+                    denominator: s.n as f64,
+                })
+                .collect::<Vec<_>>(),
+        ),
+    }
 }
 
-fn levels(metric: Metric, arms: &[ArmData; 2]) -> (Comparison, Comparison, [Moments; 2]) {
+/// Each arm's sessions, in order of their first event (ties by id).
+fn arm_sessions<'a>(arms: &[ArmData<'a>; 2]) -> Vec<(usize, &'a str, SessionAcc)> {
+    let mut all: Vec<(usize, &str, SessionAcc)> = arms
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| a.sessions.iter().map(move |(id, s)| (i, *id, *s)))
+        .collect();
+    all.sort_by(|a, b| (a.2.first_us, a.1).cmp(&(b.2.first_us, b.1)));
+    all
+}
+
+fn split(sessions: &[(usize, &str, SessionAcc)]) -> [Vec<SessionAcc>; 2] {
+    let mut out = [Vec::new(), Vec::new()];
+    for (arm, _, s) in sessions {
+        out[*arm].push(*s);
+    }
+    out
+}
+
+fn levels(
+    metric: Metric,
+    arms: &[ArmData; 2],
+    estimator: Estimator,
+) -> (Comparison, Comparison, [Moments; 2]) {
     let ev = [
         Moments::from_slice(&arms[0].values),
         Moments::from_slice(&arms[1].values),
@@ -441,23 +704,123 @@ fn levels(metric: Metric, arms: &[ArmData; 2]) -> (Comparison, Comparison, [Mome
         .is_proportion()
         .then(|| [arms[0].successes, ev[0].n, arms[1].successes, ev[1].n]);
     let events = compare(metric, "events", &ev[0], &ev[1], counts);
-    let ses = [session_moments(&arms[0]), session_moments(&arms[1])];
+    let [c, t] = split(&arm_sessions(arms));
+    let ses = [
+        Moments::from_slice(&session_values(&c, estimator)),
+        Moments::from_slice(&session_values(&t, estimator)),
+    ];
     let sessions = compare(metric, "sessions", &ses[0], &ses[1], None);
     (events, sessions, ses)
 }
 
+/// The covariate adjustment of the session values `values` (per arm) by the sessions'
+/// covariates, as the report and the adjusted moments.
+fn adjust(
+    sessions: &[Vec<SessionAcc>; 2],
+    values: &[Vec<f64>; 2],
+    wanted: bool,
+) -> (AdjustedSummary, Option<crate::learn::stats::Adjusted>) {
+    let total = (values[0].len() + values[1].len()) as u64;
+    let present: Vec<f64> = sessions
+        .iter()
+        .flatten()
+        .filter_map(|s| s.covariate)
+        .collect();
+    let mut out = AdjustedSummary {
+        applied: false,
+        covariate: "session_start_mean_abs_z",
+        sessions: total,
+        sessions_with_covariate: present.len() as u64,
+        theta: None,
+        diff: None,
+        std_error: None,
+        ci_low: None,
+        ci_high: None,
+        p_value: None,
+        variance_reduction: None,
+        note: None,
+    };
+    if !wanted {
+        out.note = Some("not requested: the analysis runs unadjusted".into());
+        return (out, None);
+    }
+    if present.len() < MIN_COVARIATE_SESSIONS {
+        out.note = Some(format!(
+            "unadjusted: {} of {total} sessions carry session_start_mean_abs_z (the adjustment needs {MIN_COVARIATE_SESSIONS})",
+            present.len()
+        ));
+        return (out, None);
+    }
+    let fill = present.iter().sum::<f64>() / present.len() as f64;
+    let pairs = |arm: usize| -> Vec<(f64, f64)> {
+        values[arm]
+            .iter()
+            .zip(&sessions[arm])
+            .map(|(&y, s)| (y, s.covariate.unwrap_or(fill)))
+            .collect()
+    };
+    let Some(a) = ancova(&pairs(0), &pairs(1), 0.95) else {
+        out.note = Some(
+            "unadjusted: the covariate or the metric does not vary within the arms, or an arm has fewer than 2 sessions"
+                .into(),
+        );
+        return (out, None);
+    };
+    out.applied = true;
+    out.theta = Some(a.theta);
+    out.diff = Some(a.diff);
+    out.std_error = Some(a.std_error);
+    out.ci_low = Some(a.ci_low);
+    out.ci_high = Some(a.ci_high);
+    out.p_value = Some(a.p_value);
+    out.variance_reduction = Some(a.variance_reduction);
+    if present.len() < total as usize {
+        out.note = Some(format!(
+            "{} sessions without the covariate take the mean of the others ({fill:.3})",
+            total as usize - present.len()
+        ));
+    }
+    (out, Some(a))
+}
+
+fn pooled_sd(m: &[Moments; 2]) -> Option<f64> {
+    let df = (m[0].n + m[1].n).checked_sub(2).filter(|&d| d > 0)? as f64;
+    let v = (m[0].n.saturating_sub(1) as f64 * m[0].var
+        + m[1].n.saturating_sub(1) as f64 * m[1].var)
+        / df;
+    (v > 0.0).then(|| v.sqrt())
+}
+
 impl AbStatus {
-    /// Analyses `test` from `events` as of `now` (see the module docs). Errors only for
-    /// an invalid test; a test without data gets a status whose reason says so.
+    /// Analyses `test` from `events` as of `now` with every part of the analysis on
+    /// ([`AnalysisOptions::default`]; see the module docs). Errors only for an invalid
+    /// test; a test without data gets a status whose reason says so.
     pub fn compute<E: Outcomes + ?Sized>(
         test: &AbTest,
         events: &E,
         now: Timestamp,
     ) -> Result<AbStatus> {
+        AbStatus::compute_with(test, events, now, &AnalysisOptions::default())
+    }
+
+    /// [`AbStatus::compute`] with the parts of the analysis `options` selects.
+    pub fn compute_with<E: Outcomes + ?Sized>(
+        test: &AbTest,
+        events: &E,
+        now: Timestamp,
+        options: &AnalysisOptions,
+    ) -> Result<AbStatus> {
         test.validate()?;
         let metric = test.primary_metric;
         let arms = collect(&test.test_id, metric, events);
-        let (ev, ses, ses_m) = levels(metric, &arms);
+        let ev_m = [
+            Moments::from_slice(&arms[0].values),
+            Moments::from_slice(&arms[1].values),
+        ];
+        let counts = metric
+            .is_proportion()
+            .then(|| [arms[0].successes, ev_m[0].n, arms[1].successes, ev_m[1].n]);
+        let ev = compare(metric, "events", &ev_m[0], &ev_m[1], counts);
 
         let both = arms[0]
             .session_ids
@@ -488,21 +851,6 @@ impl AbStatus {
             srm.note = Some("no sessions yet".into());
         }
 
-        let horizon = Horizon::of(
-            test,
-            [ev.control.n, ev.treatment.n],
-            [ses_m[0].n, ses_m[1].n],
-        );
-        let any = anytime_test(&ses_m[0], &ses_m[1], ALPHA, horizon.sessions);
-        let anytime = AnytimeSummary {
-            p_value: any.map(|a| a.p_value),
-            ci_low: any.map(|a| a.ci_low),
-            ci_high: any.map(|a| a.ci_high),
-            tuning_n: horizon.sessions,
-            horizon,
-            unit: "sessions",
-        };
-
         let status = if now < test.start_date {
             TestStatus::NotStarted
         } else if test.end_date.is_some_and(|end| now >= end) {
@@ -511,13 +859,163 @@ impl AbStatus {
             TestStatus::Running
         };
 
+        // Sessions in order of arrival; the decision's test may use only the first ones.
+        let ordered = arm_sessions(&arms);
+        let all = split(&ordered);
+        let horizon = Horizon::of(
+            test,
+            [ev.control.n, ev.treatment.n],
+            [all[0].len() as u64, all[1].len() as u64],
+        );
+        let tuning_n = match options.tuning {
+            Tuning::Horizon => horizon.sessions,
+            Tuning::Fixed(n) => n,
+        };
+        let planned = test.planned_sessions.filter(|_| options.hybrid);
+        let fixed_look_ahead = options.hybrid && (planned.is_some() || test.end_date.is_some());
+        let alpha_seq = if fixed_look_ahead {
+            ALPHA_SEQUENTIAL
+        } else {
+            ALPHA
+        };
+        let alpha_fixed = if options.hybrid {
+            ALPHA - ALPHA_SEQUENTIAL
+        } else {
+            ALPHA
+        };
+
+        // Every session so far: the anytime-valid sequence and the power.
+        let values_all = [
+            session_values(&all[0], options.estimator),
+            session_values(&all[1], options.estimator),
+        ];
+        let raw_all = [
+            Moments::from_slice(&values_all[0]),
+            Moments::from_slice(&values_all[1]),
+        ];
+        let (adjusted_all, adj_all) = adjust(&all, &values_all, options.covariate);
+        let seq_m = adj_all.map_or(raw_all, |a| a.moments);
+        let any = anytime_test(&seq_m[0], &seq_m[1], alpha_seq, tuning_n);
+        let anytime = AnytimeSummary {
+            p_value: any.map(|a| a.p_value),
+            ci_low: any.map(|a| a.ci_low),
+            ci_high: any.map(|a| a.ci_high),
+            tuning_n,
+            horizon: horizon.clone(),
+            alpha: alpha_seq,
+            adjusted: adj_all.is_some(),
+            unit: "sessions",
+        };
+
+        // The decision's sessions.
+        let total = ordered.len() as u64;
+        let (rule, used, at, why) = match planned {
+            Some(p) if total >= p => {
+                let used = &ordered[..p as usize];
+                (
+                    DecisionRule::FixedHorizon,
+                    split(used),
+                    used.last().map(|s| Timestamp::from_micros(s.2.first_us)),
+                    format!(
+                        "fixed-horizon: planned_sessions {p} reached (now {total}); the test of the first {p} sessions decides, once"
+                    ),
+                )
+            }
+            _ if status == TestStatus::Ended => (
+                DecisionRule::FixedHorizon,
+                split(&ordered),
+                test.end_date,
+                format!("fixed-horizon: the test ended with {total} sessions"),
+            ),
+            _ => (
+                DecisionRule::Anytime,
+                split(&ordered),
+                None,
+                match planned {
+                    Some(p) => format!(
+                        "anytime-valid: {total} of planned_sessions {p}; the fixed-horizon test decides once the plan is reached"
+                    ),
+                    None if options.hybrid && test.end_date.is_some() => format!(
+                        "anytime-valid: {total} sessions; the fixed-horizon test decides at end_date"
+                    ),
+                    None => format!("anytime-valid: {total} sessions, no planned horizon"),
+                },
+            ),
+        };
+        let values = [
+            session_values(&used[0], options.estimator),
+            session_values(&used[1], options.estimator),
+        ];
+        let raw = [
+            Moments::from_slice(&values[0]),
+            Moments::from_slice(&values[1]),
+        ];
+        let ses = compare(metric, "sessions", &raw[0], &raw[1], None);
+        let (adjusted, adj) = if rule == DecisionRule::Anytime {
+            (adjusted_all, adj_all)
+        } else {
+            adjust(&used, &values, options.covariate)
+        };
+        let (p_value, alpha) = match rule {
+            DecisionRule::Anytime => (anytime.p_value, alpha_seq),
+            DecisionRule::FixedHorizon => (
+                adj.map(|a| a.p_value).or(ses.p_value),
+                if options.hybrid { alpha_fixed } else { ALPHA },
+            ),
+        };
+        let diff = adj.map(|a| a.diff).or(ses.diff);
+        let sd = pooled_sd(&raw);
+        let d = diff.zip(sd).map(|(x, s)| x / s);
+        let decision = Decision {
+            rule,
+            alpha,
+            p_value,
+            sessions: (used[0].len() + used[1].len()) as u64,
+            at,
+            note: why,
+        };
+
+        // Power of the fixed-horizon test.
+        let shrink = adj_all.map_or(1.0, |a| (1.0 - a.variance_reduction).max(0.0).sqrt());
+        let sd_all = pooled_sd(&raw_all);
+        let r = test.assignment_ratio;
+        let detectable = |n: [f64; 2]| {
+            let mde_d = minimum_detectable_d(n[0], n[1], alpha_fixed, POWER).map(|d| d * shrink);
+            Detectable {
+                sessions: n[0] + n[1],
+                mde_d,
+                mde: mde_d.zip(sd_all).map(|(d, s)| d * s),
+            }
+        };
+        let need = |effect: f64| {
+            let sessions = sessions_needed(effect / shrink.max(1e-12), r, alpha_fixed, POWER);
+            EffectNeed {
+                d: effect,
+                sessions,
+                more_sessions: sessions.map(|n| (n.ceil() - total as f64).max(0.0)),
+            }
+        };
+        let d_all = adj_all
+            .map(|a| a.diff)
+            .or((raw_all[0].n > 0 && raw_all[1].n > 0).then(|| raw_all[1].mean - raw_all[0].mean))
+            .zip(sd_all)
+            .map(|(x, s)| x / s);
+        let power = PowerSummary {
+            alpha: alpha_fixed,
+            power: POWER,
+            now: detectable([all[0].len() as f64, all[1].len() as f64]),
+            horizon: detectable([(1.0 - r) * horizon.sessions, r * horizon.sessions]),
+            observed: d_all.filter(|d| *d != 0.0 && d.is_finite()).map(need),
+            for_effect: options.effect_of_interest.map(need),
+        };
+
         let secondary = test
             .secondary_metrics
             .iter()
             .filter(|&&m| m != metric)
             .map(|&m| {
                 let arms = collect(&test.test_id, m, events);
-                let (events, sessions, _) = levels(m, &arms);
+                let (events, sessions, _) = levels(m, &arms, options.estimator);
                 (m, SecondaryResult { events, sessions })
             })
             .collect();
@@ -530,7 +1028,7 @@ impl AbStatus {
             thompson_shares(counts(&arms[0]), counts(&arms[1]), &settings)
         });
 
-        let (recommendation, reason) = recommend(test, status, &ev, &ses, &anytime, &srm);
+        let (recommendation, reason) = recommend(test, status, &ev, &ses, &decision, d, &srm);
         Ok(AbStatus {
             test_id: test.test_id.clone(),
             name: test.name.clone(),
@@ -546,7 +1044,12 @@ impl AbStatus {
             events: ev,
             srm,
             sessions: ses,
+            estimator: options.estimator,
+            adjusted,
             anytime,
+            decision,
+            power,
+            multiple_testing: None,
             secondary,
             bandit,
             recommendation,
@@ -556,12 +1059,57 @@ impl AbStatus {
     }
 }
 
+/// Holm's adjustment across the running tests of `statuses` that share a primary metric
+/// (tests that are not running, or alone on their metric, are left as they are): each
+/// gets [`AbStatus::multiple_testing`], and an `adopt_treatment` whose adjusted p-value
+/// is no longer below its decision's α becomes `keep_control` (`keep_running` before the
+/// decision is final), the reason saying so.
+pub fn adjust_across_tests(statuses: &mut [AbStatus]) {
+    let mut families: BTreeMap<Metric, Vec<usize>> = BTreeMap::new();
+    for (i, s) in statuses.iter().enumerate() {
+        if s.status == TestStatus::Running && s.decision.p_value.is_some() {
+            families.entry(s.events.metric).or_default().push(i);
+        }
+    }
+    for (metric, members) in families.into_iter().filter(|(_, m)| m.len() > 1) {
+        let p: Vec<f64> = members
+            .iter()
+            .map(|&i| statuses[i].decision.p_value.unwrap_or(1.0))
+            .collect();
+        let adjusted = holm(&p);
+        let ids: Vec<String> = members
+            .iter()
+            .map(|&i| statuses[i].test_id.clone())
+            .collect();
+        for (&i, p_holm) in members.iter().zip(adjusted) {
+            let s = &mut statuses[i];
+            s.multiple_testing = Some(MultipleTesting {
+                tests: ids.clone(),
+                p_value_holm: p_holm,
+            });
+            if s.recommendation == AbRecommendation::AdoptTreatment && p_holm >= s.decision.alpha {
+                s.recommendation = match s.decision.rule {
+                    DecisionRule::Anytime => AbRecommendation::KeepRunning,
+                    DecisionRule::FixedHorizon => AbRecommendation::KeepControl,
+                };
+                s.reason = format!(
+                    "{}; but across the {} running tests on {metric}, Holm's adjusted p = {p_holm:.4} is not below {}",
+                    s.reason,
+                    ids.len(),
+                    s.decision.alpha
+                );
+            }
+        }
+    }
+}
+
 fn recommend(
     test: &AbTest,
     status: TestStatus,
     ev: &Comparison,
     ses: &Comparison,
-    anytime: &AnytimeSummary,
+    decision: &Decision,
+    d: Option<f64>,
     srm: &SrmCheck,
 ) -> (AbRecommendation, String) {
     use AbRecommendation::*;
@@ -605,12 +1153,11 @@ fn recommend(
             ),
         );
     }
-    let (p, which) = if ended {
-        (ses.p_value, "session-level Welch")
-    } else {
-        (anytime.p_value, "session-level anytime-valid")
+    let which = match decision.rule {
+        DecisionRule::Anytime => "session-level anytime-valid",
+        DecisionRule::FixedHorizon => "session-level fixed-horizon",
     };
-    let (Some(p), Some(d)) = (p, ses.cohens_d) else {
+    let (Some(p), Some(d)) = (decision.p_value, d) else {
         return (
             wait,
             format!(
@@ -619,26 +1166,34 @@ fn recommend(
             ),
         );
     };
+    let alpha = decision.alpha;
     let good_d = d * metric.direction();
     let stats = format!("{which} p = {p:.4}, session-level Cohen's d = {d:.2}");
-    if p < ALPHA && good_d > MIN_EFFECT_SIZE {
+    let final_look = decision.rule == DecisionRule::FixedHorizon;
+    if p < alpha && good_d > MIN_EFFECT_SIZE {
         (
             AdoptTreatment,
             format!(
-                "treatment is better on {metric}: {stats} (p < {ALPHA}, d beyond {MIN_EFFECT_SIZE} in the good direction), both arms ≥ {} samples, no sample-ratio mismatch",
+                "treatment is better on {metric}: {stats} (p < {alpha}, d beyond {MIN_EFFECT_SIZE} in the good direction), both arms ≥ {} samples, no sample-ratio mismatch",
                 test.min_samples
             ),
         )
-    } else if p < ALPHA && good_d < -MIN_EFFECT_SIZE {
+    } else if p < alpha && good_d < -MIN_EFFECT_SIZE {
         (
             KeepControl,
             format!("treatment is worse on {metric}: {stats}"),
         )
+    } else if final_look {
+        (
+            KeepControl,
+            format!(
+                "no significant, meaningful improvement on {metric} at the fixed look: {stats} (α {alpha})"
+            ),
+        )
     } else {
-        let mut r = format!("no significant, meaningful improvement on {metric}: {stats}");
-        if !ended {
-            r.push_str("; the test is still running, and looking again later is safe (the p-value is anytime-valid)");
-        }
+        let mut r =
+            format!("no significant, meaningful improvement on {metric} yet: {stats} (α {alpha})");
+        r.push_str("; the test is still running, and looking again later is safe (the p-value is anytime-valid)");
         (KeepControl, r)
     }
 }
@@ -760,13 +1315,92 @@ impl fmt::Display for AbStatus {
         )?;
         writeln!(
             f,
-            "  Anytime-valid (per session, N*={}): p = {}, 95% CS [{}, {}]\n    horizon: {}",
+            "    estimator: {}",
+            match self.estimator {
+                Estimator::SessionMean => "mean of session means",
+                Estimator::DeltaMethodRatio => "ratio over sessions, delta-method variance",
+            }
+        )?;
+        let a = &self.adjusted;
+        if a.applied {
+            writeln!(
+                f,
+                "  Adjusted by session-start mean |z| ({} of {} sessions): diff = {}, 95% CI [{}, {}], p = {}, variance reduction {:.0}%{}",
+                a.sessions_with_covariate,
+                a.sessions,
+                fmt_opt(a.diff, 3),
+                fmt_opt(a.ci_low, 3),
+                fmt_opt(a.ci_high, 3),
+                fmt_opt(a.p_value, 3),
+                a.variance_reduction.unwrap_or(0.0) * 100.0,
+                a.note.as_deref().map(|n| format!("; {n}")).unwrap_or_default()
+            )?;
+        } else {
+            writeln!(f, "  Covariate: {}", a.note.as_deref().unwrap_or("n/a"))?;
+        }
+        writeln!(
+            f,
+            "  Anytime-valid (per session{}, N*={}, α {}): p = {}, {:.0}% CS [{}, {}]\n    horizon: {}",
+            if self.anytime.adjusted { ", adjusted" } else { "" },
             self.anytime.tuning_n,
+            self.anytime.alpha,
             fmt_opt(self.anytime.p_value, 3),
+            (1.0 - self.anytime.alpha) * 100.0,
             fmt_opt(self.anytime.ci_low, 3),
             fmt_opt(self.anytime.ci_high, 3),
             self.anytime.horizon.note
         )?;
+        writeln!(
+            f,
+            "  Decision: {} (α {}, p = {}, {} sessions{})",
+            self.decision.note,
+            self.decision.alpha,
+            fmt_opt(self.decision.p_value, 4),
+            self.decision.sessions,
+            self.decision
+                .at
+                .map(|t| format!(", at {}", t.as_datetime().format("%Y-%m-%d %H:%M")))
+                .unwrap_or_default()
+        )?;
+        let pw = &self.power;
+        writeln!(
+            f,
+            "  Power {:.0}% at α {}: detectable d = {} now ({} sessions), {} at the horizon ({} sessions){}{}",
+            pw.power * 100.0,
+            pw.alpha,
+            fmt_opt(pw.now.mde_d, 2),
+            pw.now.sessions,
+            fmt_opt(pw.horizon.mde_d, 2),
+            pw.horizon.sessions,
+            pw.observed
+                .as_ref()
+                .map(|o| format!(
+                    "; the observed d = {:.2} needs {} sessions ({} more)",
+                    o.d,
+                    fmt_opt(o.sessions.map(f64::ceil), 0),
+                    fmt_opt(o.more_sessions, 0)
+                ))
+                .unwrap_or_default(),
+            pw.for_effect
+                .as_ref()
+                .map(|o| format!(
+                    "; d = {:.2} needs {} sessions ({} more)",
+                    o.d,
+                    fmt_opt(o.sessions.map(f64::ceil), 0),
+                    fmt_opt(o.more_sessions, 0)
+                ))
+                .unwrap_or_default()
+        )?;
+        if let Some(m) = &self.multiple_testing {
+            writeln!(
+                f,
+                "  Holm across {} running tests on {} ({}): adjusted p = {:.4}",
+                m.tests.len(),
+                self.events.metric,
+                m.tests.join(", "),
+                m.p_value_holm
+            )?;
+        }
         match self.srm.p_value {
             Some(p) => writeln!(
                 f,

@@ -12,8 +12,10 @@ mod store;
 mod test_file;
 
 pub use analysis::{
-    AbRecommendation, AbStatus, AnytimeSummary, ArmSummary, Comparison, Horizon, HorizonSource,
-    SecondaryResult, SrmCheck, TestStatus, ALPHA, MIN_EFFECT_SIZE, SRM_THRESHOLD,
+    adjust_across_tests, AbRecommendation, AbStatus, AdjustedSummary, AnalysisOptions,
+    AnytimeSummary, ArmSummary, Comparison, Decision, DecisionRule, Detectable, EffectNeed,
+    Estimator, Horizon, HorizonSource, MultipleTesting, PowerSummary, SecondaryResult, SrmCheck,
+    TestStatus, Tuning, ALPHA, ALPHA_SEQUENTIAL, MIN_EFFECT_SIZE, POWER, SRM_THRESHOLD,
 };
 pub use store::AbStore;
 pub use test_file::{AbTest, Arms, BanditSettings, Metric};
