@@ -354,3 +354,145 @@ fn profile_lineage_learn_history_revert_pause() {
     ok(&fixloop(&h, &["profile", "pause", "trance", "--resume"]));
     let _ = std::fs::remove_dir_all(&h);
 }
+
+#[test]
+fn ab_status_adjusts_running_tests_on_one_metric_by_holm() {
+    let h = home("holm");
+    std::fs::create_dir_all(&h).unwrap();
+    // Two running tests on accept_rate setting different policy keys, so a session is in
+    // both at once.
+    let tests = [
+        (
+            "holm_target",
+            r#""control": {"target_strategy": "conservative"}, "treatment": {"target_strategy": "mean"}"#,
+        ),
+        (
+            "holm_amount",
+            r#""control": {"amount": 1.0}, "treatment": {"amount": 0.5}"#,
+        ),
+    ];
+    for (id, arms) in tests {
+        let path = h.join(format!("{id}.json"));
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"test_id": "{id}", "name": "{id}", "description": "", {arms}, "assignment_ratio": 0.5,
+                "start_date": "2026-01-01", "end_date": null, "min_samples": 20, "planned_sessions": 400,
+                "primary_metric": "accept_rate", "secondary_metrics": []}}"#
+            ),
+        )
+        .unwrap();
+        ok(&fixloop(&h, &["ab", "create", path.to_str().unwrap()]));
+    }
+    // 60 sessions of 5 events; treatment of holm_target accepts more often.
+    let mut lines = String::new();
+    for s in 0..60u32 {
+        let sid = format!("session{s}");
+        let arm = |id: &str| fixloop::learn::ab::assign_with_ratio(id, &sid, 0.5);
+        let (a, b) = (arm("holm_target"), arm("holm_amount"));
+        let name = |x: fixloop::feedback::Arm| match x {
+            fixloop::feedback::Arm::Control => "control",
+            fixloop::feedback::Arm::Treatment => "treatment",
+        };
+        for i in 0..5u32 {
+            let treated = a == fixloop::feedback::Arm::Treatment;
+            let accept = (s * 5 + i) % if treated { 5 } else { 2 } != 0;
+            lines.push_str(&format!(
+                r#"{{"event_id": "e{s}-{i}", "timestamp": "2026-02-01T00:{:02}:{:02}Z", "fix_id": "f", "fix_type": "volume_adjust", "feature_name": "low_level", "track_path": "t.wav", "session_id": "{sid}", "profile_version": "v1", "original_value": 0.0, "target_value": 0.0, "applied_value": 0.0, "user_action": "{}", "was_applied": true, "was_undone": false, "gap_before": 1.0, "gap_after": null, "improvement_ratio": null, "user_modified_value": null, "session_saved_after": false, "track_bounced_after": false, "notes": null, "ab": {{"holm_target": "{}", "holm_amount": "{}"}}, "session_start_mean_abs_z": {:.3}}}"#,
+                s % 60,
+                i,
+                if accept { "accept" } else { "reject" },
+                name(a),
+                name(b),
+                0.5 + (s % 7) as f64 * 0.1
+            ));
+            lines.push('\n');
+        }
+    }
+    let log = h.join("events.jsonl");
+    std::fs::write(&log, lines).unwrap();
+    let all = json(&fixloop(
+        &h,
+        &[
+            "ab",
+            "status",
+            "--feedback",
+            log.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    let all = all.as_array().expect("every test, as an array");
+    assert_eq!(all.len(), 2);
+    for s in all {
+        let m = &s["multiple_testing"];
+        assert_eq!(m["tests"].as_array().unwrap().len(), 2, "{s}");
+        let (raw, holm) = (
+            s["decision"]["p_value"].as_f64().unwrap(),
+            m["p_value_holm"].as_f64().unwrap(),
+        );
+        assert!(holm >= raw && holm <= 1.0, "{raw} {holm}");
+        // Every event carried the covariate.
+        assert_eq!(
+            s["adjusted"]["sessions_with_covariate"],
+            s["adjusted"]["sessions"]
+        );
+        assert_eq!(s["estimator"], "delta_method_ratio");
+        assert_eq!(s["decision"]["rule"], "anytime");
+    }
+    // Holm's smallest adjusted p is twice the smallest raw one (m = 2).
+    let raw: Vec<f64> = all
+        .iter()
+        .map(|s| s["decision"]["p_value"].as_f64().unwrap())
+        .collect();
+    let holm: Vec<f64> = all
+        .iter()
+        .map(|s| s["multiple_testing"]["p_value_holm"].as_f64().unwrap())
+        .collect();
+    let i = if raw[0] <= raw[1] { 0 } else { 1 };
+    assert!(
+        (holm[i] - (2.0 * raw[i]).min(1.0)).abs() < 1e-12,
+        "{raw:?} {holm:?}"
+    );
+    // One test with --effect: the family is still both, and the sessions an effect needs.
+    let one = json(&fixloop(
+        &h,
+        &[
+            "ab",
+            "status",
+            "--test",
+            "holm_amount",
+            "--feedback",
+            log.to_str().unwrap(),
+            "--effect",
+            "0.5",
+            "--json",
+        ],
+    ));
+    assert_eq!(one["test_id"], "holm_amount");
+    assert_eq!(
+        one["multiple_testing"]["tests"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(one["power"]["for_effect"]["d"], 0.5);
+    assert!(one["power"]["for_effect"]["sessions"].as_f64().unwrap() > 0.0);
+    let text = ok(&fixloop(
+        &h,
+        &["ab", "status", "--feedback", log.to_str().unwrap()],
+    ));
+    assert!(text.contains("Holm across 2 running tests"), "{text}");
+    assert!(text.contains("Decision: anytime-valid"), "{text}");
+    let bad = fixloop(
+        &h,
+        &[
+            "ab",
+            "status",
+            "--effect",
+            "0",
+            "--feedback",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--effect"));
+    std::fs::remove_dir_all(&h).unwrap();
+}

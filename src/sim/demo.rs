@@ -53,6 +53,11 @@ pub struct DemoResult {
     pub aa: AbSimResult,
     /// Conservative (control) vs mean (treatment) simulation.
     pub ab: AbSimResult,
+    /// The power of each stage of the A/B analysis (`crate::sim::ab_power`): d = 0.3,
+    /// 0.5, 1.0 × 60, 120, 240 sessions.
+    pub power: Vec<crate::sim::ab_power::PowerResult>,
+    /// A/A at 5 and at 20 looks, 1000 tests each, every stage.
+    pub power_aa: Vec<crate::sim::ab_power::PowerResult>,
     /// The learning-curve table.
     pub curve_table: String,
     /// The confidence threshold off, and on with per-type or per-feature confidence, under
@@ -420,6 +425,26 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
     };
     let aa = simulate_ab(&matching, conservative, conservative, &config.ab, 101)?;
     let ab = simulate_ab(&matching, conservative, mean, &config.ab, 202)?;
+    let power_base = crate::sim::ab_power::PowerConfig {
+        runs: config.ab.runs,
+        ..Default::default()
+    };
+    let power =
+        crate::sim::ab_power::power_table(&[0.3, 0.5, 1.0], &[60, 120, 240], &power_base, 7)?;
+    let power_aa = [5, 20]
+        .iter()
+        .map(|&looks| {
+            crate::sim::ab_power::simulate_power(
+                &crate::sim::ab_power::PowerConfig {
+                    runs: 1000,
+                    looks,
+                    d: 0.0,
+                    ..power_base
+                },
+                10 + looks as u64,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
     let curve_table = curve_table(&runs);
     let summary_text = runs[0]
         .summaries
@@ -461,6 +486,8 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
         plan_table,
         aa,
         ab,
+        power,
+        power_aa,
         curve_table,
         confidence,
         confidence_table,

@@ -2,6 +2,7 @@
 //! producers with a hidden taste, the closed learning loop over rounds, A/B-test
 //! simulations and the HTML report of `fixloop demo`.
 
+pub mod ab_power;
 pub mod ab_sim;
 pub mod closed_loop;
 pub mod demo;

@@ -1,7 +1,9 @@
-//! `fixloop ab create FILE.json | list | status --test ID [--feedback P] [--json]`.
+//! `fixloop ab create FILE.json | list | status [--test ID] [--feedback P] [--effect D]
+//! [--json]`.
 
 use fixloop::feedback::Timestamp;
 use fixloop::home::Home;
+use fixloop::learn::ab::{adjust_across_tests, AnalysisOptions};
 use fixloop::learn::{AbStatus, AbStore, AbTest};
 use fixloop::Result;
 use std::path::PathBuf;
@@ -16,11 +18,15 @@ pub enum Command {
     },
     /// List the tests in the home's `abtests/`.
     List,
-    /// Results of a test, read from the feedback log.
+    /// Results of a test, read from the feedback log (every test of the home without
+    /// `--test`). Running tests on the same primary metric get Holm-adjusted p-values.
     Status {
         /// A test id in `abtests/`, or a path to a test file.
         #[arg(long, value_name = "ID")]
-        test: String,
+        test: Option<String>,
+        /// An effect (session-level Cohen's d) whose required sessions to report.
+        #[arg(long, value_name = "D", allow_hyphen_values = true)]
+        effect: Option<f64>,
         /// A log directory or a `.jsonl` file (default: the home's log).
         #[arg(long, value_name = "PATH")]
         feedback: Option<PathBuf>,
@@ -50,15 +56,62 @@ pub fn run(home: &Home, command: &Command) -> Result<()> {
         Command::Status {
             test,
             feedback,
+            effect,
             json,
         } => {
-            let test = store.resolve(test)?;
+            if let Some(d) = effect.filter(|d| !d.is_finite() || *d == 0.0) {
+                return Err(fixloop::Error::new(
+                    fixloop::ErrorKind::InvalidInput,
+                    format!("--effect {d}: give a finite, non-zero Cohen's d"),
+                ));
+            }
+            let options = AnalysisOptions {
+                effect_of_interest: *effect,
+                ..AnalysisOptions::default()
+            };
+            // Every test of the home is analysed, so a test's Holm family is complete.
+            let mut tests = match (store.list(), test) {
+                (Ok(t), _) => t,
+                (Err(e), Some(_)) => {
+                    eprintln!("warning: {e:#}; the test is analysed without the home's other tests (no Holm adjustment)");
+                    Vec::new()
+                }
+                (Err(e), None) => return Err(e),
+            };
+            let wanted = match test {
+                Some(t) => {
+                    let t = store.resolve(t)?;
+                    if !tests.iter().any(|x| x.test_id == t.test_id) {
+                        tests.push(t.clone());
+                    }
+                    Some(t.test_id)
+                }
+                None => None,
+            };
             let events = super::feedback::load(home, feedback.as_deref())?;
-            let status = AbStatus::compute(&test, &events, Timestamp::now())?;
-            if *json {
-                super::print_json(&status);
-            } else {
-                print!("{status}");
+            let now = Timestamp::now();
+            let mut statuses = tests
+                .iter()
+                .map(|t| AbStatus::compute_with(t, &events, now, &options))
+                .collect::<Result<Vec<_>>>()?;
+            adjust_across_tests(&mut statuses);
+            if let Some(id) = wanted {
+                statuses.retain(|s| s.test_id == id);
+            }
+            match (json, test.is_some()) {
+                (true, true) => super::print_json(&statuses[0]),
+                (true, false) => super::print_json(&statuses),
+                (false, _) => {
+                    if statuses.is_empty() {
+                        println!("No A/B tests in {}", home.abtests_dir().display());
+                    }
+                    for (i, s) in statuses.iter().enumerate() {
+                        if i > 0 {
+                            println!();
+                        }
+                        print!("{s}");
+                    }
+                }
             }
         }
     }

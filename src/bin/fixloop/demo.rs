@@ -84,6 +84,38 @@ pub fn run(args: &Args) -> Result<()> {
             s.mean_events_per_arm
         );
     }
+    if let Some(a) = r.ab.example.as_ref().map(|s| &s.adjusted) {
+        println!(
+            "  the session-start mean |z| in this world: variance reduction {} ({} of {} sessions carried it)",
+            a.variance_reduction
+                .map_or_else(|| "n/a".to_string(), |v| format!("{:.1}%", 100.0 * v)),
+            a.sessions_with_covariate,
+            a.sessions
+        );
+    }
+    println!(
+        "\n=== A/B power: adopt_treatment at any look, {} tests per cell, 5 looks, covariate ρ 0.8 (fixloop::sim::ab_power) ===",
+        config.ab.runs
+    );
+    print!("{}", fixloop::sim::ab_power::format_power_table(&r.power));
+    for aa in &r.power_aa {
+        let rates: Vec<String> = (0..4)
+            .map(|i| {
+                format!(
+                    "({}) {:.1}%",
+                    fixloop::sim::ab_power::VARIANTS[i].label,
+                    100.0 * aa.rate(i)
+                )
+            })
+            .collect();
+        println!(
+            "A/A, {} tests, {} looks: {} (bound 5% + 2 SE = {:.1}%)",
+            aa.config.runs,
+            aa.config.looks,
+            rates.join(", "),
+            100.0 * (0.05 + 2.0 * aa.standard_error(0.05))
+        );
+    }
     println!("\nReport: {}", r.report_path.display());
     Ok(())
 }
