@@ -691,11 +691,8 @@ fn split(sessions: &[(usize, &str, SessionAcc)]) -> [Vec<SessionAcc>; 2] {
     out
 }
 
-fn levels(
-    metric: Metric,
-    arms: &[ArmData; 2],
-    estimator: Estimator,
-) -> (Comparison, Comparison, [Moments; 2]) {
+/// The event-level comparison: each event one observation.
+fn event_level(metric: Metric, arms: &[ArmData; 2]) -> Comparison {
     let ev = [
         Moments::from_slice(&arms[0].values),
         Moments::from_slice(&arms[1].values),
@@ -703,14 +700,17 @@ fn levels(
     let counts = metric
         .is_proportion()
         .then(|| [arms[0].successes, ev[0].n, arms[1].successes, ev[1].n]);
-    let events = compare(metric, "events", &ev[0], &ev[1], counts);
+    compare(metric, "events", &ev[0], &ev[1], counts)
+}
+
+fn levels(metric: Metric, arms: &[ArmData; 2], estimator: Estimator) -> (Comparison, Comparison) {
+    let events = event_level(metric, arms);
     let [c, t] = split(&arm_sessions(arms));
     let ses = [
         Moments::from_slice(&session_values(&c, estimator)),
         Moments::from_slice(&session_values(&t, estimator)),
     ];
-    let sessions = compare(metric, "sessions", &ses[0], &ses[1], None);
-    (events, sessions, ses)
+    (events, compare(metric, "sessions", &ses[0], &ses[1], None))
 }
 
 /// The covariate adjustment of the session values `values` (per arm) by the sessions'
@@ -813,14 +813,7 @@ impl AbStatus {
         test.validate()?;
         let metric = test.primary_metric;
         let arms = collect(&test.test_id, metric, events);
-        let ev_m = [
-            Moments::from_slice(&arms[0].values),
-            Moments::from_slice(&arms[1].values),
-        ];
-        let counts = metric
-            .is_proportion()
-            .then(|| [arms[0].successes, ev_m[0].n, arms[1].successes, ev_m[1].n]);
-        let ev = compare(metric, "events", &ev_m[0], &ev_m[1], counts);
+        let ev = event_level(metric, &arms);
 
         let both = arms[0]
             .session_ids
@@ -1015,7 +1008,7 @@ impl AbStatus {
             .filter(|&&m| m != metric)
             .map(|&m| {
                 let arms = collect(&test.test_id, m, events);
-                let (events, sessions, _) = levels(m, &arms, options.estimator);
+                let (events, sessions) = levels(m, &arms, options.estimator);
                 (m, SecondaryResult { events, sessions })
             })
             .collect();
