@@ -70,6 +70,8 @@ pub mod gaps;
 pub mod home;
 mod json;
 pub mod learn;
+#[cfg(feature = "parquet")]
+pub mod pool;
 pub mod profile;
 pub mod rng;
 #[cfg(feature = "sim")]

@@ -13,7 +13,7 @@
 //! for the profile's confidence c₀ — centred on it and worth two events, so evidence
 //! dominates quickly. Reported: α, β, the posterior mean and its 90 % equal-tailed interval.
 
-use super::stats::beta_summary;
+use super::stats::{beta_summary, BetaSummary};
 use super::Outcomes;
 use crate::features::FixType;
 use crate::feedback::{EventOutcome, FeedbackEvent, Timestamp, UserAction};
@@ -273,10 +273,7 @@ fn beta_view(
     successes: u64,
     failures: u64,
 ) -> ConfidenceUpdate {
-    // Keep the prior proper even for a confidence of exactly 0 or 1.
-    let c0 = before.clamp(1e-6, 1.0 - 1e-6);
-    let alpha = PRIOR_WEIGHT * c0 + successes as f64;
-    let beta = PRIOR_WEIGHT * (1.0 - c0) + failures as f64;
+    let (alpha, beta) = posterior_shape(before, successes, failures);
     let b = beta_summary(alpha, beta, INTERVAL_LEVEL);
     ConfidenceUpdate {
         before,
@@ -291,4 +288,23 @@ fn beta_view(
         high: b.map_or(1.0, |b| b.high),
         held_by_range: false,
     }
+}
+
+/// The Beta view's α and β from a prior confidence and the evidence counts.
+fn posterior_shape(prior: f64, successes: u64, failures: u64) -> (f64, f64) {
+    // Keep the prior proper even for a confidence of exactly 0 or 1.
+    let c0 = prior.clamp(1e-6, 1.0 - 1e-6);
+    (
+        PRIOR_WEIGHT * c0 + successes as f64,
+        PRIOR_WEIGHT * (1.0 - c0) + failures as f64,
+    )
+}
+
+/// The Beta view of a confidence (see the module docs) from counts alone: the prior
+/// Beta(2·`prior`, 2·(1 − `prior`)) updated by `successes` and `failures`, with its
+/// mean and 90 % interval. Counts merge across logs, so this is the confidence that
+/// pools across producers (the seed's rule depends on the order of events).
+pub fn confidence_posterior(prior: f64, successes: u64, failures: u64) -> Option<BetaSummary> {
+    let (alpha, beta) = posterior_shape(prior, successes, failures);
+    beta_summary(alpha, beta, INTERVAL_LEVEL)
 }

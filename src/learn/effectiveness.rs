@@ -15,11 +15,14 @@
 //! fixloop adds the evidence behind each rate: counts, and the Beta(1 + k, 1 + n − k)
 //! posterior (uniform prior) with its 90 % equal-tailed interval.
 
+use super::confidence::confidence_posterior;
+use super::mergeable::{OutcomeCounts, SummaryStats};
 use super::stats::{rate_posterior, BetaSummary};
 use super::{Outcomes, Since};
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::FixType;
 use crate::feedback::{EventOutcome, FeedbackEvent, Timestamp, UserAction};
+use crate::profile::DEFAULT_FIX_CONFIDENCE;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,6 +42,10 @@ pub struct FixTypeEffectiveness {
     pub effectiveness: f64,
     /// Number of accepted events.
     pub accepts: u64,
+    /// Number of rejected events.
+    pub rejects: u64,
+    /// Number of modified events.
+    pub modifies: u64,
     /// Number of undone events.
     pub undos: u64,
     /// Number of events with an improvement ratio.
@@ -47,6 +54,16 @@ pub struct FixTypeEffectiveness {
     pub accept_rate_posterior: Option<BetaSummary>,
     /// Posterior of the undo rate (uniform prior, 90 % interval).
     pub undo_rate_posterior: Option<BetaSummary>,
+    /// Events the seed's confidence rule rewards (accepted with a ratio above 0.5).
+    pub successes: u64,
+    /// Events it punishes (undone or rejected).
+    pub failures: u64,
+    /// The confidence as the Beta view of `successes` and `failures` (SPEC §4.2) from the
+    /// default prior confidence ([`DEFAULT_FIX_CONFIDENCE`], worth two events): the
+    /// confidence that pools across producers. The seed's sequential rule steps through
+    /// events in time order, so it depends on how different producers' events interleave;
+    /// counts do not.
+    pub confidence: Option<BetaSummary>,
 }
 
 /// Effectiveness of fixes aimed at one feature.
@@ -63,8 +80,12 @@ pub struct FeatureEffectiveness {
     pub accepts: u64,
     /// Rejected events.
     pub rejects: u64,
+    /// Modified events.
+    pub modifies: u64,
     /// Undone events.
     pub undos: u64,
+    /// Events with an improvement ratio.
+    pub improvement_samples: u64,
 }
 
 /// The seed's per-event outcome score for the per-feature analysis.
@@ -80,16 +101,10 @@ pub fn outcome_score(event: &EventOutcome<'_>) -> f64 {
         _ if event.was_undone => -0.5,
         _ => 0.5,
     };
-    match finite_ratio(event) {
+    match event.improvement_ratio.filter(|r| r.is_finite()) {
         Some(r) => (base + r) / 2.0,
         None => base,
     }
-}
-
-/// The event's improvement ratio when it is a finite number. The readers refuse NaN and
-/// infinities; events built in memory are treated the same way (as null).
-fn finite_ratio(event: &EventOutcome<'_>) -> Option<f64> {
-    event.improvement_ratio.filter(|r| r.is_finite())
 }
 
 /// The seed's adjustment factor of a feature score.
@@ -97,169 +112,74 @@ pub fn adjustment_factor(score: f64) -> f64 {
     0.5 + (score - 0.5) * 0.5
 }
 
-#[derive(Default, Clone, Copy)]
-struct TypeAcc {
-    n: u64,
-    accepts: u64,
-    undos: u64,
-    imp_n: u64,
-    imp_sum: f64,
-}
-
-impl TypeAcc {
-    fn push(&mut self, e: &EventOutcome<'_>) {
-        self.n += 1;
-        self.accepts += u64::from(e.user_action == Some(UserAction::Accept));
-        self.undos += u64::from(e.was_undone);
-        if let Some(r) = finite_ratio(e) {
-            self.imp_n += 1;
-            self.imp_sum += r;
-        }
-    }
-
-    fn merge(&mut self, o: &TypeAcc) {
-        self.n += o.n;
-        self.accepts += o.accepts;
-        self.undos += o.undos;
-        self.imp_n += o.imp_n;
-        self.imp_sum += o.imp_sum;
-    }
-
-    fn finish(&self) -> FixTypeEffectiveness {
-        let n = self.n.max(1) as f64;
+impl OutcomeCounts {
+    /// The seed's per-fix-type numbers of these counts.
+    pub fn fix_type_effectiveness(&self) -> FixTypeEffectiveness {
+        let n = self.events.max(1) as f64;
         let accept_rate = self.accepts as f64 / n;
         let undo_rate = self.undos as f64 / n;
-        let avg_improvement = if self.imp_n > 0 {
-            self.imp_sum / self.imp_n as f64
-        } else {
-            0.0
-        };
+        let avg_improvement = self.avg_improvement();
         FixTypeEffectiveness {
-            samples: self.n,
+            samples: self.events,
             accept_rate,
             avg_improvement,
             undo_rate,
             effectiveness: 0.4 * accept_rate + 0.4 * avg_improvement + 0.2 * (1.0 - undo_rate),
             accepts: self.accepts,
+            rejects: self.rejects,
+            modifies: self.modifies,
             undos: self.undos,
-            improvement_samples: self.imp_n,
-            accept_rate_posterior: rate_posterior(self.accepts, self.n),
-            undo_rate_posterior: rate_posterior(self.undos, self.n),
+            improvement_samples: self.improvements,
+            accept_rate_posterior: rate_posterior(self.accepts, self.events),
+            undo_rate_posterior: rate_posterior(self.undos, self.events),
+            successes: self.successes,
+            failures: self.failures,
+            confidence: confidence_posterior(DEFAULT_FIX_CONFIDENCE, self.successes, self.failures),
         }
     }
-}
 
-#[derive(Default, Clone, Copy)]
-struct FeatureAcc {
-    n: u64,
-    score_sum: f64,
-    accepts: u64,
-    rejects: u64,
-    undos: u64,
-}
-
-impl FeatureAcc {
-    fn push(&mut self, e: &EventOutcome<'_>) {
-        self.n += 1;
-        self.score_sum += outcome_score(e);
-        match e.user_action {
-            Some(UserAction::Accept) => self.accepts += 1,
-            Some(UserAction::Reject) => self.rejects += 1,
-            _ => {}
-        }
-        self.undos += u64::from(e.was_undone);
-    }
-
-    fn finish(&self) -> FeatureEffectiveness {
+    /// The seed's per-feature numbers of these counts.
+    pub fn feature_effectiveness(&self) -> FeatureEffectiveness {
         // The seed falls back to 0.5 for a feature without events; a feature only
-        // appears here once it has one.
-        let score = if self.n > 0 {
-            self.score_sum / self.n as f64
+        // appears in a summary once it has one.
+        let score = if self.events > 0 {
+            self.score_sum() / self.events as f64
         } else {
             0.5
         };
         FeatureEffectiveness {
-            samples: self.n,
+            samples: self.events,
             score,
             factor: adjustment_factor(score),
             accepts: self.accepts,
             rejects: self.rejects,
+            modifies: self.modifies,
             undos: self.undos,
+            improvement_samples: self.improvements,
         }
     }
 }
 
 /// Effectiveness per fix type of `events` (fix types without events are absent).
-pub fn by_fix_type<E: Outcomes + ?Sized>(events: &E) -> BTreeMap<FixType, FixTypeEffectiveness> {
-    finish_types(type_accs(events, |_| true))
-}
-
-/// Effectiveness per feature name of `events`.
-pub fn by_feature<E: Outcomes + ?Sized>(events: &E) -> BTreeMap<String, FeatureEffectiveness> {
-    features_of(events, |_| true)
-}
-
-/// The per-fix-type accumulators of the events `keep` accepts.
-fn type_accs<E: Outcomes + ?Sized>(
+pub fn by_fix_type<E: Outcomes + Sync + ?Sized>(
     events: &E,
-    keep: impl Fn(&EventOutcome<'_>) -> bool,
-) -> [TypeAcc; FixType::ALL.len()] {
-    let mut acc = [TypeAcc::default(); FixType::ALL.len()];
-    events.each(|e| {
-        if keep(&e) {
-            acc[e.fix_type as usize].push(&e);
-        }
-    });
-    acc
-}
-
-/// The results of per-fix-type accumulators (fix types without events are absent).
-fn finish_types(acc: [TypeAcc; FixType::ALL.len()]) -> BTreeMap<FixType, FixTypeEffectiveness> {
-    FixType::ALL
-        .into_iter()
-        .zip(acc)
-        .filter(|(_, a)| a.n > 0)
-        .map(|(t, a)| (t, a.finish()))
+) -> BTreeMap<FixType, FixTypeEffectiveness> {
+    SummaryStats::of(events, |_| true)
+        .by_fix_type
+        .iter()
+        .map(|(t, c)| (*t, c.fix_type_effectiveness()))
         .collect()
 }
 
-/// Effectiveness per feature name of the events `keep` accepts.
-fn features_of<E: Outcomes + ?Sized>(
+/// Effectiveness per feature name of `events`.
+pub fn by_feature<E: Outcomes + Sync + ?Sized>(
     events: &E,
-    keep: impl Fn(&EventOutcome<'_>) -> bool,
 ) -> BTreeMap<String, FeatureEffectiveness> {
-    let mut acc = FeatureAccs::default();
-    events.each(|e| {
-        if keep(&e) {
-            acc.push(&e);
-        }
-    });
-    acc.finish()
-}
-
-/// Per-feature accumulators, found by name (`rustc-hash`).
-#[derive(Default)]
-struct FeatureAccs<'a> {
-    index: rustc_hash::FxHashMap<&'a str, usize>,
-    accs: Vec<(&'a str, FeatureAcc)>,
-}
-
-impl<'a> FeatureAccs<'a> {
-    fn push(&mut self, e: &EventOutcome<'a>) {
-        let next = self.accs.len();
-        let i = *self.index.entry(e.feature_name).or_insert(next);
-        if i == next {
-            self.accs.push((e.feature_name, FeatureAcc::default()));
-        }
-        self.accs[i].1.push(e);
-    }
-
-    fn finish(self) -> BTreeMap<String, FeatureEffectiveness> {
-        self.accs
-            .into_iter()
-            .map(|(name, a)| (name.to_string(), a.finish()))
-            .collect()
-    }
+    SummaryStats::of(events, |_| true)
+        .by_feature
+        .iter()
+        .map(|(f, c)| (f.clone(), c.feature_effectiveness()))
+        .collect()
 }
 
 /// Thresholds of the summary's recommendations. Each recommendation needs at least
@@ -371,35 +291,65 @@ impl Summary {
         now: Timestamp,
         thresholds: &RecommendationThresholds,
     ) -> Result<Summary> {
+        Summary::compute_pooled::<&E, E>(std::iter::once(Ok(events)), since, now, thresholds)
+    }
+
+    /// The summary of several event sets together (the logs of many producers, say),
+    /// read one after the other: each source is taken, reduced to its
+    /// [`SummaryStats`] and dropped before the next, so the sources never need to fit in
+    /// memory together. The result is the summary of their union, bit for bit.
+    pub fn compute_pooled<S: std::borrow::Borrow<E>, E: Outcomes + Sync + ?Sized>(
+        sources: impl IntoIterator<Item = Result<S>>,
+        since: Option<Since>,
+        now: Timestamp,
+        thresholds: &RecommendationThresholds,
+    ) -> Result<Summary> {
         let cutoff = since.map(|s| s.cutoff(now));
         let inside =
             |e: &EventOutcome<'_>| cutoff.is_none_or(|c| c <= e.timestamp && e.timestamp <= now);
-        // Per fix type and per feature: two passes, side by side on two threads for
-        // large inputs.
-        let (types, by_feature) = super::join(
-            events.count() >= super::PARALLEL_EVENTS,
-            || type_accs(events, inside),
-            || features_of(events, inside),
-        );
-        let mut all = TypeAcc::default();
-        for t in &types {
-            all.merge(t);
+        let mut stats = SummaryStats::default();
+        let mut seen = 0usize;
+        for source in sources {
+            let source = source?;
+            let events = source.borrow();
+            seen += events.count();
+            stats.merge(&SummaryStats::of(events, inside));
         }
-        if all.n == 0 && events.count() > 0 {
+        if stats.by_fix_type.is_empty() && seen > 0 {
             let s = since.expect("every event is inside an absent window");
             let msg = format!(
-                "no feedback events in the window ({}, from {} to {now}); {} event(s) lie \
+                "no feedback events in the window ({}, from {} to {now}); {seen} event(s) lie \
                  outside it",
                 s.title().to_lowercase(),
                 s.cutoff(now),
-                events.count()
             );
             return Err(Error::new(ErrorKind::NotFound, msg));
         }
-        let overall = all.finish();
-        let by_fix_type = finish_types(types);
+        Ok(Summary::from_stats(&stats, since, thresholds))
+    }
+
+    /// The summary of merged statistics (see [`crate::learn::mergeable`]): the same
+    /// numbers, bit for bit, as [`Summary::compute_with`] over the union of the events
+    /// the statistics came from. `since` is only the label of the window the statistics
+    /// were taken over.
+    pub fn from_stats(
+        stats: &SummaryStats,
+        since: Option<Since>,
+        thresholds: &RecommendationThresholds,
+    ) -> Summary {
+        let overall = stats.total().fix_type_effectiveness();
+        let by_fix_type: BTreeMap<FixType, FixTypeEffectiveness> = stats
+            .by_fix_type
+            .iter()
+            .map(|(t, c)| (*t, c.fix_type_effectiveness()))
+            .collect();
+        let by_feature: BTreeMap<String, FeatureEffectiveness> = stats
+            .by_feature
+            .iter()
+            .map(|(f, c)| (f.clone(), c.feature_effectiveness()))
+            .collect();
         let recommendations = recommend(&by_fix_type, &by_feature, thresholds);
-        Ok(Summary {
+        Summary {
             since,
             total: overall.samples,
             accept_rate: overall.accept_rate,
@@ -409,7 +359,7 @@ impl Summary {
             by_fix_type,
             by_feature,
             recommendations,
-        })
+        }
     }
 }
 

@@ -13,6 +13,8 @@
 //! - [`refine`](mod@refine): profile refinement with guard rails and an audit record (`fixloop refine`).
 //! - [`ab`]: A/B tests: files, assignment, analysis, sequential p-values, bandit.
 //! - [`stats`]: the statistical tests, checked against scipy.
+//! - [`mergeable`]: the statistics behind the summary and the A/B analysis as values that
+//!   merge exactly, so many producers' logs pool without reading events again.
 //!
 //! Merging new reference tracks into a profile lives with the profile:
 //! [`profile::merge_references`](crate::profile::merge_references).
@@ -21,6 +23,7 @@ pub mod ab;
 pub mod confidence;
 pub mod effectiveness;
 pub mod lineage;
+pub mod mergeable;
 pub mod refine;
 mod since;
 pub mod stats;
@@ -30,6 +33,7 @@ pub use ab::{AbStatus, AbStore, AbTest};
 pub use confidence::{update_confidences, ConfidenceUpdate};
 pub use effectiveness::{FeatureEffectiveness, FixTypeEffectiveness, Recommendation, Summary};
 pub use lineage::{HistoryEntry, HistoryKind, Learned, Lineage, LineageReport};
+pub use mergeable::{SessionTable, SummaryStats};
 pub use refine::{refine, Adjustment, Decision, RefineOptions, RefineReport, Refinement};
 pub use since::Since;
 

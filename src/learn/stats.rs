@@ -44,6 +44,25 @@ impl Moments {
         }
     }
 
+    /// Moments of `n` observations from their sum and sum of squares:
+    /// `var = (Σx² − Σx·mean) / (n − 1)`, the product and difference rounded once (fused
+    /// multiply-add), floored at 0. With exact sums (see
+    /// [`ExactSum`](crate::learn::mergeable::ExactSum)) this is what merged statistics
+    /// give; it agrees with [`Moments::from_slice`] to rounding unless the variance is
+    /// tiny against the squared mean.
+    pub fn from_sums(n: u64, sum: f64, sum_sq: f64) -> Moments {
+        if n == 0 {
+            return Moments::default();
+        }
+        let mean = sum / n as f64;
+        let var = if n > 1 {
+            ((-sum).mul_add(mean, sum_sq) / (n - 1) as f64).max(0.0)
+        } else {
+            0.0
+        };
+        Moments { n, mean, var }
+    }
+
     /// Moments of `successes` ones among `n` zero-one observations.
     pub fn from_proportion(successes: u64, n: u64) -> Moments {
         if n == 0 {

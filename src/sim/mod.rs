@@ -7,5 +7,6 @@ pub mod ab_sim;
 pub mod closed_loop;
 pub mod demo;
 pub mod producer;
+pub mod producers;
 pub mod report;
 pub mod synth;

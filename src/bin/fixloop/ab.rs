@@ -1,10 +1,10 @@
-//! `fixloop ab create FILE.json | list | status [--test ID] [--feedback P] [--effect D]
-//! [--json]`.
+//! `fixloop ab create FILE.json | list | status [--test ID] [--feedback P]…
+//! [--sessions FILE.parquet]… [--effect D] [--json]`.
 
 use fixloop::feedback::Timestamp;
 use fixloop::home::Home;
 use fixloop::learn::ab::{adjust_across_tests, AnalysisOptions};
-use fixloop::learn::{AbStatus, AbStore, AbTest};
+use fixloop::learn::{AbStatus, AbStore, AbTest, SessionTable};
 use fixloop::Result;
 use std::path::PathBuf;
 
@@ -27,9 +27,14 @@ pub enum Command {
         /// An effect (session-level Cohen's d) whose required sessions to report.
         #[arg(long, value_name = "D", allow_hyphen_values = true)]
         effect: Option<f64>,
-        /// A log directory or a `.jsonl` file (default: the home's log).
+        /// A log directory or a `.jsonl` file (default: the home's log). Give it several
+        /// times to pool several producers' feedback.
         #[arg(long, value_name = "PATH")]
-        feedback: Option<PathBuf>,
+        feedback: Vec<PathBuf>,
+        /// A per-session table an engine computed with `sql/ab_sessions.sql` (Parquet),
+        /// instead of (or besides) `--feedback`; may be given several times.
+        #[arg(long, value_name = "FILE.parquet")]
+        sessions: Vec<PathBuf>,
         /// Print JSON instead of the report.
         #[arg(long)]
         json: bool,
@@ -56,6 +61,7 @@ pub fn run(home: &Home, command: &Command) -> Result<()> {
         Command::Status {
             test,
             feedback,
+            sessions,
             effect,
             json,
         } => {
@@ -88,11 +94,21 @@ pub fn run(home: &Home, command: &Command) -> Result<()> {
                 }
                 None => None,
             };
-            let events = super::feedback::load(home, feedback.as_deref())?;
+            // One per-session table, merged from every source; each log is dropped once
+            // its sessions are taken.
+            let mut table = SessionTable::default();
+            for path in sessions {
+                table.merge(&fixloop::pool::read_sessions(path)?);
+            }
+            if sessions.is_empty() || !feedback.is_empty() {
+                for events in super::feedback::load_each(home, feedback) {
+                    table.merge(&SessionTable::of(&events?));
+                }
+            }
             let now = Timestamp::now();
             let mut statuses = tests
                 .iter()
-                .map(|t| AbStatus::compute_with(t, &events, now, &options))
+                .map(|t| AbStatus::from_sessions(t, table.test(&t.test_id), now, &options))
                 .collect::<Result<Vec<_>>>()?;
             adjust_across_tests(&mut statuses);
             if let Some(id) = wanted {

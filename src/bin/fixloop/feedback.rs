@@ -2,6 +2,7 @@
 //! reading command shares.
 
 use fixloop::home::Home;
+use fixloop::pool;
 use fixloop::store;
 use fixloop::Result;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,20 @@ pub fn load(home: &Home, feedback: Option<&Path>) -> Result<store::Feedback> {
         }
     }
     Ok(loaded)
+}
+
+/// Reads each of the `--feedback` sources in turn (the home's log when none is given),
+/// for pooling: a source is loaded when the iterator reaches it, so the caller can reduce
+/// it to mergeable statistics and drop it before the next.
+pub fn load_each<'a>(
+    home: &'a Home,
+    feedback: &'a [PathBuf],
+) -> Box<dyn Iterator<Item = Result<store::Feedback>> + 'a> {
+    if feedback.is_empty() {
+        Box::new(std::iter::once_with(move || load(home, None)))
+    } else {
+        Box::new(feedback.iter().map(move |p| load(home, Some(p))))
+    }
 }
 
 /// Where feedback is read from: an explicit `--feedback PATH` (which must exist), else
@@ -90,19 +105,41 @@ pub fn import(home: &Home, args: &ImportArgs) -> Result<()> {
     Ok(())
 }
 
+/// The formats of `export`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// JSON lines, SPEC §3.1: the interchange format (`import` reads it back).
+    Jsonl,
+    /// Parquet (`fixloop.events/1`) for pooled analysis on Spark, DuckDB…: a
+    /// pseudonymous producer id, track paths replaced by a keyed hash.
+    Parquet,
+}
+
 /// Arguments of `export`.
 #[derive(clap::Args)]
 pub struct ExportArgs {
-    /// Write here instead of standard output.
-    #[arg(long, value_name = "FILE.jsonl")]
+    /// Write here instead of standard output (required for Parquet).
+    #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// The log directory (default: the home's `feedback/`).
-    #[arg(long, value_name = "DIR")]
+    /// The log directory or `.jsonl` file (default: the home's `feedback/`).
+    #[arg(long, value_name = "PATH")]
     feedback: Option<PathBuf>,
+    /// The output format.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: ExportFormat,
+    /// Parquet: keep track paths as recorded instead of their keyed hash.
+    #[arg(long)]
+    keep_track_paths: bool,
 }
 
-/// `export [--output FILE.jsonl]`.
+/// `export [--format jsonl|parquet] [--output FILE]`.
 pub fn export(home: &Home, args: &ExportArgs) -> Result<()> {
+    if args.format == ExportFormat::Parquet {
+        return export_parquet(home, args);
+    }
+    if args.keep_track_paths {
+        eprintln!("fixloop: --keep-track-paths only applies to --format parquet");
+    }
     let Some(dir) = source(home, args.feedback.as_deref()) else {
         if let Some(path) = &args.output {
             std::fs::File::create(path).map_err(|e| fixloop::Error::io(path, "create", e))?;
@@ -120,6 +157,39 @@ pub fn export(home: &Home, args: &ExportArgs) -> Result<()> {
             store::export_jsonl(&dir, stdout.lock())?;
         }
     }
+    Ok(())
+}
+
+/// `export --format parquet --output FILE [--keep-track-paths]`.
+fn export_parquet(home: &Home, args: &ExportArgs) -> Result<()> {
+    let Some(out) = &args.output else {
+        return Err(fixloop::Error::new(
+            fixloop::ErrorKind::InvalidInput,
+            "--format parquet needs --output FILE.parquet (Parquet is not written to a terminal)",
+        ));
+    };
+    let events = match source(home, args.feedback.as_deref()) {
+        Some(path) => load(home, Some(&path))?.into_loaded().events,
+        None => Vec::new(),
+    };
+    let identity = pool::Identity::load_or_create(home)?;
+    let options = pool::ExportOptions {
+        identity: &identity,
+        keep_track_paths: args.keep_track_paths,
+    };
+    let written = pool::export_events(out, &events, &options)?;
+    eprintln!(
+        "Exported {} events to {} ({} bytes; producer {}, track paths {})",
+        written.events,
+        out.display(),
+        written.bytes,
+        identity.producer_id,
+        if args.keep_track_paths {
+            "kept"
+        } else {
+            "hashed"
+        }
+    );
     Ok(())
 }
 

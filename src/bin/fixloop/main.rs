@@ -42,7 +42,7 @@ enum Command {
     Ab(ab::Command),
     /// Import a JSON-lines feedback file into the log.
     Import(feedback::ImportArgs),
-    /// Export the log as JSON lines.
+    /// Export the log: JSON lines (interchange) or Parquet (pooled analysis).
     Export(feedback::ExportArgs),
     /// Check a log: damaged or torn frames, dropped-record counts.
     Verify(feedback::VerifyArgs),

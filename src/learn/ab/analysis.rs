@@ -44,14 +44,15 @@
 use super::bandit::{thompson_shares, ArmCounts, BanditShares};
 use super::{AbTest, Arms, Metric};
 use crate::error::Result;
-use crate::feedback::{Arm, Outcomes, Timestamp, UserAction};
+use crate::feedback::{Arm, Outcomes, Timestamp};
+use crate::learn::mergeable::{MetricSums, SessionTable, TestSessions};
 use crate::learn::stats::{
     ancova, anytime_test, cohens_d, fisher_exact, holm, linearize_ratio, minimum_detectable_d,
     pooled_t_test, sessions_needed, srm_chi_square, two_proportion_z_test, welch_t_test, Moments,
     RatioSession, DEFAULT_TUNING_N,
 };
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Significance level of the recommendation.
@@ -609,51 +610,50 @@ struct SessionAcc {
     first_us: i64,
 }
 
+/// One arm as the analysis reads it: event-level sums of the metric and its sessions.
 #[derive(Default)]
 struct ArmData<'a> {
     events: u64,
-    values: Vec<f64>,
-    successes: u64,
-    sessions: HashMap<&'a str, SessionAcc>,
-    session_ids: std::collections::HashSet<&'a str>,
     accepts: u64,
+    /// Event-level sums of the metric over the arm.
+    metric: MetricSums,
+    /// Sessions measuring the metric.
+    sessions: Vec<(&'a str, SessionAcc)>,
+    /// Every session of the arm, measuring the metric or not.
+    session_ids: std::collections::HashSet<&'a str>,
 }
 
-fn collect<'a, E: Outcomes + ?Sized>(
-    test_id: &str,
-    metric: Metric,
-    events: &'a E,
-) -> [ArmData<'a>; 2] {
-    let mut arms = [ArmData::default(), ArmData::default()];
-    events.each(|e| {
-        let Some(&arm) = e.ab.get(test_id) else {
-            return;
-        };
-        let a = &mut arms[usize::from(arm == Arm::Treatment)];
-        a.events += 1;
-        a.accepts += u64::from(e.user_action == Some(UserAction::Accept));
-        a.session_ids.insert(e.session_id);
-        // A non-finite value (only possible for events built in memory; the readers
-        // refuse them) is treated as not measuring the metric.
-        if let Some(v) = metric.value(&e).filter(|v| v.is_finite()) {
-            a.values.push(v);
-            a.successes += u64::from(v == 1.0);
-            let t = e.timestamp.as_micros();
-            let s = a.sessions.entry(e.session_id).or_insert(SessionAcc {
-                sum: 0.0,
-                n: 0,
-                covariate: None,
-                first_us: t,
-            });
-            s.sum += v;
-            s.n += 1;
-            s.first_us = s.first_us.min(t);
-            if s.covariate.is_none() {
-                s.covariate = e.session_covariate.filter(|c| c.is_finite());
+impl ArmData<'_> {
+    /// The event-level moments of the metric.
+    fn moments(&self) -> Moments {
+        let m = &self.metric;
+        Moments::from_sums(m.n, m.sum.value(), m.sum_sq.value())
+    }
+}
+
+fn collect(metric: Metric, table: &TestSessions) -> [ArmData<'_>; 2] {
+    [Arm::Control, Arm::Treatment].map(|arm| {
+        let mut a = ArmData::default();
+        for (id, row) in table.arm(arm) {
+            a.events += row.events;
+            a.accepts += row.accepts;
+            a.session_ids.insert(id.as_str());
+            let m = row.metric(metric);
+            if m.n > 0 {
+                a.sessions.push((
+                    id.as_str(),
+                    SessionAcc {
+                        sum: m.sum.value(),
+                        n: m.n,
+                        covariate: row.covariate,
+                        first_us: row.first_event.as_micros(),
+                    },
+                ));
+                a.metric.merge(&m);
             }
         }
-    });
-    arms
+        a
+    })
 }
 
 /// The session-level observations of one arm's `sessions` by `estimator`.
@@ -693,13 +693,12 @@ fn split(sessions: &[(usize, &str, SessionAcc)]) -> [Vec<SessionAcc>; 2] {
 
 /// The event-level comparison: each event one observation.
 fn event_level(metric: Metric, arms: &[ArmData; 2]) -> Comparison {
-    let ev = [
-        Moments::from_slice(&arms[0].values),
-        Moments::from_slice(&arms[1].values),
-    ];
+    let ev = [arms[0].moments(), arms[1].moments()];
+    // Zero-one outcomes: the sum is the number of ones.
+    let ones = |a: &ArmData| a.metric.sum.value() as u64;
     let counts = metric
         .is_proportion()
-        .then(|| [arms[0].successes, ev[0].n, arms[1].successes, ev[1].n]);
+        .then(|| [ones(&arms[0]), ev[0].n, ones(&arms[1]), ev[1].n]);
     compare(metric, "events", &ev[0], &ev[1], counts)
 }
 
@@ -810,9 +809,26 @@ impl AbStatus {
         now: Timestamp,
         options: &AnalysisOptions,
     ) -> Result<AbStatus> {
+        let table = SessionTable::of_test(events, &test.test_id);
+        AbStatus::from_sessions(test, table.test(&test.test_id), now, options)
+    }
+
+    /// The analysis of `test` from its per-session table (`None`: no session carries the
+    /// test), the one implementation behind [`AbStatus::compute_with`], the merge of
+    /// several logs' tables and the table an engine computed with `sql/ab_sessions.sql`.
+    /// Built from the table of the union of some events, it gives exactly the status of
+    /// those events.
+    pub fn from_sessions(
+        test: &AbTest,
+        sessions: Option<&TestSessions>,
+        now: Timestamp,
+        options: &AnalysisOptions,
+    ) -> Result<AbStatus> {
         test.validate()?;
+        let empty = TestSessions::default();
+        let table = sessions.unwrap_or(&empty);
         let metric = test.primary_metric;
-        let arms = collect(&test.test_id, metric, events);
+        let arms = collect(metric, table);
         let ev = event_level(metric, &arms);
 
         let both = arms[0]
@@ -1007,7 +1023,7 @@ impl AbStatus {
             .iter()
             .filter(|&&m| m != metric)
             .map(|&m| {
-                let arms = collect(&test.test_id, m, events);
+                let arms = collect(m, table);
                 let (events, sessions) = levels(m, &arms, options.estimator);
                 (m, SecondaryResult { events, sessions })
             })
