@@ -33,7 +33,11 @@
 //!   and the JSON-lines interchange.
 //! - [`store`]: the real-time collector, writer thread, crash-safe segment log and its
 //!   reader; [`load_feedback`](store::load_feedback) is the one way to read feedback.
-//! - [`learn`]: effectiveness, confidence, profile refinement and A/B tests.
+//! - [`learn`]: effectiveness, confidence, profile refinement and A/B tests, computed from
+//!   statistics that merge exactly across logs ([`learn::mergeable`]).
+//! - `pool` (cargo feature `parquet`, on with `cli`): pooling across producers — the
+//!   Parquet export with a pseudonymous producer id and hashed track paths, and the
+//!   per-session A/B table an engine computed with `sql/`.
 //! - [`ffi`]: the C ABI (`include/fixloop.h`).
 //! - `sim` (cargo feature `sim`, on with `cli`): a synthesiser of trance-like loops, the
 //!   simulations of `fixloop demo` and their report.
