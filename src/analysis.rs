@@ -65,8 +65,10 @@ impl TrackAnalysis {
     }
 
     /// [`TrackAnalysis::with_spectrum`] whose joint plan is checked against the audio:
-    /// `render` renders the track through the fix stage at a plan's moves and re-analyses
-    /// it ([`fixes::plan::solve_checked`]).
+    /// `render` renders the track through the fix stage at the plan's moves and
+    /// re-analyses it, and [`Plan::checked`] holds what it measured. The fixes are the
+    /// ones the plugin and the C ABI propose for the same features, spectrum, profile and
+    /// policy: the check measures them, it does not change them.
     pub fn checked(
         track: &str,
         features: FeatureVector,
@@ -79,14 +81,21 @@ impl TrackAnalysis {
         let compared = match profile {
             Some(profile) => {
                 let report = gaps::compare(profile, &features);
-                let (plan, fixes) = fixes::propose_plan(
+                let (mut plan, fixes) = fixes::propose_plan(
                     profile,
                     &report,
                     Some(&features),
                     spectrum.as_ref(),
                     policy,
-                    render,
+                    None,
                 )?;
+                if let (Some(plan), Some(render)) = (plan.as_mut(), render) {
+                    plan.checked = Some(if plan.moves.moves_a_control() {
+                        render(&plan.moves.controls_only())?
+                    } else {
+                        features
+                    });
+                }
                 Some(Compared {
                     profile: profile.clone(),
                     report,
@@ -279,7 +288,8 @@ fn write_plan(
     let checked = plan.checked.as_ref();
     writeln!(
         f,
-        "Plan: weighted excess {:.2} → {:.2} (predicted){}",
+        "Plan: distance to your references {:.2} → {:.2} (predicted: Σ weight · min(|value − mean| / std, 5) \
+         over every feature; each fix, in the order shown, lowers it){}",
         plan.excess_before,
         plan.excess_after,
         if checked.is_some() {

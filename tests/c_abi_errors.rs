@@ -196,13 +196,14 @@ fn string_outputs_truncate_with_nul_and_report() {
 
 fn values() -> Vec<fixloop_feature_value> {
     vec![
+        // Too quiet and too little bass: a bass boost, then the level (two fixes).
         fixloop_feature_value {
             feature: 0,
             value: -10.9,
         },
         fixloop_feature_value {
             feature: 5,
-            value: -1.9,
+            value: -5.5,
         },
     ]
 }

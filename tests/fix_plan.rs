@@ -129,10 +129,15 @@ proptest! {
                 prop_assert!(m.band_db[b] <= 0.0, "boost of an empty band: {m:?}");
             }
         }
+        // The ceiling is the policy's, or the references' highest true peak when they run
+        // hotter (a cut below what the references do is refused).
+        let ceiling = policy.true_peak_ceiling_dbtp.max(
+            profile.stats(Feature::TruePeak).map_or(f64::NEG_INFINITY, |s| s.acceptable_range[1]),
+        );
         if let Some(tp) = plan.predicted.value(Feature::TruePeak) {
             prop_assert!(
-                tp <= policy.true_peak_ceiling_dbtp + 1e-6 || m.gain_db <= -policy.max_move_db + 1e-9,
-                "true peak {tp} over the ceiling: {m:?}"
+                tp <= ceiling + 1e-6 || m.gain_db <= -policy.max_move_db + 1e-9,
+                "true peak {tp} over the ceiling {ceiling}: {m:?}"
             );
         }
         // Never worse than no fix; for a track over the ceiling, than the gain cut the
@@ -203,12 +208,19 @@ fn the_issues_loop_gets_one_move_per_control_and_the_loudness_within_the_ceiling
         dynamics.iter().all(|&d| d < 0.0),
         "the loudness needs limiting: {texts:?}"
     );
+    // The loudness decision: limiting and gain bring the loudness up, no gain cut, and
+    // the true peak stays under the ceiling (the policy's, or the references' highest
+    // true peak when they run hotter: −0.01 dBTP for the bundled profile).
     assert!(
-        texts.iter().any(|t| t.contains("\u{2212}1.0 dBTP ceiling")),
+        gains.iter().all(|f| f.new_value > f.current_value),
         "{texts:?}"
     );
+    let ceiling = profile.stats(Feature::TruePeak).unwrap().acceptable_range[1]
+        .max(policy.true_peak_ceiling_dbtp);
     let tp = plan.predicted.value(Feature::TruePeak).unwrap();
-    assert!(tp <= -1.0 + 1e-9, "{tp}");
+    assert!(tp <= ceiling + 1e-9, "{tp}");
+    let loud = plan.predicted.value(Feature::Loudness).unwrap();
+    assert!(loud >= -12.4 + 2.0, "{loud}: {texts:?}");
     // One width fix for width and correlation together.
     let widths: Vec<_> = fixes
         .iter()
@@ -228,7 +240,9 @@ fn the_issues_loop_gets_one_move_per_control_and_the_loudness_within_the_ceiling
         .unwrap()
         .acceptable_range;
     assert!(w >= lo - 0.02 && w <= hi, "{w}");
-    assert!(plan.excess_after < 0.5 * plan.excess_before, "{plan:?}");
+    // The objective counts every feature's distance to the references' mean, in range or
+    // not (measured: 25.5 → 16.4 here), where the excess outside the ranges was halved.
+    assert!(plan.excess_after < 0.7 * plan.excess_before, "{plan:?}");
     // Every fix says what it serves and what it moves.
     for fix in &fixes {
         if !matches!(

@@ -2,7 +2,7 @@
 //! the audio the plugin hears, implemented by the library's streaming analyser
 //! ([`fixloop::features::Analyser`], the 16 features of SPEC §1).
 
-use fixloop::features::{Analyser, FeatureVector};
+use fixloop::features::{Analyser, FeatureVector, SpectrumProfile};
 
 /// Largest block the background thread hands a source at once (frames). The engine reads
 /// the ring in chunks of at most this many frames, and the analyser is sized for it.
@@ -23,6 +23,11 @@ pub trait FeatureSource: Send {
     fn features(&self) -> FeatureVector;
     /// Forgets everything heard.
     fn reset(&mut self);
+    /// The long-term spectrum of everything heard, when the source measures one: the fix
+    /// plan predicts side effects from it, as `fixloop analyze` does for a file.
+    fn spectrum(&self) -> Option<SpectrumProfile> {
+        None
+    }
 }
 
 /// The library's analyser as the plugin's source. `prepare` builds a new analyser (it
@@ -58,6 +63,10 @@ impl FeatureSource for Analyser {
 
     fn reset(&mut self) {
         Analyser::reset(self);
+    }
+
+    fn spectrum(&self) -> Option<SpectrumProfile> {
+        self.spectrum_profile()
     }
 }
 

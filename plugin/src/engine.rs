@@ -720,6 +720,7 @@ impl Engine {
     fn compute(&mut self) {
         self.frames_since_compute = 0;
         let features = self.source.features();
+        let spectrum = self.source.spectrum();
         let report = (self.window_frames > 0).then(|| compare(&self.profile, &features));
         let fixes = report
             .as_ref()
@@ -728,7 +729,7 @@ impl Engine {
                     &self.profile,
                     r,
                     Some(&features),
-                    None,
+                    spectrum.as_ref(),
                     &self.session_policy,
                 )
                 .ok()

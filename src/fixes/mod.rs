@@ -39,6 +39,10 @@ pub use model::{
 
 /// The default of [`Policy::max_move_db`]: the largest move of one fix, ± dB.
 pub const DEFAULT_MAX_MOVE_DB: f64 = 12.0;
+/// The default of [`Policy::max_eq_db`]: the largest band move of one fix, ± dB — what a
+/// mastering engineer moves a band on a master by; a gap larger than that is a mix
+/// decision.
+pub const DEFAULT_MAX_EQ_DB: f64 = 4.0;
 /// The default of [`Policy::true_peak_ceiling_dbtp`].
 pub const DEFAULT_TRUE_PEAK_CEILING_DBTP: f64 = -1.0;
 
@@ -113,6 +117,9 @@ pub struct Policy {
     /// The largest move one fix makes, ± dB: output gain, a band's gain, a dynamics or
     /// pumping change (default [`DEFAULT_MAX_MOVE_DB`]; at most [`GAIN_RANGE_DB`]).
     pub max_move_db: f64,
+    /// The largest band move of one joint-plan fix, ± dB (default [`DEFAULT_MAX_EQ_DB`];
+    /// at most `max_move_db` applies).
+    pub max_eq_db: f64,
     /// Joint plan or independent fixes (default joint).
     pub plan: PlanMode,
     /// The joint plan keeps the true peak at or under this, dBTP (default −1).
@@ -126,6 +133,7 @@ impl Default for Policy {
             amount: 1.0,
             min_confidence: 0.5,
             max_move_db: DEFAULT_MAX_MOVE_DB,
+            max_eq_db: DEFAULT_MAX_EQ_DB,
             plan: PlanMode::Joint,
             true_peak_ceiling_dbtp: DEFAULT_TRUE_PEAK_CEILING_DBTP,
         }
@@ -143,12 +151,16 @@ impl Policy {
                 format!("policy true_peak_ceiling_dbtp is {c}; expected a number in [-60, 0]"),
             ));
         }
-        let m = self.max_move_db;
-        if !(m.is_finite() && m > 0.0 && m <= GAIN_RANGE_DB) {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!("policy max_move_db is {m}; expected a number in (0, {GAIN_RANGE_DB}]"),
-            ));
+        for (name, m) in [
+            ("max_move_db", self.max_move_db),
+            ("max_eq_db", self.max_eq_db),
+        ] {
+            if !(m.is_finite() && m > 0.0 && m <= GAIN_RANGE_DB) {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("policy {name} is {m}; expected a number in (0, {GAIN_RANGE_DB}]"),
+                ));
+            }
         }
         for (name, v) in [
             ("amount", self.amount),
@@ -236,6 +248,18 @@ pub enum FixSetting {
     AddWidth,
 }
 
+/// A further move made as part of a fix: accepted, skipped, undone and scaled with it
+/// (the joint plan's loudness decision: the gain to the ceiling, limiting for the rest).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FixPart {
+    /// The feature the part is for.
+    pub feature: Feature,
+    /// The kind of action.
+    pub action_type: FixType,
+    /// The action's own setting.
+    pub setting: FixSetting,
+}
+
 /// A prescriptive fix, with every field a feedback event needs (SPEC §2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fix {
@@ -269,6 +293,9 @@ pub struct Fix {
     /// held by the true-peak ceiling, a cut that holds it, limiting for the rest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Further moves made with this one, as one decision (empty for most fixes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<FixPart>,
 }
 
 impl Fix {
@@ -358,8 +385,29 @@ impl Fix {
         )
     }
 
-    /// The instruction alone, without the note.
+    /// The instruction alone, without the note: the fix's own move, then its parts'.
     pub fn instruction(&self) -> String {
+        let mut s = self.own_instruction();
+        for part in &self.parts {
+            let p = Fix {
+                setting: part.setting,
+                gap_feature: part.feature,
+                action_type: part.action_type,
+                parts: Vec::new(),
+                ..self.clone()
+            };
+            let text = p.own_instruction();
+            let mut chars = text.chars();
+            let lower = chars
+                .next()
+                .map(|c| c.to_lowercase().chain(chars).collect::<String>())
+                .unwrap_or_default();
+            s = format!("{s}, and {lower}");
+        }
+        s
+    }
+
+    fn own_instruction(&self) -> String {
         let verb = |x: f64, up: &str, down: &str| {
             if x >= 0.0 {
                 up.to_string()
@@ -553,41 +601,15 @@ pub fn propose_plan(
     match policy.plan {
         PlanMode::Independent => Ok((None, independent(profile, report, policy)?)),
         PlanMode::Joint => {
-            let (plan, mut fixes) = match render {
+            let (plan, fixes) = match render {
                 Some(render) => {
                     plan::solve_checked(profile, report, features, spectrum, policy, render)?
                 }
                 None => plan::solve(profile, report, features, spectrum, policy),
             };
-            // An added width would contradict a plan that moves the width control.
-            let width_moved = plan.moves.width != 1.0;
-            fixes.extend(
-                additions(profile, report, policy)?
-                    .into_iter()
-                    .filter(|f| !(width_moved && matches!(f.setting, FixSetting::AddWidth))),
-            );
             Ok((Some(plan), fixes))
         }
     }
-}
-
-/// The joint plan's advisory additions, which no control can make: content in an empty
-/// band the profile wants louder, width for a near-mono image (one fix, not one per
-/// stereo feature).
-fn additions(profile: &Profile, report: &GapReport, policy: &Policy) -> Result<Vec<Fix>> {
-    let mut out = Vec::new();
-    let mut width_added = false;
-    for f in independent(profile, report, policy)? {
-        match f.setting {
-            FixSetting::AddContent { .. } => out.push(f),
-            FixSetting::AddWidth if !width_added => {
-                width_added = true;
-                out.push(f)
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
 }
 
 /// One fix per out-of-range, scored gap (policy `plan: independent`).
@@ -616,6 +638,7 @@ fn independent(profile: &Profile, report: &GapReport, policy: &Policy) -> Result
                     serves: Vec::new(),
                     effects: Vec::new(),
                     note: None,
+                    parts: Vec::new(),
                 };
                 bounded(fix, policy)
             })
@@ -861,6 +884,7 @@ mod tests {
             serves: Vec::new(),
             effects: Vec::new(),
             note: None,
+            parts: Vec::new(),
         };
         assert_eq!(f.describe(), "Narrow the stereo image by 10 %");
     }

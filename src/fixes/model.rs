@@ -338,6 +338,7 @@ mod tests {
             serves: Vec::new(),
             effects: Vec::new(),
             note: None,
+            parts: Vec::new(),
         }
     }
 

@@ -1,42 +1,54 @@
-//! The joint fix plan: the settings of every control chosen together, so that the
-//! weighted excess of every feature over its target is smallest after the plan.
+//! The joint fix plan: the fixes an engineer would propose, in the order to make them,
+//! each good on its own.
 //!
-//! **Variables** (the [`Moves`] of the response model): output gain, the seven band gains,
-//! width, and the advisory dynamics and pumping changes — one value each, so each control
-//! appears in at most one fix and dynamics can only go one way (never "compress harder"
-//! beside "ease compression").
+//! **Objective (the producer's).** How far a mix is from what the producer wants is
+//! `D = Σ_f weight_f · min(|v_f − centre_f| / scale_f, 5)` over *every* scored feature, in
+//! range or not: `centre_f` is the references' mean, `scale_f` their spread (the score's
+//! scale), the cap keeps one wild feature from hiding the rest. A move of an in-range
+//! feature away from the centre costs as much as one of an out-of-range feature; nothing
+//! is free.
 //!
-//! **Targets.** A feature inside its acceptable range must stay inside it. A feature
-//! outside aims, by the policy's `target_strategy` and `amount`, at `a = current + amount ·
-//! (target − current)`; anything from `a` to the far edge of the range counts as reached.
-//! A feature's excess is its predicted distance outside that interval in units of its
-//! scale (the profile's std, as the score's), squared and weighted by the profile's weight.
+//! **Decisions.** Each decision moves one control for the features it owns, and each
+//! control is moved by at most one fix:
 //!
-//! **Objective** `J = Σ weight·excess² + 0.01·Σ (move / typical move)²` (typical: 6 dB,
-//! 0.5 of width), the small second term preferring no move where one does not help.
-//! Minimised by coordinate descent, each variable by a golden-section search over its
-//! bounds, until a sweep improves `J` by less than 1e-6·(1 + J) (at most 25 sweeps): eleven
-//! variables, a smooth objective, milliseconds in a release build.
+//! - a band's level by that band's gain (never by another band's);
+//! - loudness and the true peak by the output gain, as one decision with the ceiling
+//!   (policy `true_peak_ceiling_dbtp`): a raise stops at the ceiling and, when the
+//!   loudness target lies beyond it, the same fix says to limit harder for the rest (a
+//!   part of the fix, not a fix of its own); a track over the ceiling is brought under it
+//!   first, whatever else it needs;
+//! - the stereo image (width, correlation, low-end width) by the width control;
+//! - peak-to-loudness ratio and loudness range by compression or limiting (advisory);
+//! - pumping depth by the side-chain (advisory).
 //!
-//! **Bounds.** Every dB move within ± `max_move_db`; width within 0–2; no boost of a band
-//! below [`super::EMPTY_BAND_DB`]; no widening of an image below
-//! [`super::NEAR_MONO_WIDTH`]; and the true peak under the policy's ceiling (default
-//! −1 dBTP) by [`ResponseModel::peak_bound_db`], a bound the audio cannot exceed: the
-//! output gain is capped by it at each sweep and projected onto it at the end. When the
-//! loudness target lies beyond the ceiling, the plan raises the gain only to the ceiling
-//! and the rest comes from limiting (a dynamics move at a held peak).
+//! A decision is *for* the feature furthest outside its range among those it owns (its
+//! `gap_feature`) and moves it toward its target (the policy's `target_strategy` and
+//! `amount`) — exactly there when the move allows, never past it. What it moves
+//! elsewhere is reported as its effects, never as something it serves.
 //!
-//! **Fixes.** Moves smaller than 0.25 dB (0.02 of width) are dropped. Each remaining move
-//! is one fix; the features it *serves* are those whose weighted excess after the plan is
-//! larger without it, and its `gap_feature` (kept for the feedback schema) is the one it
-//! serves most. A fix carries its predicted effect on every feature it moves (that move
-//! alone, from the track as it is). Fixes below `min_confidence` are dropped and the plan
-//! is solved again without their variables.
+//! **Sizes.** Band moves stay within the policy's `max_eq_db` (default ±4 dB, what a
+//! mastering engineer does on a master), other dB moves within `max_move_db`. A band
+//! needing more gets the largest move and a note that the rest is a mix decision ("the
+//! mix is far darker than your references"), a band with nothing to boost an advisory
+//! fix to add content, a near-mono image one to add width. Band boosts never take the
+//! true peak over the ceiling (or over where it already is).
+//!
+//! **Order.** From the track as it is, the decision that lowers `D` most is shown first,
+//! then the best one from the track as that fix leaves it, and so on. A decision is shown
+//! only when, applied after the ones before it, it lowers `D` by at least
+//! [`MIN_IMPROVEMENT`] (the cost of touching a control), pushes no in-range feature out
+//! of its range and is at least `min_confidence` confident. So every fix, taken in the
+//! order shown, leaves the mix closer to the targets over all features, and the plan is
+//! never worse than no fix (or than the cut the ceiling alone needs).
+//!
+//! A fix's `effects` are its predicted change of every feature it moves, from the track as
+//! the fixes before it leave it: the whole change a producer hears when applying it in
+//! order. The response model ([`super::response`]) predicts every move.
 
 use super::response::{Moves, ResponseModel};
-use super::{Fix, FixSetting, Policy};
+use super::{Fix, FixPart, FixSetting, Policy};
 use crate::dsp::BANDS;
-use crate::features::{Feature, FeatureVector, FixType, SpectrumProfile};
+use crate::features::{Direction, Feature, FeatureVector, FixType, SpectrumProfile};
 use crate::gaps::{self, GapReport};
 use crate::profile::Profile;
 use serde::{Deserialize, Serialize};
@@ -46,9 +58,9 @@ use serde::{Deserialize, Serialize};
 pub struct Effect {
     /// The feature.
     pub feature: Feature,
-    /// Its value now.
+    /// Its value before the fix (after the fixes shown before it).
     pub before: f64,
-    /// Its predicted value after this fix alone.
+    /// Its predicted value after the fix.
     pub after: f64,
 }
 
@@ -62,13 +74,13 @@ pub struct Plan {
     /// The features predicted after the fix stage's controls alone (output gain, bands,
     /// width): what a render through the fix stage measures, [`Plan::checked`].
     pub predicted_controls: FeatureVector,
-    /// The weighted excess `Σ weight·excess²` of the track as it is.
+    /// The objective `D` (the module doc) of the track as it is.
     pub excess_before: f64,
     /// The same, predicted after the plan.
     pub excess_after: f64,
     /// The same after the least the ceiling asks for: only the output gain, cut as far
     /// as the ceiling needs (equal to `excess_before` when the track is under it). The
-    /// plan's excess is never higher.
+    /// plan's objective is never higher.
     pub excess_at_ceiling: f64,
     /// The features measured on the track rendered through the fix stage at the plan's
     /// settings and re-analysed ([`solve_checked`]); `None` when the plan was not checked.
@@ -79,12 +91,18 @@ pub struct Plan {
 }
 
 /// Moves smaller than these are not worth a fix.
-const MIN_DB_MOVE: f64 = 0.25;
-const MIN_WIDTH_MOVE: f64 = 0.02;
-const REGULARISATION: f64 = 0.01;
+const MIN_DB_MOVE: f64 = 0.05;
+const MIN_WIDTH_MOVE: f64 = 0.005;
+/// The least a fix must lower the objective `D` to be shown: the cost of touching a
+/// control (a quarter of a standard deviation of one feature).
+pub const MIN_IMPROVEMENT: f64 = 0.05;
+/// One feature's most distance in the objective, in its scales.
+pub const DISTANCE_CAP: f64 = 5.0;
 /// Headroom kept under the ceiling when the plan also moves EQ or width, whose effect on
 /// a limited master's peaks the model only estimates.
 pub const PEAK_MARGIN_DB: f64 = 1.0;
+/// Headroom kept under the ceiling once a check has measured the true peak.
+const CHECKED_MARGIN_DB: f64 = 0.1;
 
 /// One variable of the plan: a control of the fix stage or an advisory action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -116,23 +134,20 @@ impl Lever {
             _ => return None,
         })
     }
-}
 
-const VARS: [Lever; 11] = [
-    Lever::Gain,
-    Lever::Band(0),
-    Lever::Band(1),
-    Lever::Band(2),
-    Lever::Band(3),
-    Lever::Band(4),
-    Lever::Band(5),
-    Lever::Band(6),
-    Lever::Width,
-    Lever::Dynamics,
-    Lever::Pumping,
-];
+    /// Every lever a fix moves: its own and its parts'.
+    pub fn all_of(fix: &Fix) -> Vec<Lever> {
+        let mut out: Vec<Lever> = Lever::of(fix).into_iter().collect();
+        for part in &fix.parts {
+            let probe = Fix {
+                setting: part.setting,
+                ..fix.clone()
+            };
+            out.extend(Lever::of(&probe));
+        }
+        out
+    }
 
-impl Lever {
     fn get(self, m: &Moves) -> f64 {
         match self {
             Lever::Gain => m.gain_db,
@@ -161,14 +176,6 @@ impl Lever {
         }
     }
 
-    fn typical(self) -> f64 {
-        if self == Lever::Width {
-            0.5
-        } else {
-            6.0
-        }
-    }
-
     fn min_move(self) -> f64 {
         if self == Lever::Width {
             MIN_WIDTH_MOVE
@@ -176,68 +183,96 @@ impl Lever {
             MIN_DB_MOVE
         }
     }
+
+    /// The features a move of this lever is for.
+    fn owns(self, f: Feature) -> bool {
+        use Feature as F;
+        match self {
+            Lever::Gain => matches!(f, F::Loudness | F::TruePeak),
+            Lever::Band(b) => f == Feature::BANDS[b],
+            Lever::Width => matches!(f, F::StereoWidth | F::StereoCorrelation | F::LowEndWidth),
+            Lever::Dynamics => matches!(f, F::Plr | F::LoudnessRange),
+            Lever::Pumping => f == F::ModulationDepth,
+        }
+    }
+
+    fn index(self) -> u64 {
+        match self {
+            Lever::Gain => 0,
+            Lever::Band(b) => 1 + b as u64,
+            Lever::Width => 8,
+            Lever::Dynamics => 9,
+            Lever::Pumping => 10,
+        }
+    }
 }
 
-/// Per feature: the interval that counts as reached, its scale and weight.
+const LEVERS: [Lever; 11] = [
+    Lever::Gain,
+    Lever::Band(0),
+    Lever::Band(1),
+    Lever::Band(2),
+    Lever::Band(3),
+    Lever::Band(4),
+    Lever::Band(5),
+    Lever::Band(6),
+    Lever::Width,
+    Lever::Dynamics,
+    Lever::Pumping,
+];
+
+/// Per scored feature: where the producer wants it and how far counts.
 #[derive(Clone, Copy, Debug)]
-struct Target {
+struct Goal {
     feature: Feature,
+    centre: f64,
     low: f64,
     high: f64,
     scale: f64,
     weight: f64,
 }
 
-impl Target {
-    fn excess(&self, v: &FeatureVector) -> f64 {
-        let Some(x) = v.value(self.feature) else {
-            return 0.0;
-        };
-        let d = (self.low - x).max(x - self.high).max(0.0) / self.scale;
-        self.weight * d * d
+impl Goal {
+    fn distance(&self, v: &FeatureVector) -> f64 {
+        v.value(self.feature).map_or(0.0, |x| {
+            self.weight * ((x - self.centre).abs() / self.scale).min(DISTANCE_CAP)
+        })
+    }
+
+    fn in_range(&self, x: f64) -> bool {
+        x >= self.low - 1e-9 && x <= self.high + 1e-9
+    }
+
+    /// How far outside the range `x` lies, in scales (0 inside).
+    fn outside(&self, x: f64) -> f64 {
+        (self.low - x).max(x - self.high).max(0.0) / self.scale
     }
 }
 
-fn targets(profile: &Profile, report: &GapReport, policy: &Policy) -> Vec<Target> {
-    let mut out = Vec::new();
-    // The true peak is the ceiling's, not a target: a peak below its range means "could
-    // be louder", which the loudness target says already.
-    for g in report
+fn goals(profile: &Profile, report: &GapReport) -> Vec<Goal> {
+    report
         .gaps
         .iter()
-        .filter(|g| g.weight > 0.0 && g.feature != Feature::TruePeak)
-    {
-        let Some(stats) = profile.stats(g.feature) else {
-            continue;
-        };
-        let [lo, hi] = stats.acceptable_range;
-        let (low, high) = match g.direction {
-            None => (lo, hi),
-            Some(_) => {
-                let t = super::target(profile, g, policy.target_strategy).unwrap_or(g.value);
-                let a = g.value + policy.amount * (t - g.value);
-                if a > g.value {
-                    (a, hi.max(a))
-                } else {
-                    (lo.min(a), a)
-                }
-            }
-        };
-        out.push(Target {
-            feature: g.feature,
-            low,
-            high,
-            scale: gaps::scale(stats),
-            weight: g.weight,
-        });
-    }
-    out
+        .filter(|g| g.weight > 0.0)
+        .filter_map(|g| {
+            let s = profile.stats(g.feature)?;
+            Some(Goal {
+                feature: g.feature,
+                centre: s.mean,
+                low: s.acceptable_range[0],
+                high: s.acceptable_range[1],
+                scale: gaps::scale(s),
+                weight: g.weight,
+            })
+        })
+        .collect()
 }
 
 struct Problem<'a> {
     model: &'a ResponseModel,
-    targets: Vec<Target>,
-    bounds: [(f64, f64); 11],
+    profile: &'a Profile,
+    policy: &'a Policy,
+    goals: Vec<Goal>,
     ceiling: f64,
     /// The correction of the model's true-peak estimate per dB of EQ and width move
     /// ([`eq_size_db`]), from what a check measured; 0 unchecked.
@@ -245,6 +280,10 @@ struct Problem<'a> {
     /// Whether a check has measured the estimate (then the headroom shrinks to
     /// [`CHECKED_MARGIN_DB`]).
     checked: bool,
+    /// No boost of these bands (no energy, or none known).
+    empty_band: [bool; 7],
+    /// The image is too close to mono to widen by side gain.
+    near_mono: bool,
 }
 
 /// The size of a plan's EQ and width moves, dB: `Σ |band gain| + |20·log10 w|`. The
@@ -258,37 +297,22 @@ fn eq_size_db(m: &Moves) -> f64 {
     m.band_db.iter().map(|g| g.abs()).sum::<f64>() + w
 }
 
+/// One decision the plan may take next: the moves after it and the fix that says so.
+struct Step {
+    moves: Moves,
+    after: FeatureVector,
+    gain: f64,
+    fix: Fix,
+    levers: Vec<Lever>,
+}
+
 impl Problem<'_> {
-    fn excess(&self, v: &FeatureVector) -> f64 {
-        self.targets.iter().map(|t| t.excess(v)).sum()
+    fn distance(&self, v: &FeatureVector) -> f64 {
+        self.goals.iter().map(|g| g.distance(v)).sum()
     }
 
-    fn objective(&self, m: &Moves) -> f64 {
-        self.objective_with_eq(m, &self.model.band_power(&m.band_db))
-    }
-
-    /// The excess after `m` with its gain brought under the ceiling (as [`Problem::solve`]
-    /// will bring it), plus the regularisation: a band boost that would force a gain cut
-    /// pays for the loudness it costs.
-    fn objective_with_eq(&self, m: &Moves, eq: &[f64]) -> f64 {
-        let mut v = self.model.predict_with_eq(m, eq);
-        self.correct(m, &mut v);
-        if let Some(tp) = v.value(Feature::TruePeak) {
-            let over = tp + self.margin(m) - self.ceiling;
-            if over > 0.0 && m.gain_db > self.bounds[0].0 {
-                let cut = over.min(m.gain_db - self.bounds[0].0);
-                for f in [Feature::Loudness, Feature::TruePeak] {
-                    if let Some(x) = v.value(f) {
-                        let _ = v.set(f, x - cut);
-                    }
-                }
-            }
-        }
-        let reg: f64 = VARS
-            .iter()
-            .map(|var| ((var.get(m) - var.neutral()) / var.typical()).powi(2))
-            .sum();
-        self.excess(&v) + REGULARISATION * reg
+    fn goal(&self, f: Feature) -> Option<&Goal> {
+        self.goals.iter().find(|g| g.feature == f)
     }
 
     /// Adds the measured correction of the true-peak estimate (and so of the
@@ -323,139 +347,82 @@ impl Problem<'_> {
         (0.25 * eq_size_db(m)).min(most)
     }
 
+    /// The true peak the ceiling sees after `m`: the estimate plus the margin.
+    fn guarded_peak(&self, m: &Moves, v: &FeatureVector) -> Option<f64> {
+        v.value(Feature::TruePeak).map(|tp| tp + self.margin(m))
+    }
+
     /// The highest output gain that keeps the estimated true peak under the ceiling, less
     /// the margin, with the other moves as they are.
     fn gain_cap(&self, m: &Moves) -> f64 {
         let probe = Moves { gain_db: 0.0, ..*m };
-        match self.predict(&probe).value(Feature::TruePeak) {
-            Some(tp) => self.ceiling - self.margin(m) - tp,
+        match self.guarded_peak(&probe, &self.predict(&probe)) {
+            Some(tp) => self.ceiling - tp,
             None => f64::INFINITY,
         }
     }
 
-    /// Solves with the variables in `frozen` held neutral. A frozen gain still yields to
-    /// the ceiling: the gain never stays where the other moves would push the peak over.
-    fn solve(&self, frozen: &[Lever]) -> Moves {
-        let mut m = Moves::NONE;
-        let mut j = self.objective(&m);
-        for _sweep in 0..25 {
-            let before = j;
-            let cap = self.gain_cap(&m);
-            for (i, &var) in VARS.iter().enumerate() {
-                if frozen.contains(&var) {
-                    continue;
-                }
-                let (lo, mut hi) = self.bounds[i];
-                if var == Lever::Gain {
-                    // Under the ceiling, as far as the gain's own bound allows.
-                    hi = hi.min(cap).max(lo);
-                }
-                if hi <= lo {
-                    var.set(&mut m, lo);
-                    j = self.objective(&m);
-                    continue;
-                }
-                // The band filters' response: fixed while another variable is searched;
-                // for a band, the other bands' product times this band's.
-                let others: Vec<f64> = match var {
-                    Lever::Band(k) => {
-                        let mut without = m.band_db;
-                        without[k] = 0.0;
-                        self.model.band_power(&without)
-                    }
-                    _ => self.model.band_power(&m.band_db),
-                };
-                let x = golden(lo, hi, |x| {
-                    let mut t = m;
-                    var.set(&mut t, x);
-                    match var {
-                        Lever::Band(k) => {
-                            let eq: Vec<f64> = self
-                                .model
-                                .one_band_power(k, x)
-                                .iter()
-                                .zip(&others)
-                                .map(|(a, b)| a * b)
-                                .collect();
-                            self.objective_with_eq(&t, &eq)
-                        }
-                        _ => self.objective_with_eq(&t, &others),
-                    }
-                });
-                let mut t = m;
-                var.set(&mut t, x);
-                let jt = self.objective(&t);
-                if jt < j {
-                    m = t;
-                    j = jt;
-                }
-            }
-            if before - j < 1e-6 * (1.0 + j) {
-                break;
-            }
-        }
-        // Small moves are not worth a fix; then the ceiling, exactly.
-        for var in VARS {
-            if (var.get(&m) - var.neutral()).abs() < var.min_move() {
-                var.set(&mut m, var.neutral());
-            }
-        }
-        let cap = self.gain_cap(&m);
-        if m.gain_db > cap {
-            m.gain_db = cap.max(self.bounds[0].0);
-        }
-        // Never worse than the least the ceiling asks for (coordinate descent under a
-        // moving gain cap can end there).
-        let floor = self.ceiling_only();
-        if self.excess(&self.predict(&floor)) < self.excess(&self.predict(&m)) {
-            return floor;
-        }
-        m
+    /// Where a fix for `f` from `x` aims: the policy's target, `amount` of the way.
+    fn aim(&self, f: Feature, x: f64) -> Option<(f64, f64)> {
+        let stats = self.profile.stats(f)?;
+        let g = gaps::gap(f, stats, x);
+        g.direction?;
+        let t = super::target(self.profile, &g, self.policy.target_strategy)?;
+        Some((t, x + self.policy.amount * (t - x)))
     }
 
-    /// The plan that moves nothing but the gain, and that only as far down as the ceiling
-    /// needs (no move when the track is under it).
-    fn ceiling_only(&self) -> Moves {
-        let cap = self.gain_cap(&Moves::NONE);
-        Moves {
-            gain_db: if cap < 0.0 {
-                cap.max(self.bounds[0].0)
+    /// The lever's setting, between `from` and `to`, at which feature `f` predicted after
+    /// `base` with the lever at that setting reaches `aim` (bisection: the features a lever
+    /// owns move monotonically with it); `to` when even that falls short.
+    #[allow(clippy::too_many_arguments)]
+    fn reach(&self, base: &Moves, lever: Lever, f: Feature, aim: f64, from: f64, to: f64) -> f64 {
+        let value = |s: f64| {
+            let mut m = *base;
+            lever.set(&mut m, s);
+            self.predict(&m).value(f)
+        };
+        let (Some(v0), Some(v1)) = (value(from), value(to)) else {
+            return from;
+        };
+        if (v1 - aim) * (v0 - aim) > 0.0 {
+            return if (v1 - v0).abs() > 0.0 && (aim - v0) / (v1 - v0) > 0.0 {
+                to
             } else {
-                0.0
-            },
-            ..Moves::NONE
+                from
+            };
         }
+        let (mut a, mut b) = (from, to);
+        for _ in 0..REACH_STEPS {
+            let mid = 0.5 * (a + b);
+            match value(mid) {
+                Some(v) if (v - aim) * (v0 - aim) > 0.0 => a = mid,
+                _ => b = mid,
+            }
+        }
+        // The side that does not overshoot.
+        a
     }
 }
 
-/// Steps of the golden-section search: the interval shrinks by 0.618¹⁶ ≈ 4.5e-4, a
-/// hundredth of a dB over ±12 dB (a band gain's smallest audible step is ten times that).
-const GOLDEN_STEPS: usize = 16;
+/// How much further outside its range a feature already outside may be taken by another
+/// feature's fix, in its scales (a band cut raises every other band's share a little).
+const COLLATERAL_SLACK: f64 = 0.1;
 
-/// Golden-section search for the minimum of `f` on `[lo, hi]` ([`GOLDEN_STEPS`] steps).
-fn golden(lo: f64, hi: f64, f: impl Fn(f64) -> f64) -> f64 {
-    let r = (5f64.sqrt() - 1.0) / 2.0;
-    let (mut a, mut b) = (lo, hi);
-    let mut c = b - r * (b - a);
-    let mut d = a + r * (b - a);
-    let (mut fc, mut fd) = (f(c), f(d));
-    for _ in 0..GOLDEN_STEPS {
-        if fc < fd {
-            b = d;
-            d = c;
-            fd = fc;
-            c = b - r * (b - a);
-            fc = f(c);
-        } else {
-            a = c;
-            c = d;
-            fc = fd;
-            d = a + r * (b - a);
-            fd = f(d);
-        }
+/// The change of a feature no listener hears, in its unit: a fifth of a dB (LU) of level,
+/// a hundredth of width or correlation, 1 % of the centroid. A collateral move this small
+/// does not count as pushing a feature out of its range.
+fn unnoticed(f: Feature, centre: f64) -> f64 {
+    use crate::features::Unit;
+    match f.unit() {
+        Unit::Lufs | Unit::Lu | Unit::Dbtp | Unit::Db => 0.2,
+        Unit::Hz => 0.01 * centre.abs(),
+        Unit::Ratio | Unit::Correlation => 0.01,
     }
-    0.5 * (a + b)
 }
+
+/// Bisection steps of [`Problem::reach`]: the interval shrinks by 2⁻¹⁴, under a
+/// thousandth of a dB over ±4 dB.
+const REACH_STEPS: usize = 14;
 
 /// The features of a report's gaps as a vector (what the plan works from when only the
 /// gaps are known).
@@ -497,88 +464,541 @@ impl<'a> Planner<'a> {
     }
 
     fn problem(&self, peak_slope: f64, checked: bool) -> Problem<'_> {
-        let max = self.policy.max_move_db;
-        let mut bounds = [(-max, max); 11];
+        let mut empty_band = [false; 7];
         for (b, &f) in Feature::BANDS.iter().enumerate() {
-            // No boost of a band with no energy, or whose energy is not known.
-            if self
+            empty_band[b] = self
                 .current
                 .value(f)
-                .is_none_or(|l| l < super::EMPTY_BAND_DB)
-            {
-                bounds[1 + b].1 = 0.0;
-            }
+                .is_none_or(|l| l < super::EMPTY_BAND_DB);
         }
-        let width = self.current.value(Feature::StereoWidth).unwrap_or(1.0);
-        bounds[8] = (
-            0.0,
-            if width < super::NEAR_MONO_WIDTH {
-                1.0
-            } else {
-                super::MAX_WIDTH_RATIO
-            },
-        );
+        let goals = goals(self.profile, self.report);
+        // The references' own highest true peak when they run hotter than the ceiling:
+        // their practice is the producer's, and a cut below it is refused.
+        let ceiling = goals
+            .iter()
+            .find(|g| g.feature == Feature::TruePeak)
+            .map_or(self.policy.true_peak_ceiling_dbtp, |g| {
+                self.policy.true_peak_ceiling_dbtp.max(g.high)
+            });
         Problem {
             model: &self.model,
-            targets: targets(self.profile, self.report, self.policy),
-            bounds,
-            ceiling: self.policy.true_peak_ceiling_dbtp,
+            profile: self.profile,
+            policy: self.policy,
+            goals,
+            ceiling,
             peak_slope,
             checked,
+            empty_band,
+            near_mono: self
+                .current
+                .value(Feature::StereoWidth)
+                .is_some_and(|w| w < super::NEAR_MONO_WIDTH),
         }
     }
 
-    /// Solves `problem`, dropping the moves below `min_confidence` or serving none of
-    /// their own features and solving again without them.
     fn solve(&self, problem: &Problem<'_>) -> (Plan, Vec<Fix>) {
         self.solve_without(problem, &[])
     }
 
-    /// [`Planner::solve`] with the levers in `held` held where they are (a producer
-    /// skipped them).
+    /// The plan with the levers in `held` held where they are (a producer skipped them).
     fn solve_without(&self, problem: &Problem<'_>, held: &[Lever]) -> (Plan, Vec<Fix>) {
-        let mut frozen: Vec<Lever> = held.to_vec();
-        // Advisory actions only for features that are measured.
-        if self.current.value(Feature::Plr).is_none()
-            && self.current.value(Feature::LoudnessRange).is_none()
-        {
-            frozen.push(Lever::Dynamics);
+        let mut used: Vec<Lever> = held.to_vec();
+        let mut moves = Moves::NONE;
+        let mut state = problem.predict(&moves);
+        let mut fixes = Vec::new();
+        // Over the ceiling: the cut comes first, whatever else the track needs.
+        if let Some(step) = problem.ceiling_step(&moves, &state, &used) {
+            used.extend(&step.levers);
+            moves = step.moves;
+            state = step.after;
+            fixes.push(step.fix);
         }
-        if self.current.value(Feature::ModulationDepth).is_none() {
-            frozen.push(Lever::Pumping);
+        let at_ceiling = moves;
+        loop {
+            // The output gain last, as in a mastering chain: it sets the level the other
+            // moves leave.
+            let best = |gain: bool| {
+                LEVERS
+                    .into_iter()
+                    .filter(|l| !used.contains(l) && (*l == Lever::Gain) == gain)
+                    .filter_map(|l| problem.step(l, &moves, &state, &used))
+                    .filter(|s| s.gain >= MIN_IMPROVEMENT)
+                    .max_by(|a, b| a.gain.total_cmp(&b.gain))
+            };
+            let best = best(false).or_else(|| best(true));
+            let Some(step) = best else { break };
+            used.extend(&step.levers);
+            moves = step.moves;
+            state = step.after;
+            fixes.push(step.fix);
         }
-        let (moves, fixes) = loop {
-            let moves = problem.solve(&frozen);
-            let fixes = fixes_of(self.profile, self.report, problem, &moves, self.policy);
-            let dropped: Vec<Lever> = fixes
-                .iter()
-                .filter(|c| !c.keep(self.policy))
-                .map(|c| c.var)
-                .filter(|v| !frozen.contains(v))
-                .collect();
-            if dropped.is_empty() {
-                break (moves, fixes);
-            }
-            frozen.extend(dropped);
-        };
-        let predicted = problem.predict(&moves);
+        fixes.extend(self.advisories(problem, &moves, &state));
         let plan = Plan {
             predicted_controls: problem.predict(&moves.controls_only()),
+            excess_before: problem.distance(&problem.predict(&Moves::NONE)),
+            excess_after: problem.distance(&state),
+            excess_at_ceiling: problem.distance(&problem.predict(&at_ceiling)),
+            predicted: state,
             moves,
-            excess_before: problem.excess(&self.current),
-            excess_after: problem.excess(&predicted),
-            excess_at_ceiling: problem.excess(&problem.predict(&problem.ceiling_only())),
-            predicted,
             checked: None,
             peak_correction_db: problem.peak_slope * eq_size_db(&moves),
         };
-        let mut fixes: Vec<Fix> = fixes.into_iter().map(|c| c.fix).collect();
-        fixes.sort_by(|a, b| {
-            b.confidence
-                .total_cmp(&a.confidence)
-                .then(a.gap_feature.cmp(&b.gap_feature))
-        });
         (plan, fixes)
+    }
+
+    /// The advisory fixes no control makes, for what the plan leaves outside its range:
+    /// content in an empty band, width for a near-mono image, the loudness range. (The
+    /// tonal balance as a whole, the centroid, is left to the bands' own moves.)
+    fn advisories(&self, problem: &Problem<'_>, moves: &Moves, state: &FeatureVector) -> Vec<Fix> {
+        let mut out = Vec::new();
+        let Ok(independent) = super::independent(self.profile, self.report, self.policy) else {
+            return out;
+        };
+        let still_out = |f: Feature| {
+            problem
+                .goal(f)
+                .zip(state.value(f))
+                .is_some_and(|(g, x)| !g.in_range(x))
+        };
+        for f in independent {
+            let keep = match f.setting {
+                FixSetting::AddContent { .. } => still_out(f.gap_feature),
+                FixSetting::AddWidth => {
+                    moves.width == 1.0
+                        && still_out(f.gap_feature)
+                        && !out.iter().any(|o: &Fix| o.setting == FixSetting::AddWidth)
+                }
+                // The response model's loudness range is a proportion of the
+                // peak-to-loudness ratio, too rough to size a fix by: the independent fix
+                // (the change of the loudness range itself) when no dynamics move is made.
+                FixSetting::Dynamics { .. } if f.gap_feature == Feature::LoudnessRange => {
+                    moves.dynamics_db == 0.0 && still_out(f.gap_feature)
+                }
+                _ => false,
+            };
+            if keep {
+                out.push(f);
+            }
+        }
+        out
+    }
+}
+
+impl Problem<'_> {
+    /// The cut a track over the ceiling needs first, also bringing an over-loud track
+    /// toward its loudness target when that asks for more.
+    fn ceiling_step(&self, moves: &Moves, state: &FeatureVector, used: &[Lever]) -> Option<Step> {
+        if used.contains(&Lever::Gain) {
+            return None;
+        }
+        let cap = self.gain_cap(moves);
+        if cap >= 0.0 {
+            return None;
+        }
+        let max = self.policy.max_move_db;
+        let loud = state
+            .value(Feature::Loudness)
+            .and_then(|l| self.aim(Feature::Loudness, l).map(|a| a.1 - l))
+            .filter(|&d| d < cap);
+        let g = loud.unwrap_or(cap).max(-max);
+        let mut m = *moves;
+        m.gain_db = g;
+        let after = self.predict(&m);
+        let named = if loud.is_some() {
+            Feature::Loudness
+        } else {
+            Feature::TruePeak
+        };
+        let fix = self.fix_for(Lever::Gain, named, moves, &m, state, &after, Vec::new())?;
+        Some(Step {
+            gain: self.distance(state) - self.distance(&after),
+            moves: m,
+            after,
+            fix,
+            levers: vec![Lever::Gain],
+        })
+    }
+
+    /// The best decision for `lever` from `moves` (features `state`), if it is one to show.
+    fn step(
+        &self,
+        lever: Lever,
+        moves: &Moves,
+        state: &FeatureVector,
+        used: &[Lever],
+    ) -> Option<Step> {
+        // The feature the lever is for: the one it owns furthest outside its range.
+        let (goal, x) = self
+            .goals
+            .iter()
+            .filter(|g| {
+                lever.owns(g.feature)
+                    && g.feature != Feature::TruePeak
+                    && g.feature != Feature::LoudnessRange
+            })
+            .filter_map(|g| Some((g, state.value(g.feature)?)))
+            .filter(|(g, x)| !g.in_range(*x))
+            .max_by(|a, b| a.0.outside(a.1).total_cmp(&b.0.outside(b.1)))?;
+        let f = goal.feature;
+        let stats = self.profile.stats(f)?;
+        let gap = gaps::gap(f, stats, x);
+        let action = f.default_fix(gap.direction?);
+        let prior = self.profile.fix_confidence_for(action, f);
+        if super::confidence(prior, gap.z) < self.policy.min_confidence {
+            return None;
+        }
+        let (_, aim) = self.aim(f, x)?;
+        let up = aim > x;
+        let max = self.policy.max_move_db;
+        let eq = self.policy.max_eq_db.min(max);
+        let mut parts = Vec::new();
+        let mut levers = vec![lever];
+        let now_used: Vec<Lever> = used.iter().copied().chain([lever]).collect();
+        let m = match lever {
+            Lever::Band(b) => {
+                if up && self.empty_band[b] {
+                    return None;
+                }
+                // The band's own gain, toward the aim; the feature rises with the gain.
+                let bound = if up { eq } else { -eq };
+                let mut s = self.reach(moves, lever, f, aim, 0.0, bound);
+                if up {
+                    // A boost never takes the true peak over the ceiling, or over where it
+                    // already is.
+                    let room = |s: f64| {
+                        let mut t = *moves;
+                        t.band_db[b] = s;
+                        let v = self.predict(&t);
+                        let now = self.guarded_peak(moves, state);
+                        match (self.guarded_peak(&t, &v), now) {
+                            (Some(p), Some(n)) => p <= self.ceiling.max(n) + 1e-9,
+                            _ => true,
+                        }
+                    };
+                    if !room(s) {
+                        let (mut lo, mut hi) = (0.0, s);
+                        for _ in 0..REACH_STEPS {
+                            let mid = 0.5 * (lo + hi);
+                            if room(mid) {
+                                lo = mid
+                            } else {
+                                hi = mid
+                            }
+                        }
+                        s = lo;
+                    }
+                }
+                let mut t = *moves;
+                t.band_db[b] = s;
+                t
+            }
+            Lever::Width => {
+                if up == (f != Feature::StereoCorrelation) && self.near_mono {
+                    return None;
+                }
+                // Width and low-end width rise with the side gain, correlation falls.
+                let widen = up == (f != Feature::StereoCorrelation);
+                let bound = if widen { super::MAX_WIDTH_RATIO } else { 0.0 };
+                let s = self.reach(moves, lever, f, aim, 1.0, bound);
+                let mut t = *moves;
+                t.width = s;
+                t
+            }
+            Lever::Gain => {
+                let l = state.value(Feature::Loudness)?;
+                let want = (aim - l).clamp(-max, max);
+                let cap = self.gain_cap(moves);
+                let g = want.min(cap);
+                let mut t = *moves;
+                t.gain_db = g;
+                let short = want - g;
+                if short > MIN_DB_MOVE && !used.contains(&Lever::Dynamics) && want > 0.0 {
+                    // Raised only to the ceiling: limiting for the rest, as part of the
+                    // same decision, when that is better than stopping at the ceiling.
+                    let mut with = t;
+                    with.dynamics_db = -short.min(max);
+                    let (a, b) = (self.predict(&t), self.predict(&with));
+                    if self.distance(&b) < self.distance(&a)
+                        && self.keeps_ranges(state, &b, &now_used)
+                    {
+                        parts.push(FixPart {
+                            feature: Feature::Plr,
+                            action_type: FixType::Compression,
+                            setting: FixSetting::Dynamics {
+                                change_db: with.dynamics_db,
+                            },
+                        });
+                        levers.push(Lever::Dynamics);
+                        t = with;
+                    }
+                }
+                t
+            }
+            Lever::Dynamics => {
+                let bound = if up { max } else { -max };
+                let s = self.reach(moves, lever, f, aim, 0.0, bound);
+                let mut t = *moves;
+                t.dynamics_db = s;
+                t
+            }
+            Lever::Pumping => {
+                let mut t = *moves;
+                t.pumping_db = (aim - x).clamp(-max, max);
+                t
+            }
+        };
+        // As far toward the aim as the move can go without pushing another feature out of
+        // its range (or further out than it is).
+        let m = if self.keeps_ranges(state, &self.predict(&m), &now_used) {
+            m
+        } else {
+            let at = |k: f64| {
+                let mut t = m;
+                for l in &levers {
+                    let (a, b) = (l.get(moves), l.get(&m));
+                    l.set(&mut t, a + k * (b - a));
+                }
+                t
+            };
+            let (mut lo, mut hi) = (0.0, 1.0);
+            for _ in 0..REACH_STEPS {
+                let mid = 0.5 * (lo + hi);
+                if self.keeps_ranges(state, &self.predict(&at(mid)), &now_used) {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
+            }
+            at(lo)
+        };
+        if (lever.get(&m) - lever.get(moves)).abs() < lever.min_move() {
+            return None;
+        }
+        let after = self.predict(&m);
+        // Toward its target, never past it.
+        let y = after.value(f)?;
+        if (y - x) * (aim - x) <= 0.0 {
+            return None;
+        }
+        let fix = self.fix_for(lever, f, moves, &m, state, &after, parts)?;
+        Some(Step {
+            gain: self.distance(state) - self.distance(&after),
+            moves: m,
+            after,
+            fix,
+            levers,
+        })
+    }
+
+    /// Whether the change from `before` to `after` keeps every feature in range that
+    /// was, moves none from one side of its range to the other, and takes none further
+    /// outside by more than [`COLLATERAL_SLACK`] of its scale unless a control of its own
+    /// is still free to bring it back (a band cut may lower the loudness the output gain
+    /// sets last). `used`: the levers already moved, the one moving now included.
+    fn keeps_ranges(&self, before: &FeatureVector, after: &FeatureVector, used: &[Lever]) -> bool {
+        self.goals.iter().all(|g| {
+            let free = LEVERS
+                .iter()
+                .any(|l| l.owns(g.feature) && !used.contains(l));
+            match (before.value(g.feature), after.value(g.feature)) {
+                (Some(b), Some(a)) => {
+                    let unheard = unnoticed(g.feature, g.centre) / g.scale;
+                    if g.in_range(b) {
+                        g.outside(a) <= unheard
+                    } else {
+                        let flipped = (b > g.high && a < g.low) || (b < g.low && a > g.high);
+                        !flipped
+                            && (free
+                                || g.outside(a) <= g.outside(b) + COLLATERAL_SLACK.max(unheard))
+                    }
+                }
+                _ => true,
+            }
+        })
+    }
+
+    /// The fix that moves `lever` from `before` to `after` (features `state` → `predicted`)
+    /// for feature `f`.
+    #[allow(clippy::too_many_arguments)]
+    fn fix_for(
+        &self,
+        lever: Lever,
+        f: Feature,
+        before: &Moves,
+        after: &Moves,
+        state: &FeatureVector,
+        predicted: &FeatureVector,
+        parts: Vec<FixPart>,
+    ) -> Option<Fix> {
+        let x = state.value(f)?;
+        let stats = self.profile.stats(f)?;
+        let gap = gaps::gap(f, stats, x);
+        let move_ = lever.get(after) - lever.get(before) + lever.neutral();
+        let move_ = if lever == Lever::Width {
+            lever.get(after) / lever.get(before).max(1e-9)
+        } else {
+            move_
+        };
+        let (action_type, setting) = match lever {
+            Lever::Gain => (FixType::VolumeAdjust, FixSetting::Gain { gain_db: move_ }),
+            Lever::Band(b) => (
+                if move_ > 0.0 {
+                    FixType::EqBandBoost
+                } else {
+                    FixType::EqBandCut
+                },
+                FixSetting::EqBand {
+                    low_hz: BANDS[b].low_hz,
+                    high_hz: BANDS[b].high_hz,
+                    gain_db: move_,
+                },
+            ),
+            Lever::Width => (
+                FixType::WidthAdjust,
+                FixSetting::Width { width_ratio: move_ },
+            ),
+            // A loudness-range fix says the loudness range's change, in LU.
+            Lever::Dynamics => (
+                FixType::Compression,
+                FixSetting::Dynamics {
+                    change_db: if f == Feature::LoudnessRange {
+                        predicted.value(f).unwrap_or(x) - x
+                    } else {
+                        move_
+                    },
+                },
+            ),
+            Lever::Pumping => (
+                FixType::ModulationAdjust,
+                FixSetting::Pumping { change_db: move_ },
+            ),
+        };
+        let ceiling_cut = f == Feature::TruePeak;
+        let target_value = if ceiling_cut {
+            self.ceiling
+        } else {
+            super::target(self.profile, &gap, self.policy.target_strategy).unwrap_or(x)
+        };
+        let new_value = predicted.value(f).unwrap_or(x);
+        let prior = self.profile.fix_confidence_for(action_type, f);
+        let confidence = if ceiling_cut {
+            prior
+        } else {
+            super::confidence(prior, gap.z)
+        };
+        let effects: Vec<Effect> = Feature::ALL
+            .into_iter()
+            .filter_map(|g| {
+                let (b, a) = (state.value(g)?, predicted.value(g)?);
+                let scale = self.profile.stats(g).map_or(1.0, gaps::scale);
+                ((a - b).abs() >= 0.02 * scale).then_some(Effect {
+                    feature: g,
+                    before: b,
+                    after: a,
+                })
+            })
+            .collect();
+        let serves: Vec<Feature> = self
+            .goals
+            .iter()
+            .filter(|g| lever.owns(g.feature) || parts.iter().any(|p| p.feature == g.feature))
+            .filter(|g| {
+                let (Some(b), Some(a)) = (state.value(g.feature), predicted.value(g.feature))
+                else {
+                    return false;
+                };
+                (a - g.centre).abs() < (b - g.centre).abs() - 1e-9
+                    || g.outside(a) < g.outside(b) - 1e-9
+            })
+            .map(|g| g.feature)
+            .collect();
+        let mut serves = serves;
+        if let Some(i) = serves.iter().position(|&s| s == f) {
+            serves.swap(0, i);
+        }
+        let note = self.note(lever, f, move_, &gap, after, predicted, &parts);
+        Some(Fix {
+            fix_id: super::fix_id_with(f, action_type, x, target_value, lever.index()),
+            action_type,
+            gap_feature: f,
+            current_value: x,
+            target_value,
+            new_value,
+            setting,
+            confidence,
+            z_score: gap.z,
+            serves,
+            effects,
+            note,
+            parts,
+        })
+    }
+
+    /// Why a move is what it is, when its size alone does not say.
+    #[allow(clippy::too_many_arguments)]
+    fn note(
+        &self,
+        lever: Lever,
+        f: Feature,
+        x: f64,
+        gap: &crate::gaps::Gap,
+        moves: &Moves,
+        predicted: &FeatureVector,
+        parts: &[FixPart],
+    ) -> Option<String> {
+        let c = Feature::TruePeak.format_value(self.ceiling);
+        let reached = |v: f64| {
+            self.aim(f, gap.value).is_some_and(|(_, a)| {
+                (v - a).abs() <= 0.05 * self.profile.stats(f).map_or(1.0, gaps::scale)
+            })
+        };
+        let y = predicted.value(f).unwrap_or(gap.value);
+        match lever {
+            Lever::Gain if f == Feature::TruePeak => {
+                Some(format!("keeps the true peak under the {c} ceiling"))
+            }
+            Lever::Gain if x > 0.0 && !reached(y) => {
+                let at_ceiling = (moves.gain_db - self.gain_cap(moves)).abs() < 0.05;
+                at_ceiling.then(|| {
+                    if parts.is_empty() {
+                        let short = self.aim(f, gap.value).map(|(_, a)| a - y).unwrap_or(0.0);
+                        format!("raised only to the {c} ceiling, {short:.1} LU short of the target")
+                    } else {
+                        format!("raised only to the {c} ceiling; limiting does the rest")
+                    }
+                })
+            }
+            Lever::Band(_) if !reached(y) => {
+                let full = self.policy.max_eq_db.min(self.policy.max_move_db);
+                let what = match (f, gap.direction) {
+                    (Feature::SubLevel | Feature::BassLevel, Some(Direction::Below)) => {
+                        "far thinner in the low end"
+                    }
+                    (Feature::SubLevel | Feature::BassLevel, _) => "far heavier in the low end",
+                    (
+                        Feature::HighLevel | Feature::AirLevel | Feature::HighMidLevel,
+                        Some(Direction::Below),
+                    ) => "far darker",
+                    (Feature::HighLevel | Feature::AirLevel | Feature::HighMidLevel, _) => {
+                        "far brighter"
+                    }
+                    (_, Some(Direction::Below)) => "far thinner in this range",
+                    _ => "far fuller in this range",
+                };
+                if (x.abs() - full).abs() < 1e-6 {
+                    Some(format!(
+                        "the mix is {what} than your references: the rest is a mix decision, not an EQ move"
+                    ))
+                } else if x > 0.0 {
+                    Some(format!(
+                        "boosted only as far as the {c} ceiling allows: boost it before your limiter for the rest"
+                    ))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
     }
 }
 
@@ -598,14 +1018,8 @@ pub fn solve(
     planner.solve(&planner.problem(0.0, false))
 }
 
-/// Renders a check makes at most.
-const MAX_RENDERS: usize = 3;
-/// A render whose true peak is this close to what the plan solved with the last
-/// correction predicted needs no further solve, dB.
-const OFFSET_TOLERANCE_DB: f64 = 0.1;
-
 /// [`solve`] with the levers in `held` held neutral: the plan again after a producer
-/// skipped the fixes that move them (the gain still yields to the ceiling).
+/// skipped the fixes that move them.
 pub fn solve_without(
     profile: &Profile,
     report: &GapReport,
@@ -618,10 +1032,11 @@ pub fn solve_without(
     planner.solve_without(&planner.problem(0.0, false), held)
 }
 
-/// Headroom kept under the ceiling once a check has measured the true peak: the second
-/// solve moves the bands a little differently from the first, and its own peaks are
-/// measured again.
-const CHECKED_MARGIN_DB: f64 = 0.1;
+/// Renders a check makes at most.
+const MAX_RENDERS: usize = 3;
+/// A render whose true peak is this close to what the plan solved with the last
+/// correction predicted needs no further solve, dB.
+const OFFSET_TOLERANCE_DB: f64 = 0.1;
 
 /// [`solve`], checked against the audio: `render` renders the track through the fix stage
 /// at a plan's settings and re-analyses it (for a file,
@@ -633,8 +1048,8 @@ const CHECKED_MARGIN_DB: f64 = 0.1;
 /// render still peaks over the ceiling, the output gain comes down by the excess, which
 /// is exact (a gain moves the true peak and loudness one for one and nothing else), and
 /// the measured features are shifted with it. [`Plan::checked`] holds what was measured;
-/// the fixes are those of the final plan. At most two renders; one when no control moves
-/// or only the output gain, where the model is exact.
+/// the fixes are those of the final plan. At most three renders; one when no control
+/// moves or only the output gain, where the model is exact.
 pub fn solve_checked(
     profile: &Profile,
     report: &GapReport,
@@ -691,264 +1106,64 @@ pub fn solve_checked(
         }
         let excess = (tp - ceiling).max(0.0);
         let excess = excess.min(plan.moves.gain_db + policy.max_move_db).max(0.0);
-        plan.moves.gain_db -= excess;
-        for f in [Feature::Loudness, Feature::TruePeak] {
-            if let Some(v) = measured.value(f) {
-                let _ = measured.set(f, v - excess);
-            }
-        }
         let problem = planner.problem(slope, solved);
+        if excess > 0.0 {
+            let before = plan.moves;
+            plan.moves.gain_db -= excess;
+            for f in [Feature::Loudness, Feature::TruePeak] {
+                if let Some(v) = measured.value(f) {
+                    let _ = measured.set(f, v - excess);
+                }
+            }
+            lower_gain(&problem, &before, &plan.moves, &mut fixes);
+        }
         let moves = plan.moves;
         let predicted = problem.predict(&moves);
-        plan.excess_after = problem.excess(&predicted);
+        plan.excess_after = problem.distance(&predicted);
         plan.predicted = predicted;
         plan.predicted_controls = problem.predict(&moves.controls_only());
         plan.peak_correction_db = slope * size;
-        if excess > 0.0 {
-            fixes = rebuilt(&planner, &problem, &moves, fixes);
-        }
     }
     plan.checked = Some(measured);
     Ok((plan, fixes))
 }
 
-/// The fixes of `moves` (a plan whose output gain a check lowered), in the order of `old`.
-fn rebuilt(planner: &Planner<'_>, problem: &Problem<'_>, moves: &Moves, old: Vec<Fix>) -> Vec<Fix> {
-    let mut new: Vec<Fix> = fixes_of(
-        planner.profile,
-        planner.report,
-        problem,
-        moves,
-        planner.policy,
-    )
-    .into_iter()
-    .map(|c| c.fix)
-    .collect();
-    let rank = |f: &Fix| {
-        old.iter()
-            .position(|o| std::mem::discriminant(&o.setting) == std::mem::discriminant(&f.setting))
-            .unwrap_or(usize::MAX)
-    };
-    new.sort_by_key(rank);
-    new
-}
-
-/// A fix of the plan and the variable it moves.
-struct Candidate {
-    var: Lever,
-    fix: Fix,
-    /// It holds the ceiling (an output gain cut no feature asked for): kept whatever its
-    /// confidence, or the other moves would cross the ceiling.
-    holds_ceiling: bool,
-}
-
-impl Candidate {
-    fn keep(&self, policy: &Policy) -> bool {
-        self.holds_ceiling
-            || (!self.fix.serves.is_empty() && self.fix.confidence >= policy.min_confidence)
-    }
-}
-
-impl Lever {
-    /// Whether a move of this lever is for `f`: a fix is credited only with these (a band
-    /// boost that raises loudness does not serve loudness; the output gain does).
-    fn serves(self, f: Feature) -> bool {
-        use Feature as F;
-        match self {
-            Lever::Gain => f == F::Loudness,
-            Lever::Band(_) => f.band().is_some() || f == F::SpectralCentroid,
-            Lever::Width => matches!(f, F::StereoWidth | F::StereoCorrelation | F::LowEndWidth),
-            Lever::Dynamics => matches!(f, F::Plr | F::LoudnessRange | F::Loudness),
-            Lever::Pumping => f == F::ModulationDepth,
+/// The fixes of a plan whose output gain a check lowered from `before` to `after`: the
+/// gain fix says the new gain, or, without one, a cut that keeps the ceiling comes first.
+fn lower_gain(problem: &Problem<'_>, before: &Moves, after: &Moves, fixes: &mut Vec<Fix>) {
+    let cut = after.gain_db - before.gain_db;
+    if let Some(fix) = fixes
+        .iter_mut()
+        .find(|f| matches!(f.setting, FixSetting::Gain { .. }))
+    {
+        if let FixSetting::Gain { gain_db } = &mut fix.setting {
+            *gain_db += cut;
         }
-    }
-
-    /// The feature a move of this variable is first about.
-    fn home(self) -> Feature {
-        match self {
-            Lever::Gain => Feature::Loudness,
-            Lever::Band(b) => Feature::BANDS[b],
-            Lever::Width => Feature::StereoWidth,
-            Lever::Dynamics => Feature::Plr,
-            Lever::Pumping => Feature::ModulationDepth,
-        }
-    }
-}
-
-/// One fix per move of `moves`.
-fn fixes_of(
-    profile: &Profile,
-    report: &GapReport,
-    problem: &Problem<'_>,
-    moves: &Moves,
-    policy: &Policy,
-) -> Vec<Candidate> {
-    let model = problem.model;
-    let current = model.current();
-    let after = problem.predict(moves);
-    let ceiling = problem.ceiling;
-    let mut out = Vec::new();
-    for var in VARS {
-        let x = var.get(moves);
-        if x == var.neutral() {
-            continue;
-        }
-        // Served: the features of its domain whose excess after the plan is larger
-        // without this move.
-        let mut without = *moves;
-        var.set(&mut without, var.neutral());
-        let without = problem.predict(&without);
-        let mut served: Vec<(Feature, f64)> = problem
-            .targets
-            .iter()
-            .filter(|t| var.serves(t.feature))
-            .map(|t| (t.feature, t.excess(&without) - t.excess(&after)))
-            .filter(|(_, gain)| *gain > 1e-9)
-            .collect();
-        served.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let home = var.home();
-        // A gain cut that no feature asked for, or that the ceiling set exactly (it is
-        // then kept even when its loudness move alone would be below min_confidence).
-        let holds_ceiling = var == Lever::Gain
-            && x < 0.0
-            && (served.is_empty() || (x - problem.gain_cap(moves)).abs() < 1e-6);
-        // The control's own feature when it serves it (a band move is about its band),
-        // else the one it serves most; the true peak for a cut only the ceiling asks for.
-        let gap_feature = if holds_ceiling && served.is_empty() {
-            Feature::TruePeak
-        } else if served.iter().any(|s| s.0 == home) {
-            home
-        } else if matches!(var, Lever::Band(_))
-            && served.iter().any(|s| s.0 == Feature::SpectralCentroid)
-        {
-            // A band moved for the tonal balance as a whole, not for another band.
-            Feature::SpectralCentroid
-        } else {
-            served.first().map_or(home, |s| s.0)
-        };
-        let Some(gap) = report.gap(gap_feature).or_else(|| report.gap(home)) else {
-            continue;
-        };
-        let gap_feature = gap.feature;
-        let mut alone = Moves::NONE;
-        var.set(&mut alone, x);
-        // Alone: the model's own estimate (the check's correction is for the whole plan).
-        let alone_v = model.predict(&alone);
-        let effects: Vec<Effect> = Feature::ALL
-            .into_iter()
-            .filter_map(|f| {
-                let (b, a) = (current.value(f)?, alone_v.value(f)?);
-                let scale = profile.stats(f).map_or(1.0, gaps::scale);
-                ((a - b).abs() >= 0.02 * scale).then_some(Effect {
-                    feature: f,
-                    before: b,
-                    after: a,
-                })
-            })
-            .collect();
-        let (action_type, setting) = match var {
-            Lever::Gain => (FixType::VolumeAdjust, FixSetting::Gain { gain_db: x }),
-            Lever::Band(b) => (
-                if x > 0.0 {
-                    FixType::EqBandBoost
-                } else {
-                    FixType::EqBandCut
-                },
-                FixSetting::EqBand {
-                    low_hz: BANDS[b].low_hz,
-                    high_hz: BANDS[b].high_hz,
-                    gain_db: x,
-                },
-            ),
-            Lever::Width => (FixType::WidthAdjust, FixSetting::Width { width_ratio: x }),
-            Lever::Dynamics => (FixType::Compression, FixSetting::Dynamics { change_db: x }),
-            Lever::Pumping => (
-                FixType::ModulationAdjust,
-                FixSetting::Pumping { change_db: x },
-            ),
-        };
-        let target_value = if holds_ceiling {
-            ceiling
-        } else {
-            super::target(profile, gap, policy.target_strategy).unwrap_or(gap.value)
-        };
-        let new_value = alone_v.value(gap_feature).unwrap_or(gap.value);
-        // The confidence of the strongest gap it serves (the seed's rule, with the z
-        // of the feature that most needs the move).
-        let prior = profile.fix_confidence_for(action_type, gap_feature);
-        let strongest = served
-            .iter()
-            .filter_map(|s| report.gap(s.0))
-            .map(|g| g.z.abs())
-            .fold(gap.z.abs(), f64::max);
-        let confidence = if holds_ceiling {
-            prior
-        } else {
-            super::confidence(prior, strongest)
-        };
-        let note = note(var, x, problem, moves, &after, holds_ceiling);
-        let control = VARS.iter().position(|v| *v == var).unwrap_or(0) as u64;
-        out.push(Candidate {
-            var,
-            holds_ceiling,
-            fix: Fix {
-                fix_id: super::fix_id_with(
-                    gap_feature,
-                    action_type,
-                    gap.value,
-                    target_value,
-                    control,
-                ),
-                action_type,
-                gap_feature,
-                current_value: gap.value,
-                target_value,
-                new_value,
-                setting,
-                confidence,
-                z_score: gap.z,
-                serves: served.iter().map(|s| s.0).collect(),
-                effects,
-                note,
-            },
-        });
-    }
-    out
-}
-
-/// Why a move is what it is, when its size alone does not say: a gain held by the ceiling,
-/// a cut that holds it, limiting for the loudness the ceiling leaves.
-fn note(
-    var: Lever,
-    x: f64,
-    problem: &Problem<'_>,
-    moves: &Moves,
-    after: &FeatureVector,
-    holds_ceiling: bool,
-) -> Option<String> {
-    let c = Feature::TruePeak.format_value(problem.ceiling);
-    let loudness_short = problem
-        .targets
-        .iter()
-        .find(|t| t.feature == Feature::Loudness)
-        .zip(after.value(Feature::Loudness))
-        .map(|(t, l)| t.low - l)
-        .filter(|s| *s > 0.05);
-    let at_ceiling = (moves.gain_db - problem.gain_cap(moves)).abs() < 0.05;
-    match var {
-        Lever::Gain if holds_ceiling => Some(format!("keeps the true peak under the {c} ceiling")),
-        Lever::Gain if x > 0.0 && at_ceiling => Some(match loudness_short {
-            _ if moves.dynamics_db < 0.0 => {
-                format!("raised only to the {c} ceiling; limiting does the rest")
+        fix.new_value += cut;
+        for e in &mut fix.effects {
+            if matches!(e.feature, Feature::Loudness | Feature::TruePeak) {
+                e.after += cut;
             }
-            Some(s) => {
-                format!("raised only to the {c} ceiling, {s:.1} LU short of the target")
-            }
-            None => format!("raised only to the {c} ceiling"),
-        }),
-        Lever::Dynamics if x < 0.0 && at_ceiling && moves.gain_db > 0.0 => Some(format!(
-            "limiting at the {c} ceiling for the loudness the gain cannot reach"
-        )),
-        _ => None,
+        }
+        fix.note = Some(format!(
+            "keeps the true peak under the {} ceiling",
+            Feature::TruePeak.format_value(problem.ceiling)
+        ));
+        return;
+    }
+    let state = problem.predict(&Moves::NONE);
+    let mut m = Moves::NONE;
+    m.gain_db = cut;
+    let after_v = problem.predict(&m);
+    if let Some(fix) = problem.fix_for(
+        Lever::Gain,
+        Feature::TruePeak,
+        &Moves::NONE,
+        &m,
+        &state,
+        &after_v,
+        Vec::new(),
+    ) {
+        fixes.insert(0, fix);
     }
 }

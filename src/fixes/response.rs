@@ -104,12 +104,24 @@ impl Moves {
         }
     }
 
-    /// The moves one fix asks for (`None` for the fixes the model has no move for: a
-    /// tilt, a loudness-range change, added content or width).
+    /// The moves one fix asks for, its parts' included (`None` for the fixes the model has
+    /// no move for: a loudness-range change, added content or width). A tilt is the seven
+    /// band gains it amounts to.
     pub fn of_fix(fix: &super::Fix) -> Option<Moves> {
-        use super::FixSetting as S;
         let mut m = Moves::NONE;
-        match fix.setting {
+        m.add(fix.gap_feature, &fix.setting)?;
+        for part in &fix.parts {
+            m.add(part.feature, &part.setting)?;
+        }
+        Some(m)
+    }
+
+    /// Adds the move of `setting` (for `feature`); `None` for a setting the model has no
+    /// move for.
+    fn add(&mut self, feature: Feature, setting: &super::FixSetting) -> Option<()> {
+        use super::FixSetting as S;
+        let m = self;
+        match *setting {
             S::Gain { gain_db } => m.gain_db = gain_db,
             S::EqBand {
                 low_hz,
@@ -117,13 +129,24 @@ impl Moves {
                 gain_db,
             } => m.band_db[BandLayout::index_of(low_hz, high_hz)?] = gain_db,
             S::Width { width_ratio } => m.width = width_ratio,
-            S::Dynamics { change_db } if fix.gap_feature != Feature::LoudnessRange => {
+            S::Dynamics { change_db } if feature != Feature::LoudnessRange => {
                 m.dynamics_db = change_db
             }
             S::Pumping { change_db } => m.pumping_db = change_db,
+            // A tilt as the seven band gains it amounts to: the slope times each band's
+            // geometric centre's octaves from the pivot.
+            S::EqTilt {
+                pivot_hz,
+                slope_db_per_octave,
+            } => {
+                for (g, b) in m.band_db.iter_mut().zip(BANDS) {
+                    let centre = (b.low_hz * b.high_hz).sqrt();
+                    *g += slope_db_per_octave * (centre / pivot_hz).log2();
+                }
+            }
             _ => return None,
         }
-        Some(m)
+        Some(())
     }
 
     /// A fraction `k` of these moves: every dB move times `k`, the width ratio to the

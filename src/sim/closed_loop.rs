@@ -380,15 +380,15 @@ impl<'a> Session<'a> {
         let mut rest = fixes.into_iter();
         let next = rest.by_ref().find(|f| {
             !self.decided.contains(&f.gap_feature)
-                && crate::fixes::plan::Lever::of(f).is_none_or(|l| !self.held.contains(&l))
+                && crate::fixes::plan::Lever::all_of(f)
+                    .iter()
+                    .all(|l| !self.held.contains(l))
         });
         self.pending = rest.collect();
         if let Some(f) = &next {
             self.count += 1;
             if self.policy.plan == PlanMode::Joint {
-                if let Some(l) = crate::fixes::plan::Lever::of(f) {
-                    self.held.push(l);
-                }
+                self.held.extend(crate::fixes::plan::Lever::all_of(f));
             } else {
                 self.decided.push(f.gap_feature);
             }

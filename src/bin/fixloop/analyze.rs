@@ -24,9 +24,14 @@ pub struct Args {
     /// Fixes below this confidence are not proposed (0–1).
     #[arg(long, default_value_t = 0.5)]
     min_confidence: f64,
-    /// The largest move one fix makes, ± dB (gain, band gain, dynamics, pumping).
+    /// The largest move one fix makes, ± dB (gain, dynamics, pumping; bands of
+    /// independent fixes).
     #[arg(long, value_name = "DB", default_value_t = fixloop::fixes::DEFAULT_MAX_MOVE_DB)]
     max_move_db: f64,
+    /// The largest band move of one joint-plan fix, ± dB: larger gaps are named as mix
+    /// decisions.
+    #[arg(long, value_name = "DB", default_value_t = fixloop::fixes::DEFAULT_MAX_EQ_DB)]
+    max_eq_db: f64,
     /// Fixes as one joint plan (each control moved once, side effects predicted) or one
     /// per feature.
     #[arg(long, value_enum, default_value = "joint")]
@@ -77,6 +82,7 @@ pub fn run(args: &Args) -> Result<()> {
         amount: args.amount,
         min_confidence: args.min_confidence,
         max_move_db: args.max_move_db,
+        max_eq_db: args.max_eq_db,
         plan: match args.plan {
             PlanArg::Joint => PlanMode::Joint,
             PlanArg::Independent => PlanMode::Independent,
