@@ -288,7 +288,7 @@ fn write_plan(
     let checked = plan.checked.as_ref();
     writeln!(
         f,
-        "Plan: distance to your references {:.2} → {:.2} (predicted: Σ weight · min(|value − mean| / std, 5) \
+        "Plan: distance to your references {:.2} → {:.2} (predicted: Σ weight · c(|value − mean| / std), c(z) = min(z, 5) + 0.1·max(z − 5, 0), \
          over every feature; each fix, in the order shown, lowers it){}",
         plan.excess_before,
         plan.excess_after,

@@ -2,9 +2,10 @@
 //! each good on its own.
 //!
 //! **Objective (the producer's).** How far a mix is from what the producer wants is
-//! `D = Σ_f weight_f · min(|v_f − centre_f| / scale_f, 5)` over *every* scored feature, in
+//! `D = Σ_f weight_f · c(|v_f − centre_f| / scale_f)` over *every* scored feature, in
 //! range or not: `centre_f` is the references' mean, `scale_f` their spread (the score's
-//! scale), the cap keeps one wild feature from hiding the rest. A move of an in-range
+//! scale), and `c(z) = min(z, 5) + 0.1 · max(z − 5, 0)` keeps one wild feature from hiding
+//! the rest while a move toward it still counts. A move of an in-range
 //! feature away from the centre costs as much as one of an out-of-range feature; nothing
 //! is free.
 //!
@@ -96,8 +97,13 @@ const MIN_WIDTH_MOVE: f64 = 0.005;
 /// The least a fix must lower the objective `D` to be shown: the cost of touching a
 /// control (a quarter of a standard deviation of one feature).
 pub const MIN_IMPROVEMENT: f64 = 0.05;
-/// One feature's most distance in the objective, in its scales.
+/// Where one feature's distance in the objective stops growing at full rate, in its
+/// scales: beyond it a far-off feature counts [`FAR_SLOPE`] per scale, so it cannot
+/// outweigh the rest of the mix, yet a move toward it still counts (a track 20 LU too
+/// quiet is still offered the gain).
 pub const DISTANCE_CAP: f64 = 5.0;
+/// The objective's slope beyond [`DISTANCE_CAP`], per scale.
+pub const FAR_SLOPE: f64 = 0.1;
 /// Headroom kept under the ceiling when the plan also moves EQ or width, whose effect on
 /// a limited master's peaks the model only estimates.
 pub const PEAK_MARGIN_DB: f64 = 1.0;
@@ -235,7 +241,8 @@ struct Goal {
 impl Goal {
     fn distance(&self, v: &FeatureVector) -> f64 {
         v.value(self.feature).map_or(0.0, |x| {
-            self.weight * ((x - self.centre).abs() / self.scale).min(DISTANCE_CAP)
+            let z = (x - self.centre).abs() / self.scale;
+            self.weight * (z.min(DISTANCE_CAP) + FAR_SLOPE * (z - DISTANCE_CAP).max(0.0))
         })
     }
 
