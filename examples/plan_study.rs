@@ -4,7 +4,10 @@
 //! share of fixes kept (accepted or modified and not undone), the accept rate and the mean
 //! capped distance to the producer's taste after the session.
 //!
-//! `cargo run --release --example plan_study [SEEDS]` (default 3 seeds).
+//! `cargo run --release --example plan_study [SEEDS]` (default 3 seeds). With
+//! `PLAN_STUDY_FEATURES=1` it also prints, per round, each feature's mean distance to the
+//! taste after the session and the fixes kept per feature; with `PLAN_STUDY_MEAN=1` both
+//! plans aim at the references' mean instead of the nearest edge.
 
 use fixloop::fixes::{PlanMode, Policy};
 use fixloop::sim::closed_loop::{run_loop, LoopConfig, TasteKind, World, WorldConfig};
@@ -32,6 +35,11 @@ fn main() -> fixloop::Result<()> {
             let config = LoopConfig {
                 policy: Policy {
                     plan,
+                    target_strategy: if std::env::var_os("PLAN_STUDY_MEAN").is_some() {
+                        fixloop::fixes::TargetStrategy::Mean
+                    } else {
+                        LoopConfig::default().policy.target_strategy
+                    },
                     ..Policy::default()
                 },
                 ..LoopConfig::default()
@@ -63,6 +71,30 @@ fn main() -> fixloop::Result<()> {
                 }
                 let n = runs.len() as f64;
                 let p = proposed.max(1) as f64;
+                if std::env::var_os("PLAN_STUDY_FEATURES").is_some() {
+                    let mut per: std::collections::BTreeMap<_, f64> = Default::default();
+                    for r in &runs {
+                        for (f, d) in &r.rounds[round].feature_gaps {
+                            *per.entry(f.name()).or_default() += d / n;
+                        }
+                    }
+                    let line: Vec<String> =
+                        per.iter().map(|(f, d)| format!("{f} {d:.2}")).collect();
+                    println!("    {}", line.join(", "));
+                    let mut by: std::collections::BTreeMap<_, (u64, u64)> = Default::default();
+                    for r in &runs {
+                        for (f, (p, k)) in &r.rounds[round].fixes_by_feature {
+                            let e = by.entry(f.name()).or_default();
+                            e.0 += p;
+                            e.1 += k;
+                        }
+                    }
+                    let line: Vec<String> = by
+                        .iter()
+                        .map(|(f, (p, k))| format!("{f} {k}/{p}"))
+                        .collect();
+                    println!("    fixes kept/proposed: {}", line.join(", "));
+                }
                 println!(
                     "{:<16} {:<12} {round:>5}  {:>5.1} %  {:>5.1} %  {:>10.3}  {:>9.3}   ({proposed} fixes)",
                     taste.name(),

@@ -289,7 +289,7 @@ fn write_plan(
     writeln!(
         f,
         "Plan: distance to your references {:.2} → {:.2} (predicted: Σ weight · c(|value − mean| / std), c(z) = min(z, 5) + 0.1·max(z − 5, 0), \
-         over every feature; each fix, in the order shown, lowers it){}",
+         over every feature; each fix, in the order shown, lowers it, EQ, width and dynamics at matched level as the output gain sets the level){}",
         plan.excess_before,
         plan.excess_after,
         if checked.is_some() {

@@ -24,7 +24,10 @@ fn report_shows_score_gaps_and_fixes() {
     );
     assert!(text.contains("Score: "), "{text}");
     assert!(text.contains("low_end_width"), "{text}");
-    assert!(text.contains("Narrow the low end's stereo image"), "{text}");
+    assert!(
+        text.contains("Narrow the stereo image by") && text.contains("for the low end's width"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -7,6 +7,8 @@
 //!   0.5 LU, band levels within 0.5 dB, width and correlation within 0.03; the true peak
 //!   within 0.5 dB for a plan checked on the audio ([`solve_checked`]), and the model's own
 //!   estimate (unchecked) reported. The worst errors are printed for the README.
+//! - **An engineer's reading**: every plan's band fixes move their own band, and every fix
+//!   moves its own feature toward its target ([`common::engineer_reads`]).
 //! - **Joint beats independent**: the re-analysed score after the joint plan's controls is
 //!   higher than after applying every one of the independent fixes the fix stage can apply
 //!   (each moving its control from where the previous left it, as the plugin does), on
@@ -112,6 +114,9 @@ fn plan(
         None => propose_plan(profile, &report, Some(v), spectrum, policy, None),
     }
     .unwrap();
+    // Every plan of every signal reads as an engineer's: each band fix for its own band,
+    // each fix toward its own target.
+    common::engineer_reads(profile, &fixes).unwrap();
     (plan.unwrap(), fixes)
 }
 

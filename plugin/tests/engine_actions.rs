@@ -933,3 +933,106 @@ fn scan_like_cycles_leave_no_segment_behind() {
     let files = std::fs::read_dir(log.path()).unwrap().count();
     assert_eq!(files, 0, "scans leave nothing in the log directory");
 }
+
+#[test]
+fn the_plugin_proposes_what_analyze_proposes_for_the_same_audio() {
+    // One rendered mix (4 s of the trance loop, far from the bundled profile in its low
+    // end, top and image), written as a 32-bit float WAV so the file holds exactly the
+    // samples the plugin hears.
+    let mix = render(
+        &MixParams {
+            bass_db: 5.0,
+            hats_db: -4.0,
+            width: 0.6,
+            seed: 4,
+            ..MixParams::default()
+        },
+        4.0,
+        SR as u32,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mix.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: SR as u32,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).unwrap();
+    for (l, r) in mix.left.iter().zip(&mix.right) {
+        w.write_sample(*l).unwrap();
+        w.write_sample(*r).unwrap();
+    }
+    w.finalize().unwrap();
+
+    // `fixloop analyze mix.wav --profile <bundled>` with the default policy, as the command
+    // runs it: the file analysed, the plan checked on the file rendered through the fix
+    // stage.
+    let a = fixloop::features::analyze_file(&path).unwrap();
+    let mut render_through = |moves: &fixloop::fixes::response::Moves| {
+        fixloop::features::analyze_file_through(&path, &moves.fix_settings()).map(|a| a.features)
+    };
+    let profile = fixloop::profile::bundled();
+    let analyzed = fixloop::analysis::TrackAnalysis::checked(
+        "mix.wav",
+        a.features,
+        a.spectrum,
+        Some(&profile),
+        &fixloop::fixes::Policy::default(),
+        Some(&mut render_through),
+    )
+    .unwrap();
+
+    // The plugin hears the same samples once, from the start, and proposes.
+    let mut rig = Rig::new(config());
+    rig.activate(false, HostApi::Clap, 0);
+    rig.play_mix(&mix, mix.left.len());
+    rig.engine.step(rig.at(4000));
+    let heard = rig.hub.analysis();
+    assert_eq!(heard.profile_version, profile.version);
+
+    let cli = &analyzed
+        .compared
+        .as_ref()
+        .expect("compared with the profile")
+        .fixes;
+    let plugin = &heard.fixes;
+    let kinds = |fixes: &[fixloop::fixes::Fix]| -> Vec<String> {
+        fixes.iter().map(|f| f.describe()).collect()
+    };
+    assert!(!cli.is_empty(), "a mix this far off gets fixes");
+    assert_eq!(
+        cli.len(),
+        plugin.len(),
+        "analyze: {:#?}\nplugin: {:#?}",
+        kinds(cli),
+        kinds(plugin)
+    );
+    for (c, p) in cli.iter().zip(plugin) {
+        // The same decision in the same order: control, feature, action; the setting to
+        // within what block-wise streaming analysis moves the features (0.05 dB, 0.5 % of
+        // a width ratio).
+        assert_eq!(
+            (c.gap_feature, c.action_type),
+            (p.gap_feature, p.action_type),
+            "analyze: {:#?}\nplugin: {:#?}",
+            kinds(cli),
+            kinds(plugin)
+        );
+        let (sc, sp) = (
+            fixloop::fixes::setting_value(c),
+            fixloop::fixes::setting_value(p),
+        );
+        let tol = if matches!(c.setting, FixSetting::Width { .. }) {
+            0.005
+        } else {
+            0.05
+        };
+        assert!(
+            (sc - sp).abs() <= tol,
+            "{} against {}",
+            c.describe(),
+            p.describe()
+        );
+    }
+}

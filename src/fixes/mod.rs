@@ -459,13 +459,15 @@ impl Fix {
             }
             FixSetting::Width { width_ratio } => {
                 let pct = (width_ratio - 1.0) * 100.0;
-                let what = if self.gap_feature == Feature::LowEndWidth {
-                    "the low end's stereo image"
+                // The width control scales the side signal at every frequency: a fix for
+                // the low end's width says so rather than promising a low-end-only move.
+                let why = if self.gap_feature == Feature::LowEndWidth {
+                    ", for the low end's width"
                 } else {
-                    "the stereo image"
+                    ""
                 };
                 format!(
-                    "{} {what} by {:.0} %",
+                    "{} the stereo image by {:.0} %{why}",
                     verb(pct, "Widen", "Narrow"),
                     pct.abs()
                 )

@@ -291,6 +291,15 @@ struct Problem<'a> {
     empty_band: [bool; 7],
     /// The image is too close to mono to widen by side gain.
     near_mono: bool,
+    /// Whether the output gain still sets the level last (it is not held): then the other
+    /// controls' moves are judged at matched level, as an engineer compares EQ, leaving
+    /// loudness and true peak out of their objective and range checks.
+    level_matched: std::cell::Cell<bool>,
+}
+
+/// Loudness and true peak: what the output gain, set last, brings back.
+fn is_level(f: Feature) -> bool {
+    matches!(f, Feature::Loudness | Feature::TruePeak)
 }
 
 /// The size of a plan's EQ and width moves, dB: `Σ |band gain| + |20·log10 w|`. The
@@ -316,6 +325,20 @@ struct Step {
 impl Problem<'_> {
     fn distance(&self, v: &FeatureVector) -> f64 {
         self.goals.iter().map(|g| g.distance(v)).sum()
+    }
+
+    /// Whether `lever`'s moves are judged at matched level (see `level_matched`).
+    fn matched(&self, lever: Lever) -> bool {
+        lever != Lever::Gain && self.level_matched.get()
+    }
+
+    /// The objective, without loudness and true peak when `matched`.
+    fn distance_by(&self, v: &FeatureVector, matched: bool) -> f64 {
+        self.goals
+            .iter()
+            .filter(|g| !(matched && is_level(g.feature)))
+            .map(|g| g.distance(v))
+            .sum()
     }
 
     fn goal(&self, f: Feature) -> Option<&Goal> {
@@ -500,6 +523,7 @@ impl<'a> Planner<'a> {
                 .current
                 .value(Feature::StereoWidth)
                 .is_some_and(|w| w < super::NEAR_MONO_WIDTH),
+            level_matched: std::cell::Cell::new(false),
         }
     }
 
@@ -513,14 +537,17 @@ impl<'a> Planner<'a> {
         let mut moves = Moves::NONE;
         let mut state = problem.predict(&moves);
         let mut fixes = Vec::new();
+        problem.level_matched.set(!held.contains(&Lever::Gain));
         // Over the ceiling: the cut comes first, whatever else the track needs.
+        let mut ceiling_first = false;
         if let Some(step) = problem.ceiling_step(&moves, &state, &used) {
             used.extend(&step.levers);
             moves = step.moves;
             state = step.after;
             fixes.push(step.fix);
+            ceiling_first = true;
         }
-        let at_ceiling = moves;
+        let mut at_ceiling = moves;
         loop {
             // The output gain last, as in a mastering chain: it sets the level the other
             // moves leave.
@@ -539,6 +566,46 @@ impl<'a> Planner<'a> {
             state = step.after;
             fixes.push(step.fix);
         }
+        // The first cut was sized before the other moves were known: it is the output
+        // gain, which sets the level last, so it is sized again for the level they leave.
+        if ceiling_first && problem.level_matched.get() {
+            let others = Moves {
+                gain_db: 0.0,
+                ..moves
+            };
+            if let Some(step) = problem.ceiling_step(&others, &problem.predict(&others), &[]) {
+                let first = Moves {
+                    gain_db: step.moves.gain_db,
+                    ..Moves::NONE
+                };
+                let untouched = problem.predict(&Moves::NONE);
+                if let Some(fix) = problem.fix_for(
+                    Lever::Gain,
+                    step.fix.gap_feature,
+                    &Moves::NONE,
+                    &first,
+                    &untouched,
+                    &problem.predict(&first),
+                    Vec::new(),
+                ) {
+                    let mut fix = fix;
+                    // Cut further than the ceiling alone asks, for the room the boosts
+                    // after it need: the peak it aims for is where the plan leaves it.
+                    if fix.gap_feature == Feature::TruePeak && fix.new_value < fix.target_value {
+                        fix.target_value = fix.new_value;
+                        fix.note = Some(format!(
+                            "keeps the true peak under the {} ceiling with the moves below",
+                            Feature::TruePeak.format_value(problem.ceiling)
+                        ));
+                    }
+                    fixes[0] = fix;
+                    moves.gain_db = first.gain_db;
+                    state = problem.predict(&moves);
+                    at_ceiling = first;
+                }
+            }
+        }
+        problem.level_matched.set(false);
         fixes.extend(self.advisories(problem, &moves, &state));
         let plan = Plan {
             predicted_controls: problem.predict(&moves.controls_only()),
@@ -553,12 +620,19 @@ impl<'a> Planner<'a> {
         (plan, fixes)
     }
 
-    /// The advisory fixes no control makes, for what the plan leaves outside its range:
-    /// content in an empty band, width for a near-mono image, the loudness range. (The
-    /// tonal balance as a whole, the centroid, is left to the bands' own moves.)
+    /// The advisory fixes no control makes, for what the plan leaves outside its range
+    /// (proposed from the features the plan predicts, so each is sized for the mix as the
+    /// plan leaves it): content in an empty band, width for a near-mono image, the
+    /// loudness range. (The tonal balance as a whole, the centroid, is left to the bands'
+    /// own moves: a tilt beside them would move the bands again.)
     fn advisories(&self, problem: &Problem<'_>, moves: &Moves, state: &FeatureVector) -> Vec<Fix> {
         let mut out = Vec::new();
-        let Ok(independent) = super::independent(self.profile, self.report, self.policy) else {
+        let now = gaps::compare(self.profile, state);
+        let policy = Policy {
+            target_strategy: self.policy.target_strategy,
+            ..*self.policy
+        };
+        let Ok(independent) = super::independent(self.profile, &now, &policy) else {
             return out;
         };
         let still_out = |f: Feature| {
@@ -726,7 +800,7 @@ impl Problem<'_> {
                     with.dynamics_db = -short.min(max);
                     let (a, b) = (self.predict(&t), self.predict(&with));
                     if self.distance(&b) < self.distance(&a)
-                        && self.keeps_ranges(state, &b, &now_used)
+                        && self.keeps_ranges(state, &b, &now_used, false)
                     {
                         parts.push(FixPart {
                             feature: Feature::Plr,
@@ -756,7 +830,8 @@ impl Problem<'_> {
         };
         // As far toward the aim as the move can go without pushing another feature out of
         // its range (or further out than it is).
-        let m = if self.keeps_ranges(state, &self.predict(&m), &now_used) {
+        let matched = self.matched(lever);
+        let m = if self.keeps_ranges(state, &self.predict(&m), &now_used, matched) {
             m
         } else {
             let at = |k: f64| {
@@ -770,7 +845,7 @@ impl Problem<'_> {
             let (mut lo, mut hi) = (0.0, 1.0);
             for _ in 0..REACH_STEPS {
                 let mid = 0.5 * (lo + hi);
-                if self.keeps_ranges(state, &self.predict(&at(mid)), &now_used) {
+                if self.keeps_ranges(state, &self.predict(&at(mid)), &now_used, matched) {
                     lo = mid
                 } else {
                     hi = mid
@@ -789,7 +864,7 @@ impl Problem<'_> {
         }
         let fix = self.fix_for(lever, f, moves, &m, state, &after, parts)?;
         Some(Step {
-            gain: self.distance(state) - self.distance(&after),
+            gain: self.distance_by(state, matched) - self.distance_by(&after, matched),
             moves: m,
             after,
             fix,
@@ -801,9 +876,19 @@ impl Problem<'_> {
     /// was, moves none from one side of its range to the other, and takes none further
     /// outside by more than [`COLLATERAL_SLACK`] of its scale unless a control of its own
     /// is still free to bring it back (a band cut may lower the loudness the output gain
-    /// sets last). `used`: the levers already moved, the one moving now included.
-    fn keeps_ranges(&self, before: &FeatureVector, after: &FeatureVector, used: &[Lever]) -> bool {
+    /// sets last). `used`: the levers already moved, the one moving now included;
+    /// `matched`: loudness and true peak are left to the output gain.
+    fn keeps_ranges(
+        &self,
+        before: &FeatureVector,
+        after: &FeatureVector,
+        used: &[Lever],
+        matched: bool,
+    ) -> bool {
         self.goals.iter().all(|g| {
+            if matched && is_level(g.feature) {
+                return true;
+            }
             let free = LEVERS
                 .iter()
                 .any(|l| l.owns(g.feature) && !used.contains(l));
@@ -893,18 +978,7 @@ impl Problem<'_> {
         } else {
             super::confidence(prior, gap.z)
         };
-        let effects: Vec<Effect> = Feature::ALL
-            .into_iter()
-            .filter_map(|g| {
-                let (b, a) = (state.value(g)?, predicted.value(g)?);
-                let scale = self.profile.stats(g).map_or(1.0, gaps::scale);
-                ((a - b).abs() >= 0.02 * scale).then_some(Effect {
-                    feature: g,
-                    before: b,
-                    after: a,
-                })
-            })
-            .collect();
+        let effects = self.effects(state, predicted);
         let serves: Vec<Feature> = self
             .goals
             .iter()
@@ -939,6 +1013,23 @@ impl Problem<'_> {
             note,
             parts,
         })
+    }
+
+    /// What a decision moves, from `state` to `predicted`: every feature that moves by a
+    /// fiftieth of its scale or more.
+    fn effects(&self, state: &FeatureVector, predicted: &FeatureVector) -> Vec<Effect> {
+        Feature::ALL
+            .into_iter()
+            .filter_map(|g| {
+                let (b, a) = (state.value(g)?, predicted.value(g)?);
+                let scale = self.profile.stats(g).map_or(1.0, gaps::scale);
+                ((a - b).abs() >= 0.02 * scale).then_some(Effect {
+                    feature: g,
+                    before: b,
+                    after: a,
+                })
+            })
+            .collect()
     }
 
     /// Why a move is what it is, when its size alone does not say.
@@ -1156,6 +1247,36 @@ fn lower_gain(problem: &Problem<'_>, before: &Moves, after: &Moves, fixes: &mut 
             "keeps the true peak under the {} ceiling",
             Feature::TruePeak.format_value(problem.ceiling)
         ));
+        // A cut now past what its feature's target asks: it is sized by the peak the
+        // check measured, so it is a true-peak fix aiming where the plan leaves the peak.
+        let (x, y, t) = (fix.current_value, fix.new_value, fix.target_value);
+        if (y - x) * (t - x) <= 0.0 || (y - x).abs() > (t - x).abs() {
+            let total = match fix.setting {
+                FixSetting::Gain { gain_db } => gain_db,
+                _ => cut,
+            };
+            let m = Moves {
+                gain_db: total,
+                ..Moves::NONE
+            };
+            let untouched = problem.predict(&Moves::NONE);
+            if let Some(mut peak) = problem.fix_for(
+                Lever::Gain,
+                Feature::TruePeak,
+                &Moves::NONE,
+                &m,
+                &untouched,
+                &problem.predict(&m),
+                fix.parts.clone(),
+            ) {
+                peak.target_value = peak.new_value;
+                peak.note = Some(format!(
+                    "keeps the true peak under the {} ceiling with the moves below",
+                    Feature::TruePeak.format_value(problem.ceiling)
+                ));
+                *fix = peak;
+            }
+        }
         return;
     }
     let state = problem.predict(&Moves::NONE);
@@ -1171,6 +1292,14 @@ fn lower_gain(problem: &Problem<'_>, before: &Moves, after: &Moves, fixes: &mut 
         &after_v,
         Vec::new(),
     ) {
+        // The room the plan's boosts need, measured: the peak it aims for is where the
+        // plan leaves it.
+        let mut fix = fix;
+        fix.target_value = fix.new_value;
+        fix.note = Some(format!(
+            "keeps the true peak under the {} ceiling with the moves below",
+            Feature::TruePeak.format_value(problem.ceiling)
+        ));
         fixes.insert(0, fix);
     }
 }

@@ -458,6 +458,11 @@ pub struct RoundStats {
     pub gap_after: f64,
     /// Per-session |gap to taste| after the kept fixes.
     pub session_gaps: Vec<f64>,
+    /// Per feature, the mean over sessions of its capped distance to taste after the kept
+    /// fixes (where the gap after is made).
+    pub feature_gaps: BTreeMap<Feature, f64>,
+    /// Per feature a fix was for: fixes proposed and kept (accepted or modified).
+    pub fixes_by_feature: BTreeMap<Feature, (u64, u64)>,
 }
 
 /// The result of [`run_loop`].
@@ -538,6 +543,8 @@ pub fn run_loop(world: &World, config: &LoopConfig, log_dir: &Path) -> Result<Lo
             gap_before: 0.0,
             gap_after: 0.0,
             session_gaps: Vec::new(),
+            feature_gaps: BTreeMap::new(),
+            fixes_by_feature: BTreeMap::new(),
         };
         let mut before_sum = 0.0;
         for s in 0..config.sessions_per_round {
@@ -588,6 +595,12 @@ pub fn run_loop(world: &World, config: &LoopConfig, log_dir: &Path) -> Result<Lo
                     .user_action(event, decision.action, decision.modified_value)
                     .map_err(push_err)?;
                 stats.proposed += 1;
+                let by = stats.fixes_by_feature.entry(f).or_default();
+                by.0 += 1;
+                by.1 += u64::from(matches!(
+                    decision.action,
+                    UserAction::Accept | UserAction::Modify
+                ));
                 match decision.action {
                     UserAction::Accept => stats.accepted += 1,
                     UserAction::Modify => stats.modified += 1,
@@ -607,6 +620,12 @@ pub fn run_loop(world: &World, config: &LoopConfig, log_dir: &Path) -> Result<Lo
             collector.session_saved().map_err(push_err)?;
             let g = capped_mean_distance(&producer.taste, &values);
             stats.session_gaps.push(g);
+            for (f, v) in &values {
+                if let Some(d) = producer.taste.distance(*f, *v) {
+                    *stats.feature_gaps.entry(*f).or_insert(0.0) +=
+                        d.min(GAP_CAP) / config.sessions_per_round.max(1) as f64;
+                }
+            }
         }
         collector.close()?;
         let n = config.sessions_per_round.max(1) as f64;

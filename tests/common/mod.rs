@@ -208,3 +208,63 @@ pub fn to_i16(s: f32) -> i16 {
 pub fn interleave(left: &[f32], right: &[f32]) -> Vec<f32> {
     left.iter().zip(right).flat_map(|(&l, &r)| [l, r]).collect()
 }
+
+/// What an engineer reading a fix list checks (issue: a plan producers keep), as an error
+/// naming the fix:
+///
+/// - a band fix moves the band of the feature it names (no band level fixed by another
+///   band's control), and says so (its `serves` lists no other band's level);
+/// - every fix with a target moves its own feature toward that target and not past it
+///   (`new_value` between `current_value` and `target_value`, a thousandth of the feature's
+///   spread of slack for the bisection).
+pub fn engineer_reads(
+    profile: &fixloop::profile::Profile,
+    fixes: &[fixloop::fixes::Fix],
+) -> Result<(), String> {
+    use fixloop::dsp::BandLayout;
+    use fixloop::fixes::FixSetting;
+    for fix in fixes {
+        let text = fix.describe();
+        if let FixSetting::EqBand {
+            low_hz, high_hz, ..
+        } = fix.setting
+        {
+            let band = BandLayout::index_of(low_hz, high_hz)
+                .ok_or_else(|| format!("{text}: not a band of the fix stage"))?;
+            let own = Feature::BANDS[band];
+            if fix.gap_feature != own {
+                return Err(format!("{text}: a band move for {:?}", fix.gap_feature));
+            }
+            if let Some(other) = fix
+                .serves
+                .iter()
+                .find(|s| Feature::BANDS.contains(s) && **s != own)
+            {
+                return Err(format!("{text}: serves another band, {other:?}"));
+            }
+        }
+        if matches!(
+            fix.setting,
+            FixSetting::AddContent { .. } | FixSetting::AddWidth
+        ) {
+            continue;
+        }
+        let spread = profile
+            .stats(fix.gap_feature)
+            .map_or(1.0, |s| s.std.max(1e-9));
+        let (x, y, t) = (fix.current_value, fix.new_value, fix.target_value);
+        let slack = 1e-3 * spread;
+        if (t - x).abs() <= slack {
+            continue;
+        }
+        let toward = (y - x) * (t - x) > 0.0;
+        let not_past = (y - x).abs() <= (t - x).abs() + slack;
+        if !(toward && not_past) {
+            return Err(format!(
+                "{text}: {:?} {x} → {y}, target {t}",
+                fix.gap_feature
+            ));
+        }
+    }
+    Ok(())
+}
