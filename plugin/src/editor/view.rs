@@ -396,14 +396,15 @@ impl EditorView {
             .filter(|o| !o.undone)
             .map(|o| o.fix.fix_id.as_str())
             .collect();
-        let mut proposed: Vec<&Fix> = a
+        let proposed: Vec<&Fix> = a
             .fixes
             .iter()
             .filter(|f| !open_ids.contains(f.fix_id.as_str()))
             .filter(|f| !self.skipped.iter().any(|(id, _)| *id == f.fix_id))
             .filter(|f| wanted(f, self.filter))
             .collect();
-        proposed.sort_by(|x, y| y.confidence.total_cmp(&x.confidence));
+        // In the order proposed: the joint plan's fixes are each good after the ones before
+        // them (independent fixes come most confident first).
         for fix in proposed {
             shown += 1;
             self.proposed_fix(ui, &writer, a, fix, strategy);

@@ -256,12 +256,14 @@ impl Rig {
         std::mem::take(&mut *self.gui.events.lock())
     }
 
-    /// The first proposed fix the plugin applies itself, and its parameter's name.
+    /// The first proposed fix the plugin applies itself, in the editor's order, and its
+    /// parameter's name.
     pub fn first_fix(&self) -> (fixloop::fixes::Fix, String) {
         let a = self.hub.analysis();
-        let mut fixes = a.fixes.clone();
-        fixes.sort_by(|x, y| y.confidence.total_cmp(&x.confidence));
-        let fix = fixes
+        // In the order the editor shows them: the order proposed.
+        let fix = a
+            .fixes
+            .clone()
             .into_iter()
             .find(|f| fixloop::fixes::control_move(f, |_| 0.0, None).is_some())
             .expect("a fix the plugin applies");
