@@ -78,53 +78,38 @@ fn bench(c: &mut Criterion) {
         plan: PlanMode::Independent,
         ..Policy::default()
     };
-    let mut group = c.benchmark_group("plan/features_file");
-    group.sample_size(30);
-    group.measurement_time(Duration::from_secs(5));
-    group.bench_function("joint", |b| {
-        b.iter(|| {
-            black_box(propose_plan(
-                &profile,
-                &report,
-                Some(&v),
-                None,
-                &joint,
-                None,
-            ))
-        })
-    });
-    group.bench_function("independent", |b| {
-        b.iter(|| {
-            black_box(propose_plan(
-                &profile,
-                &report,
-                Some(&v),
-                None,
-                &independent,
-                None,
-            ))
-        })
-    });
-    group.finish();
-
     let path = mix_file();
     let a = analyze_file(&path).unwrap();
     let mix_report = compare(&profile, &a.features);
     let spectrum = a.spectrum.clone();
+    let plan_file =
+        |policy: &Policy| propose_plan(&profile, &report, Some(&v), None, policy, None).unwrap();
+    let plan_audio = || {
+        propose_plan(
+            &profile,
+            &mix_report,
+            Some(&a.features),
+            spectrum.as_ref(),
+            &joint,
+            None,
+        )
+        .unwrap()
+    };
+
+    let mut group = c.benchmark_group("plan/features_file");
+    group.sample_size(30);
+    group.measurement_time(Duration::from_secs(5));
+    group.bench_function("joint", |b| b.iter(|| black_box(plan_file(&joint))));
+    group.bench_function("independent", |b| {
+        b.iter(|| black_box(plan_file(&independent)))
+    });
+    group.finish();
+
     let mut group = c.benchmark_group("plan/audio");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(10));
     group.bench_function("joint_with_spectrum", |b| {
-        b.iter(|| {
-            black_box(propose_plan(
-                &profile,
-                &mix_report,
-                Some(&a.features),
-                spectrum.as_ref(),
-                &joint,
-                None,
-            ))
-        })
+        b.iter(|| black_box(plan_audio()))
     });
     group.bench_function("analyse_file", |b| {
         b.iter(|| black_box(analyze_file(&path)))
@@ -132,37 +117,19 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     // The shares, best of several, in the same run.
-    let plan_file = best_of(50, &mut || {
-        black_box(propose_plan(&profile, &report, Some(&v), None, &joint, None).unwrap());
+    let joint_file = best_of(50, &mut || {
+        black_box(plan_file(&joint));
     });
     let indep_file = best_of(50, &mut || {
-        black_box(propose_plan(&profile, &report, Some(&v), None, &independent, None).unwrap());
+        black_box(plan_file(&independent));
     });
-    let plan_audio = best_of(20, &mut || {
-        black_box(
-            propose_plan(
-                &profile,
-                &mix_report,
-                Some(&a.features),
-                spectrum.as_ref(),
-                &joint,
-                None,
-            )
-            .unwrap(),
-        );
+    let joint_audio = best_of(20, &mut || {
+        black_box(plan_audio());
     });
     let analyse = best_of(3, &mut || {
         black_box(analyze_file(&path).unwrap());
     });
-    let (plan, _) = propose_plan(
-        &profile,
-        &mix_report,
-        Some(&a.features),
-        spectrum.as_ref(),
-        &joint,
-        None,
-    )
-    .unwrap();
+    let (plan, _) = plan_audio();
     let settings = plan.expect("the joint plan").moves.fix_settings();
     let check = best_of(3, &mut || {
         black_box(analyze_file_through(&path, &settings).unwrap());
@@ -171,10 +138,10 @@ fn bench(c: &mut Criterion) {
         "features file: joint plan {:.2} ms (budget 20 ms), independent fixes {:.3} ms; \
          60 s mix: joint plan {:.2} ms = {:.2} % of its analysis {:.0} ms (budget 5 %); \
          the check's render and re-analysis {:.0} ms",
-        plan_file * 1e3,
+        joint_file * 1e3,
         indep_file * 1e3,
-        plan_audio * 1e3,
-        100.0 * plan_audio / analyse,
+        joint_audio * 1e3,
+        100.0 * joint_audio / analyse,
         analyse * 1e3,
         check * 1e3,
     );
