@@ -1,5 +1,7 @@
-//! Plays the producer against the fix plans: for each taste (one equal to the references,
-//! one shifted from them) and each plan (joint, independent), the simulated producer's
+//! Plays the producer against the fix plans: for each producer (a taste equal to the
+//! references, one inside their ranges but off-centre, one shifted from them, and that one
+//! with twice the decision noise) and each plan (joint, independent, and the joint plan
+//! against a profile that already knows the taste: the floor), the simulated producer's
 //! sessions over four learning rounds, under the default policy. Prints, per round, the
 //! share of fixes kept (accepted or modified and not undone), the accept rate and the mean
 //! capped distance to the producer's taste after the session.
@@ -11,6 +13,7 @@
 
 use fixloop::fixes::{PlanMode, Policy};
 use fixloop::sim::closed_loop::{run_loop, LoopConfig, TasteKind, World, WorldConfig};
+use fixloop::sim::producer::Noise;
 
 fn main() -> fixloop::Result<()> {
     let seeds: u64 = std::env::args()
@@ -18,20 +21,47 @@ fn main() -> fixloop::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
     let dir = std::env::temp_dir().join(format!("fixloop-plan-study-{}", std::process::id()));
-    println!("taste            plan         round  kept    accept  gap before  gap after");
-    for taste in [TasteKind::MatchesProfile, TasteKind::Shifted] {
+    println!("taste            plan          round  kept    accept  gap before  gap after");
+    let noisy = Noise {
+        judge: 2.0 * Noise::default().judge,
+        listen: 2.0 * Noise::default().listen,
+        ..Noise::default()
+    };
+    let producers = [
+        (
+            "matches_profile",
+            TasteKind::MatchesProfile,
+            Noise::default(),
+        ),
+        ("off_centre", TasteKind::OffCentre, Noise::default()),
+        ("shifted", TasteKind::Shifted, Noise::default()),
+        ("shifted_noisy", TasteKind::Shifted, noisy),
+    ];
+    for (label, taste, noise) in producers {
         let worlds: Vec<World> = (1..=seeds)
             .map(|seed| {
                 World::build(
                     &WorldConfig {
                         taste,
+                        noise,
                         ..WorldConfig::default()
                     },
                     seed,
                 )
             })
             .collect::<fixloop::Result<_>>()?;
-        for plan in [PlanMode::Joint, PlanMode::Independent] {
+        // The floor: the joint plan against a profile that already knows the taste.
+        let oracles: Vec<World> = worlds.iter().map(World::oracle).collect();
+        for (plan, oracle) in [
+            (PlanMode::Joint, false),
+            (PlanMode::Independent, false),
+            (PlanMode::Joint, true),
+        ] {
+            let worlds = if oracle { &oracles } else { &worlds };
+            let name = match (plan, oracle) {
+                (_, true) => "joint_oracle".to_string(),
+                (p, false) => format!("{p:?}").to_lowercase(),
+            };
             let config = LoopConfig {
                 policy: Policy {
                     plan,
@@ -48,7 +78,7 @@ fn main() -> fixloop::Result<()> {
                 let handles: Vec<_> = worlds
                     .iter()
                     .map(|w| {
-                        let d = dir.join(format!("{}-{plan:?}-{}", taste.name(), w.seed));
+                        let d = dir.join(format!("{label}-{name}-{}", w.seed));
                         let config = &config;
                         s.spawn(move || run_loop(w, config, &d))
                     })
@@ -97,8 +127,8 @@ fn main() -> fixloop::Result<()> {
                 }
                 println!(
                     "{:<16} {:<12} {round:>5}  {:>5.1} %  {:>5.1} %  {:>10.3}  {:>9.3}   ({proposed} fixes)",
-                    taste.name(),
-                    format!("{plan:?}").to_lowercase(),
+                    label,
+                    name,
                     100.0 * kept as f64 / p,
                     100.0 * accepted as f64 / p,
                     before / n,

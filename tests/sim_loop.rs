@@ -253,3 +253,46 @@ fn demo_command_writes_the_html_report() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn the_oracle_profile_is_centred_on_the_taste_and_off_centre_tastes_stay_in_range() {
+    for kind in [TasteKind::Shifted, TasteKind::OffCentre] {
+        let w = world(kind, 2);
+        let oracle = w.oracle();
+        for (f, target) in &w.producer.taste.target {
+            let (Some(o), Some(s)) = (oracle.profile.stats(*f), w.profile.stats(*f)) else {
+                continue;
+            };
+            // The mean moves to the taste (exact up to the addition's rounding), the spread
+            // and the range's width stay.
+            assert!((o.mean - target).abs() < 1e-9, "{f:?}");
+            assert_eq!(o.std, s.std, "{f:?}");
+            let width = |r: [f64; 2]| r[1] - r[0];
+            assert!(
+                (width(o.acceptable_range) - width(s.acceptable_range)).abs() < 1e-9,
+                "{f:?}"
+            );
+            assert!(o.acceptable_range[0] <= *target && *target <= o.acceptable_range[1]);
+            if kind == TasteKind::OffCentre {
+                // Off-centre: inside the references' own range, not on its centre for the
+                // three features it moves.
+                assert!(
+                    s.acceptable_range[0] < *target && *target < s.acceptable_range[1],
+                    "{f:?}"
+                );
+            }
+        }
+        let moved = kind
+            .shift_z()
+            .iter()
+            .filter(|(f, _)| {
+                let (o, s) = (
+                    oracle.profile.stats(*f).unwrap(),
+                    w.profile.stats(*f).unwrap(),
+                );
+                (o.mean - s.mean).abs() > 0.5 * s.std
+            })
+            .count();
+        assert_eq!(moved, 3, "{kind:?}");
+    }
+}

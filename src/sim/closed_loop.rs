@@ -129,7 +129,19 @@ pub enum TasteKind {
     /// Likes exactly what the references are: targets the profile's means, tolerances
     /// its standard deviations.
     MatchesProfile,
+    /// Likes something inside the references' ranges but off their centre: targets
+    /// [`OFF_CENTRE_Z`] standard deviations from the means on three features (the range
+    /// is one standard deviation either side), the means elsewhere.
+    OffCentre,
 }
+
+/// The off-centre taste: (feature, shift of the target in the profile's standard
+/// deviations), each inside the range.
+pub const OFF_CENTRE_Z: [(Feature, f64); 3] = [
+    (Feature::LowMidLevel, 0.7),
+    (Feature::StereoCorrelation, -0.7),
+    (Feature::HighMidLevel, 0.7),
+];
 
 /// The shifted taste: (feature, shift of the target in the profile's standard deviations).
 pub const SHIFT_Z: [(Feature, f64); 3] = [
@@ -145,6 +157,7 @@ impl TasteKind {
         match self {
             TasteKind::Shifted => SHIFT_Z.to_vec(),
             TasteKind::MatchesProfile => Vec::new(),
+            TasteKind::OffCentre => OFF_CENTRE_Z.to_vec(),
         }
     }
 
@@ -164,6 +177,7 @@ impl TasteKind {
         match self {
             TasteKind::Shifted => "shifted",
             TasteKind::MatchesProfile => "matches_profile",
+            TasteKind::OffCentre => "off_centre",
         }
     }
 }
@@ -253,6 +267,37 @@ impl World {
             wip,
             seed,
         })
+    }
+
+    /// The world with a profile that already knows the producer's taste (the floor
+    /// learning should approach): each feature's statistics moved so that its mean is the
+    /// taste's target (range, quantiles, extremes and samples with it), its spread kept
+    /// (the taste's tolerances are the profile's standard deviations).
+    pub fn oracle(&self) -> World {
+        let mut profile = self.profile.clone();
+        for (f, target) in &self.producer.taste.target {
+            let Some(s) = profile.features.get_mut(f.name()) else {
+                continue;
+            };
+            let d = target - s.mean;
+            s.mean += d;
+            s.acceptable_range = [s.acceptable_range[0] + d, s.acceptable_range[1] + d];
+            for q in [
+                &mut s.min, &mut s.max, &mut s.p10, &mut s.p25, &mut s.p50, &mut s.p75, &mut s.p90,
+            ] {
+                *q += d;
+            }
+            if let Some(samples) = &mut s.samples {
+                for x in samples.iter_mut() {
+                    *x += d;
+                }
+            }
+        }
+        profile.version = format!("{}_oracle", profile.version);
+        World {
+            profile,
+            ..self.clone()
+        }
     }
 }
 
