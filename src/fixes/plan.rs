@@ -590,13 +590,9 @@ impl<'a> Planner<'a> {
                 ) {
                     let mut fix = fix;
                     // Cut further than the ceiling alone asks, for the room the boosts
-                    // after it need: the peak it aims for is where the plan leaves it.
+                    // after it need.
                     if fix.gap_feature == Feature::TruePeak && fix.new_value < fix.target_value {
-                        fix.target_value = fix.new_value;
-                        fix.note = Some(format!(
-                            "keeps the true peak under the {} ceiling with the moves below",
-                            Feature::TruePeak.format_value(problem.ceiling)
-                        ));
+                        problem.aim_at_plans_peak(&mut fix);
                     }
                     fixes[0] = fix;
                     moves.gain_db = first.gain_db;
@@ -628,11 +624,7 @@ impl<'a> Planner<'a> {
     fn advisories(&self, problem: &Problem<'_>, moves: &Moves, state: &FeatureVector) -> Vec<Fix> {
         let mut out = Vec::new();
         let now = gaps::compare(self.profile, state);
-        let policy = Policy {
-            target_strategy: self.policy.target_strategy,
-            ..*self.policy
-        };
-        let Ok(independent) = super::independent(self.profile, &now, &policy) else {
+        let Ok(independent) = super::independent(self.profile, &now, self.policy) else {
             return out;
         };
         let still_out = |f: Feature| {
@@ -1015,6 +1007,16 @@ impl Problem<'_> {
         })
     }
 
+    /// A gain cut sized for the room the moves after it need: the true peak it aims for
+    /// is where the plan leaves it, and it says so.
+    fn aim_at_plans_peak(&self, fix: &mut Fix) {
+        fix.target_value = fix.new_value;
+        fix.note = Some(format!(
+            "keeps the true peak under the {} ceiling with the moves below",
+            Feature::TruePeak.format_value(self.ceiling)
+        ));
+    }
+
     /// What a decision moves, from `state` to `predicted`: every feature that moves by a
     /// fiftieth of its scale or more.
     fn effects(&self, state: &FeatureVector, predicted: &FeatureVector) -> Vec<Effect> {
@@ -1269,11 +1271,7 @@ fn lower_gain(problem: &Problem<'_>, before: &Moves, after: &Moves, fixes: &mut 
                 &problem.predict(&m),
                 fix.parts.clone(),
             ) {
-                peak.target_value = peak.new_value;
-                peak.note = Some(format!(
-                    "keeps the true peak under the {} ceiling with the moves below",
-                    Feature::TruePeak.format_value(problem.ceiling)
-                ));
+                problem.aim_at_plans_peak(&mut peak);
                 *fix = peak;
             }
         }
@@ -1292,14 +1290,9 @@ fn lower_gain(problem: &Problem<'_>, before: &Moves, after: &Moves, fixes: &mut 
         &after_v,
         Vec::new(),
     ) {
-        // The room the plan's boosts need, measured: the peak it aims for is where the
-        // plan leaves it.
+        // The room the plan's boosts need, measured.
         let mut fix = fix;
-        fix.target_value = fix.new_value;
-        fix.note = Some(format!(
-            "keeps the true peak under the {} ceiling with the moves below",
-            Feature::TruePeak.format_value(problem.ceiling)
-        ));
+        problem.aim_at_plans_peak(&mut fix);
         fixes.insert(0, fix);
     }
 }
