@@ -9,7 +9,8 @@
 //! `cargo run --release --example plan_study [SEEDS]` (default 3 seeds). With
 //! `PLAN_STUDY_FEATURES=1` it also prints, per round, each feature's mean distance to the
 //! taste after the session and the fixes kept per feature; with `PLAN_STUDY_MEAN=1` both
-//! plans aim at the references' mean instead of the nearest edge.
+//! plans aim at the references' mean instead of the nearest edge; `PLAN_STUDY_ONLY=shifted`
+//! plays one producer.
 
 use fixloop::fixes::{PlanMode, Policy};
 use fixloop::sim::closed_loop::{run_loop, LoopConfig, TasteKind, World, WorldConfig};
@@ -37,7 +38,11 @@ fn main() -> fixloop::Result<()> {
         ("shifted", TasteKind::Shifted, Noise::default()),
         ("shifted_noisy", TasteKind::Shifted, noisy),
     ];
+    let only = std::env::var("PLAN_STUDY_ONLY").ok();
     for (label, taste, noise) in producers {
+        if only.as_deref().is_some_and(|o| o != label) {
+            continue;
+        }
         let worlds: Vec<World> = (1..=seeds)
             .map(|seed| {
                 World::build(
@@ -70,6 +75,10 @@ fn main() -> fixloop::Result<()> {
                     } else {
                         LoopConfig::default().policy.target_strategy
                     },
+                    max_eq_db: std::env::var("PLAN_STUDY_MAX_EQ")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(Policy::default().max_eq_db),
                     ..Policy::default()
                 },
                 ..LoopConfig::default()
@@ -124,6 +133,33 @@ fn main() -> fixloop::Result<()> {
                         .map(|(f, (p, k))| format!("{f} {k}/{p}"))
                         .collect();
                     println!("    fixes kept/proposed: {}", line.join(", "));
+                    // Where the first seed's profile aims, against the producer's taste
+                    // (standard units of the references).
+                    let (w, r) = (&worlds[0], &runs[0]);
+                    let p = &r.profiles[round];
+                    let line: Vec<String> = w
+                        .producer
+                        .taste
+                        .target
+                        .iter()
+                        .filter_map(|(f, t)| {
+                            let s = w.profile.stats(*f)?;
+                            let sc = fixloop::gaps::scale(s);
+                            let l = p.learned_target(*f)?;
+                            ((t - s.mean).abs() > 0.3 * sc || l.decisions > 0).then(|| {
+                                format!(
+                                    "{} taste {:+.2} learned {:+.2}±{:.2} n{}{}",
+                                    f.name(),
+                                    (t - s.mean) / sc,
+                                    (l.target - s.mean) / sc,
+                                    l.sd / sc,
+                                    l.decisions,
+                                    if l.known() { " known" } else { "" }
+                                )
+                            })
+                        })
+                        .collect();
+                    println!("    targets: {}", line.join("; "));
                 }
                 println!(
                     "{:<16} {:<12} {round:>5}  {:>5.1} %  {:>5.1} %  {:>10.3}  {:>9.3}   ({proposed} fixes)",

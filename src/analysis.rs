@@ -80,6 +80,9 @@ impl TrackAnalysis {
         policy.validate()?;
         let compared = match profile {
             Some(profile) => {
+                // The producer's learned targets, where the policy aims at them.
+                let aimed = profile.aimed(policy.targets);
+                let profile = aimed.as_ref();
                 let report = gaps::compare(profile, &features);
                 let (mut plan, fixes) = fixes::propose_plan(
                     profile,

@@ -169,10 +169,11 @@ fn check_cpp_output(text: &str) {
         "{text}"
     );
     assert!(text.contains("refined trance_v1_refined_"), "{text}");
-    // Its one event is a `modify` (score 0.5, factor 0.5: keep; no confidence rule moves):
-    // the lineage makes no version that changes nothing, unlike a direct refine.
+    // Its one event is a `modify` (score 0.5, factor 0.5: no range or confidence rule
+    // moves), but a modify says where the producer wants the value: the lineage learns the
+    // feature's target (`learn::taste`) and puts a version holding it in force.
     assert!(
-        text.contains("lineage unchanged: in force trance_v1\n"),
+        text.contains("lineage refined: in force trance_v1_refined_"),
         "{text}"
     );
     assert!(text.contains("reverted: in force trance_v1\n"), "{text}");

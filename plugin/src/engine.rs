@@ -653,7 +653,10 @@ impl Engine {
         // The covariate of the A/B analysis: how far the audio analysed so far is from the
         // profile in force, before this session proposes anything (none before any audio).
         let start_mean_abs_z = (self.window_frames > 0)
-            .then(|| compare(&self.profile, &self.last.features).mean_abs_z())
+            .then(|| {
+                let aimed = self.profile.aimed(self.session_policy.targets);
+                compare(&aimed, &self.last.features).mean_abs_z()
+            })
             .flatten();
         let info = SessionInfo {
             session_id,
@@ -721,12 +724,14 @@ impl Engine {
         self.frames_since_compute = 0;
         let features = self.source.features();
         let spectrum = self.source.spectrum();
-        let report = (self.window_frames > 0).then(|| compare(&self.profile, &features));
+        // The producer's learned targets, where the session's policy aims at them.
+        let aimed = self.profile.aimed(self.session_policy.targets);
+        let report = (self.window_frames > 0).then(|| compare(&aimed, &features));
         let fixes = report
             .as_ref()
             .and_then(|r| {
                 propose_for(
-                    &self.profile,
+                    &aimed,
                     r,
                     Some(&features),
                     spectrum.as_ref(),
@@ -740,7 +745,10 @@ impl Engine {
             report,
             fixes,
             analysed_seconds: self.window_frames as f64 / self.sample_rate_hz,
-            profile: Some(self.profile.clone()),
+            profile: Some(match aimed {
+                std::borrow::Cow::Borrowed(_) => self.profile.clone(),
+                std::borrow::Cow::Owned(p) => Arc::new(p),
+            }),
             policy: self.session_policy,
             profile_name: self.profile.name.clone(),
             profile_version: self.profile.version.clone(),

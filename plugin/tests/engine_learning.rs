@@ -88,12 +88,21 @@ fn the_plugin_refines_by_itself_reverts_and_runs_an_ab_test() {
             if !outside {
                 continue;
             }
-            let want = match arm {
-                Arm::Treatment => st.mean,
-                Arm::Control if fix.current_value > st.acceptable_range[1] => {
-                    st.acceptable_range[1]
-                }
-                Arm::Control => st.acceptable_range[0],
+            let above = fix.current_value > st.acceptable_range[1];
+            // A target learned well enough is aimed at instead of the range: its centre
+            // under the treatment, the near side of its ±1 sd interval under the control.
+            let want = match (
+                arm,
+                profile
+                    .learned_target(fix.gap_feature)
+                    .filter(|t| t.known()),
+            ) {
+                (Arm::Treatment, Some(t)) => t.target,
+                (Arm::Control, Some(t)) if above => t.target + t.sd,
+                (Arm::Control, Some(t)) => t.target - t.sd,
+                (Arm::Treatment, None) => st.mean,
+                (Arm::Control, None) if above => st.acceptable_range[1],
+                (Arm::Control, None) => st.acceptable_range[0],
             };
             assert!((fix.target_value - want).abs() < 1e-9, "{arm:?} {fix:?}");
         }

@@ -873,6 +873,12 @@ impl Folded {
                 improvement_ratio: self.improvement_ratio(s),
                 gap_before: s.gap_before,
                 target_value: s.target_value,
+                original_value: s.original_value,
+                applied_value: s.applied_value,
+                user_modified_value: match s.flag(HAS_MODIFIED) {
+                    true => self.modified.get(&i).copied(),
+                    false => None,
+                },
                 session_id,
                 profile_version,
                 ab,

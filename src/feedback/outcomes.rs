@@ -28,6 +28,12 @@ pub struct EventOutcome<'a> {
     pub gap_before: f64,
     /// The value the fix aimed for (its target).
     pub target_value: f64,
+    /// The feature's value before the fix.
+    pub original_value: f64,
+    /// The value the applied fix aimed for (its target, `amount` of the way).
+    pub applied_value: f64,
+    /// The value the producer set instead, for `modify`.
+    pub user_modified_value: Option<f64>,
     /// The host session (the unit of A/B assignment; empty when none was recorded).
     pub session_id: &'a str,
     /// The profile version the fix was proposed under (empty when no session was

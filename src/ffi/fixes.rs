@@ -290,7 +290,9 @@ pub unsafe extern "C" fn fixloop_score_track(
             return Err(Failure::null("gaps"));
         }
         let features = features_arg(values)?;
-        let report = gaps::compare(&profile.inner, &features);
+        // The learned targets, as the default policy aims at them.
+        let aimed = profile.inner.aimed(crate::learn::Targets::default());
+        let report = gaps::compare(&aimed, &features);
         if !gaps.is_null() && report.gaps.len() > gaps_cap {
             return Err(Failure::new(
                 FIXLOOP_ERR_BUFFER_TOO_SMALL,
@@ -356,8 +358,9 @@ pub unsafe extern "C" fn fixloop_propose_fixes(
         // SAFETY: NULL or a valid policy struct.
         let policy = policy_arg(unsafe { policy.as_ref() })?;
         let features = features_arg(values)?;
-        let report = gaps::compare(&profile.inner, &features);
-        let fixes = fx::propose(&profile.inner, &report, &policy)?;
+        let aimed = profile.inner.aimed(policy.targets);
+        let report = gaps::compare(&aimed, &features);
+        let fixes = fx::propose(&aimed, &report, &policy)?;
         let ids = fixes
             .iter()
             .map(|f| CString::new(f.fix_id.clone()).unwrap_or_default())

@@ -124,6 +124,9 @@ pub struct Policy {
     pub plan: PlanMode,
     /// The joint plan keeps the true peak at or under this, dBTP (default −1).
     pub true_peak_ceiling_dbtp: f64,
+    /// Whether fixes aim at the producer's learned targets where the profile has them
+    /// (default) or at the references' statistics alone ([`Profile::aimed`]).
+    pub targets: crate::learn::Targets,
 }
 
 impl Default for Policy {
@@ -136,6 +139,7 @@ impl Default for Policy {
             max_eq_db: DEFAULT_MAX_EQ_DB,
             plan: PlanMode::Joint,
             true_peak_ceiling_dbtp: DEFAULT_TRUE_PEAK_CEILING_DBTP,
+            targets: crate::learn::Targets::Learned,
         }
     }
 }
@@ -310,7 +314,8 @@ impl Fix {
 
     /// Why the fix is proposed, in one line, against `profile` and the `strategy` that
     /// chose its target: "Bass is −4.1 dB, 1.8 σ above your references (range −8.0…−5.5);
-    /// target −5.5 dB, the nearest edge". A joint-plan fix whose own feature is in range
+    /// target −5.5 dB, the nearest edge"; with a learned target known well enough, "…;
+    /// target −3.1 dB, your target, from 46 of your decisions". A joint-plan fix whose own feature is in range
     /// says which features it serves instead; one held by the true-peak ceiling (or
     /// holding it) gives its [`note`](Fix::note) instead of a target.
     pub fn why(&self, profile: &Profile, strategy: TargetStrategy) -> String {
@@ -359,8 +364,14 @@ impl Fix {
         } else {
             "below"
         };
+        let learned = profile.learned_target(f);
+        let whose = if learned.is_some_and(|t| t.offset().abs() > 0.05 * t.reference_scale) {
+            "your learned range"
+        } else {
+            "your references"
+        };
         let place = format!(
-            "{} is {value}, {:.1} \u{3c3} {side} your references ({range})",
+            "{} is {value}, {:.1} \u{3c3} {side} {whose} ({range})",
             f.title(),
             self.z_score.abs(),
         );
@@ -369,10 +380,17 @@ impl Fix {
             // target the range alone would give.
             return format!("{place}; {note}");
         }
-        let aim = match strategy {
-            TargetStrategy::Conservative => "the nearest edge",
-            TargetStrategy::Mean => "your references' mean",
-            TargetStrategy::Median => "your references' median",
+        let aim = match (learned.filter(|t| t.known()), strategy) {
+            (Some(t), TargetStrategy::Conservative) => format!(
+                "the near side of your target {} \u{b1} {}, from {} of your decisions",
+                f.format_value(t.target),
+                f.format_value(t.sd),
+                t.decisions
+            ),
+            (Some(t), _) => format!("your target, from {} of your decisions", t.decisions),
+            (None, TargetStrategy::Conservative) => "the nearest edge".to_owned(),
+            (None, TargetStrategy::Mean) => "your references' mean".to_owned(),
+            (None, TargetStrategy::Median) => "your references' median".to_owned(),
         };
         let also = if others.is_empty() {
             String::new()
@@ -553,9 +571,23 @@ pub fn confidence(prior: f64, z: f64) -> f64 {
     prior * (1.0 - (-z.abs()).exp())
 }
 
-/// The target value for `gap` under `strategy`.
+/// The target value for `gap` under `strategy`. A learned target the profile knows well
+/// enough ([`crate::learn::LearnedTarget::known`]) is aimed at instead of the range: at
+/// its centre under `mean` and `median`, and under `conservative` at the near side of its
+/// ±1 sd interval (the smallest move that is probably not past where the producer wants
+/// the value; the centre once the target is certain).
 pub fn target(profile: &Profile, gap: &Gap, strategy: TargetStrategy) -> Option<f64> {
     let stats = profile.stats(gap.feature)?;
+    if let (Some(direction), Some(t)) = (
+        gap.direction,
+        profile.learned_target(gap.feature).filter(|t| t.known()),
+    ) {
+        return Some(match (strategy, direction) {
+            (TargetStrategy::Conservative, Direction::Below) => t.target - t.sd,
+            (TargetStrategy::Conservative, Direction::Above) => t.target + t.sd,
+            _ => t.target,
+        });
+    }
     Some(match strategy {
         TargetStrategy::Mean => stats.mean,
         TargetStrategy::Median => stats.p50,

@@ -28,6 +28,7 @@
 //! `checked.json` without reading the log.
 
 use super::refine::{refine, refined_version, Adjustment, Decision, RefineOptions, RefineReport};
+use super::taste::{learn_taste, TargetMove};
 use super::ConfidenceUpdate;
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::{Feature, FixType};
@@ -83,6 +84,10 @@ pub struct HistoryEntry {
     /// Confidence updates per fix type and feature (refinements only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub confidence_by_feature: BTreeMap<FixType, BTreeMap<String, ConfidenceUpdate>>,
+    /// The learned targets this step moved, from what evidence, with their intervals
+    /// ([`super::taste`]; refinements only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetMove>,
 }
 
 impl HistoryEntry {
@@ -103,6 +108,7 @@ impl HistoryEntry {
             adjustments: Vec::new(),
             confidence: BTreeMap::new(),
             confidence_by_feature: BTreeMap::new(),
+            targets: Vec::new(),
         }
     }
 }
@@ -511,7 +517,14 @@ impl Lineage {
             ..*options
         };
         let r = refine(&profile, &events, &opts)?;
-        if !r.report.changes_anything() {
+        // Where the producer wants each feature: learned from the same events, kept in
+        // the new version beside the seed's refinement (which it leaves as it is).
+        let (taste, targets) = learn_taste(&profile, &events);
+        let targets: Vec<TargetMove> = targets
+            .into_iter()
+            .filter(|t| t.modified + t.kept + t.refused > 0)
+            .collect();
+        if !r.report.changes_anything() && targets.is_empty() {
             checked.changed_nothing = true;
             self.save_checked(&checked);
             return Ok(Learned::Unchanged {
@@ -519,6 +532,9 @@ impl Lineage {
             });
         }
         let mut refined = r.profile;
+        if !targets.is_empty() {
+            refined.taste = Some(taste);
+        }
         refined.version = self.unused_version(&refined_version(&version, opts.date));
         write_atomic(
             &self.version_path(&refined.version),
@@ -540,6 +556,7 @@ impl Lineage {
                 .collect(),
             confidence: r.report.confidence.clone(),
             confidence_by_feature: r.report.confidence_by_feature.clone(),
+            targets,
         };
         self.append(&entry)?;
         Ok(Learned::Refined {
@@ -574,8 +591,10 @@ impl Lineage {
     }
 
     /// What changed from the lineage's first version to the version in force, in words,
-    /// one line per feature range and per confidence ("Bass range widened to −8.0…−4.9
-    /// dB: you skipped 14 of 19 bass cuts"; "EQ Band Cut confidence 0.78 → 0.71"). Empty
+    /// one line per feature range, per learned target and per confidence ("Bass range
+    /// widened to −8.0…−4.9 dB: you skipped 14 of 19 bass cuts"; "Sub: you keep sub 1.8
+    /// dB above your references: 90 % 1.1–2.4 dB, 46 decisions"; "EQ Band Cut confidence
+    /// 0.78 → 0.71"). Empty
     /// for a new lineage or when nothing changed. Counts are those of the refinements
     /// on the way from the first version to the one in force.
     pub fn changes_since_original(&self) -> Result<Vec<String>> {
@@ -636,6 +655,16 @@ impl Lineage {
                 fmt(b[0]),
                 fmt(b[1]),
             ));
+        }
+        if let Some(taste) = &current.taste {
+            for (name, t) in &taste.features {
+                let Some(f) = Feature::from_name(name) else {
+                    continue;
+                };
+                if t.decisions > 0 && t.offset().abs() >= 0.1 * t.reference_scale {
+                    out.push(format!("{}: {}", f.title(), t.describe(f)));
+                }
+            }
         }
         for t in FixType::ALL {
             let (a, b) = (original.fix_confidence(t), current.fix_confidence(t));

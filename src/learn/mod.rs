@@ -11,6 +11,7 @@
 //! - [`effectiveness`]: per fix type and per feature, the [`Summary`] (`fixloop summary`).
 //! - [`confidence`]: the seed's confidence rule and a Beta-posterior view.
 //! - [`refine`](mod@refine): profile refinement with guard rails and an audit record (`fixloop refine`).
+//! - [`taste`]: where each producer wants each feature, learned from their decisions.
 //! - [`ab`]: A/B tests: files, assignment, analysis, sequential p-values, bandit.
 //! - [`stats`]: the statistical tests, checked against scipy.
 //! - [`mergeable`]: the statistics behind the summary and the A/B analysis as values that
@@ -27,6 +28,7 @@ pub mod mergeable;
 pub mod refine;
 mod since;
 pub mod stats;
+pub mod taste;
 
 pub use crate::rng::SplitMix64;
 pub use ab::{AbStatus, AbStore, AbTest};
@@ -36,6 +38,7 @@ pub use lineage::{HistoryEntry, HistoryKind, Learned, Lineage, LineageReport};
 pub use mergeable::{SessionTable, SummaryStats};
 pub use refine::{refine, Adjustment, Decision, RefineOptions, RefineReport, Refinement};
 pub use since::Since;
+pub use taste::{learn_taste, LearnedTarget, TargetMove, Targets, TasteModel};
 
 pub(crate) use crate::feedback::Outcomes;
 

@@ -51,6 +51,12 @@ pub struct Profile {
     /// the type's value. Optional: absent in profiles that never learned one.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fix_confidence_by_feature: BTreeMap<FixType, BTreeMap<String, f64>>,
+    /// Where the producer wants each feature, learned from their decisions
+    /// ([`crate::learn::taste`]; schema `fixloop.taste/1`). Absent in a profile built from
+    /// references and in any that never learned one; fixes aim at it under the policy's
+    /// `targets: learned`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taste: Option<crate::learn::taste::TasteModel>,
     /// Fields this version does not know, kept on round trip.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -278,6 +284,7 @@ impl Profile {
             features: BTreeMap::new(),
             fix_confidence: BTreeMap::new(),
             fix_confidence_by_feature: BTreeMap::new(),
+            taste: None,
             extra: BTreeMap::new(),
         }
     }
@@ -352,6 +359,9 @@ impl Profile {
                     ));
                 }
             }
+        }
+        if let Some(taste) = &self.taste {
+            taste.validate()?;
         }
         Ok(())
     }

@@ -116,7 +116,10 @@ pub fn proposals(world: &World, policy: &Policy) -> Result<Vec<Vec<crate::fixes:
     world
         .wip
         .iter()
-        .map(|track| propose(&world.profile, &compare(&world.profile, track), policy))
+        .map(|track| {
+            let profile = world.profile.aimed(policy.targets);
+            propose(&profile, &compare(&profile, track), policy)
+        })
         .collect()
 }
 

@@ -28,7 +28,9 @@ use crate::features::{Analyser, Feature, FeatureVector};
 use crate::feedback::{FeedbackEvent, UserAction};
 use crate::fixes::{propose, Fix, PlanMode, Policy, TargetStrategy};
 use crate::gaps::{compare, gap};
-use crate::learn::{Learned, Lineage, RefineOptions, RefineReport, Summary};
+use crate::learn::{
+    Learned, LearnedTarget, Lineage, RefineOptions, RefineReport, Summary, TasteModel,
+};
 use crate::profile::Profile;
 use crate::rng::SplitMix64;
 use crate::sim::producer::{values_of, Noise, Producer, Taste};
@@ -270,29 +272,24 @@ impl World {
     }
 
     /// The world with a profile that already knows the producer's taste (the floor
-    /// learning should approach): each feature's statistics moved so that its mean is the
-    /// taste's target (range, quantiles, extremes and samples with it), its spread kept
-    /// (the taste's tolerances are the profile's standard deviations).
+    /// learning should approach): a taste model holding the producer's targets as known
+    /// ([`LearnedTarget::certain`]), so that under `targets: learned` each feature's
+    /// statistics move to the taste's target (range, quantiles, extremes and samples with
+    /// it, the spread kept: the taste's tolerances are the profile's standard deviations)
+    /// and fixes aim at the target itself.
     pub fn oracle(&self) -> World {
         let mut profile = self.profile.clone();
+        let mut taste = TasteModel::default();
         for (f, target) in &self.producer.taste.target {
-            let Some(s) = profile.features.get_mut(f.name()) else {
+            let Some(s) = profile.features.get(f.name()) else {
                 continue;
             };
-            let d = target - s.mean;
-            s.mean += d;
-            s.acceptable_range = [s.acceptable_range[0] + d, s.acceptable_range[1] + d];
-            for q in [
-                &mut s.min, &mut s.max, &mut s.p10, &mut s.p25, &mut s.p50, &mut s.p75, &mut s.p90,
-            ] {
-                *q += d;
-            }
-            if let Some(samples) = &mut s.samples {
-                for x in samples.iter_mut() {
-                    *x += d;
-                }
-            }
+            taste.features.insert(
+                f.name().to_owned(),
+                LearnedTarget::certain(s.mean, crate::gaps::scale(s), *target),
+            );
         }
+        profile.taste = Some(taste);
         profile.version = format!("{}_oracle", profile.version);
         World {
             profile,
@@ -592,10 +589,12 @@ pub fn run_loop(world: &World, config: &LoopConfig, log_dir: &Path) -> Result<Lo
             fixes_by_feature: BTreeMap::new(),
         };
         let mut before_sum = 0.0;
+        // The profile fixes are proposed against: the learned targets under the policy.
+        let aimed = profile.aimed(config.policy.targets);
         for s in 0..config.sessions_per_round {
             let track = &world.wip[s % world.wip.len()];
             let mut rng = SplitMix64::new(sub_seed(world.seed, 10 + round as u64, s as u64));
-            let report = compare(&profile, track);
+            let report = compare(&aimed, track);
             collector.start_session(&SessionInfo {
                 track_path: format!("wip/track{:02}.wav", s % world.wip.len()),
                 session_id: format!("{session_prefix}session{s}"),
@@ -605,7 +604,7 @@ pub fn run_loop(world: &World, config: &LoopConfig, log_dir: &Path) -> Result<Lo
             })?;
             let mut values = values_of(track);
             before_sum += capped_mean_distance(&producer.taste, &values);
-            let mut next = Session::new(&profile, &config.policy, config.outcome, &report)?;
+            let mut next = Session::new(&aimed, &config.policy, config.outcome, &report)?;
             while let Some(fix) = next.fix(&values)? {
                 let f = fix.gap_feature;
                 let current = values.get(&f).copied().unwrap_or(fix.current_value);
@@ -655,7 +654,7 @@ pub fn run_loop(world: &World, config: &LoopConfig, log_dir: &Path) -> Result<Lo
                 if let (Some(measured), UserAction::Accept | UserAction::Modify) =
                     (decision.measured_after, decision.action)
                 {
-                    if let Some(st) = profile.stats(f) {
+                    if let Some(st) = aimed.stats(f) {
                         collector
                             .outcome(event, gap(f, st, measured).z)
                             .map_err(push_err)?;

@@ -39,6 +39,10 @@ pub struct Args {
     /// The joint plan keeps the true peak at or under this, dBTP.
     #[arg(long, value_name = "DBTP", default_value_t = fixloop::fixes::DEFAULT_TRUE_PEAK_CEILING_DBTP, allow_hyphen_values = true)]
     true_peak_ceiling: f64,
+    /// Aim at the targets the profile has learned from your decisions (where it has
+    /// them), or at the references' statistics alone.
+    #[arg(long, value_enum, default_value = "learned")]
+    targets: TargetsArg,
     /// Do not check the joint plan on the audio (by default an audio file is rendered
     /// through the fix stage at the plan's settings and re-analysed, and the true peak
     /// measured there holds the ceiling).
@@ -53,6 +57,12 @@ pub struct Args {
 enum PlanArg {
     Joint,
     Independent,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TargetsArg {
+    Learned,
+    References,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -88,6 +98,10 @@ pub fn run(args: &Args) -> Result<()> {
             PlanArg::Independent => PlanMode::Independent,
         },
         true_peak_ceiling_dbtp: args.true_peak_ceiling,
+        targets: match args.targets {
+            TargetsArg::Learned => fixloop::learn::Targets::Learned,
+            TargetsArg::References => fixloop::learn::Targets::References,
+        },
     };
     let profile = args.profile.as_deref().map(Profile::load).transpose()?;
     let track = args.track.display().to_string();

@@ -75,6 +75,9 @@ pub fn keys_set(test: &AbTest) -> Vec<&'static str> {
     if differs(&|p| p.true_peak_ceiling_dbtp) {
         keys.push("true_peak_ceiling_dbtp");
     }
+    if c.targets != t.targets || c.targets != d.targets {
+        keys.push("targets");
+    }
     keys
 }
 
@@ -92,6 +95,7 @@ pub fn apply_arm(base: &Policy, test: &AbTest, arm: Arm) -> Policy {
             "min_confidence" => p.min_confidence = from.min_confidence,
             "max_move_db" => p.max_move_db = from.max_move_db,
             "plan" => p.plan = from.plan,
+            "targets" => p.targets = from.targets,
             _ => p.true_peak_ceiling_dbtp = from.true_peak_ceiling_dbtp,
         }
     }

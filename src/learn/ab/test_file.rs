@@ -305,6 +305,10 @@ impl AbTest {
             parts[0].push(format!("min_confidence {}", c.min_confidence));
             parts[1].push(format!("min_confidence {}", t.min_confidence));
         }
+        if c.targets != t.targets {
+            parts[0].push(format!("{} targets", c.targets.name()));
+            parts[1].push(format!("{} targets", t.targets.name()));
+        }
         if parts[0].is_empty() {
             return Arms {
                 control: "control".into(),
