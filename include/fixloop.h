@@ -674,6 +674,58 @@ typedef struct fixloop_feature_stats {
   double weight;
 } fixloop_feature_stats;
 
+/**
+ * One feature's learned target (`learn::taste`): where the producer wants the value,
+ * learned from their decisions with the references as the prior.
+ */
+typedef struct fixloop_learned_target {
+  /**
+   * The learned target, in the feature's unit.
+   */
+  double target;
+  /**
+   * Its standard deviation.
+   */
+  double sd;
+  /**
+   * Lower end of its 90 % interval.
+   */
+  double interval_low;
+  /**
+   * Upper end of its 90 % interval.
+   */
+  double interval_high;
+  /**
+   * The references' mean it started from.
+   */
+  double reference_mean;
+  /**
+   * How precisely the producer places the value when they modify a fix (the learned
+   * tolerance), in the feature's unit.
+   */
+  double tolerance;
+  /**
+   * Decisions behind it.
+   */
+  uint64_t decisions;
+  /**
+   * Of them, modifies.
+   */
+  uint64_t modified;
+  /**
+   * Kept moves.
+   */
+  uint64_t kept;
+  /**
+   * Refused moves.
+   */
+  uint64_t refused;
+  /**
+   * Whether fixes aim at it rather than at the range's edge (known well enough).
+   */
+  bool known;
+} fixloop_learned_target;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1144,6 +1196,18 @@ fixloop_status fixloop_profile_track_count(const struct fixloop_profile *profile
 fixloop_status fixloop_profile_feature_stats(const struct fixloop_profile *profile,
                                              uint32_t feature_id,
                                              struct fixloop_feature_stats *out);
+
+/**
+ * Writes the learned target of feature `feature_id` to `*out`; `FIXLOOP_ERR_NOT_FOUND`
+ * when the profile has learned none for it (a profile built from references has none),
+ * `FIXLOOP_ERR_INVALID_ENUM` for an id outside the catalogue. Fixes proposed under the
+ * default policy aim at it (`targets: learned`).
+ *
+ * Any thread; not real-time safe.
+ */
+fixloop_status fixloop_profile_learned_target(const struct fixloop_profile *profile,
+                                              uint32_t feature_id,
+                                              struct fixloop_learned_target *out);
 
 /**
  * Writes the profile's prior confidence for fix type `fix_type` (0…5, see `fixloop_fix_type`)

@@ -120,6 +120,25 @@ fn profile_functions_refuse_null_and_bad_files() {
             FIXLOOP_OK
         );
         assert_eq!(stats.count, 40);
+        // A profile built from references has learned no target.
+        let mut target = fixloop_learned_target::default();
+        assert_eq!(
+            fixloop_profile_learned_target(profile, 5, &mut target),
+            FIXLOOP_ERR_NOT_FOUND
+        );
+        assert!(last_error().contains("has learned no target for"));
+        assert_eq!(
+            fixloop_profile_learned_target(null(), 5, &mut target),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_profile_learned_target(profile, 5, std::ptr::null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_profile_learned_target(profile, 99, &mut target),
+            FIXLOOP_ERR_INVALID_ENUM
+        );
         let mut c = 0.0;
         assert_eq!(
             fixloop_profile_fix_confidence(profile, 6, &mut c),

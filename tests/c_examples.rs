@@ -176,6 +176,8 @@ fn check_cpp_output(text: &str) {
         text.contains("lineage refined: in force trance_v1_refined_"),
         "{text}"
     );
+    assert!(text.contains("learned target "), "{text}");
+    assert!(text.contains(" from 1 decision(s)\n"), "{text}");
     assert!(text.contains("reverted: in force trance_v1\n"), "{text}");
     assert!(
         text.contains("expected error: fixloop_profile_load: i/o error: /nonexistent/profile.json: cannot read"),

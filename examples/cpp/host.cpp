@@ -153,6 +153,13 @@ class Profile {
         return FixList(list);
     }
     const fixloop_profile *get() const { return handle_.get(); }
+    // The target learned from the producer's decisions for `feature`, if any.
+    bool learned_target(uint32_t feature, fixloop_learned_target &out) const {
+        fixloop_status s = fixloop_profile_learned_target(handle_.get(), feature, &out);
+        if (s == FIXLOOP_ERR_NOT_FOUND) return false;
+        check("fixloop_profile_learned_target", s);
+        return true;
+    }
     Profile refine(const std::string &feedback, uint64_t min_events) const {
         fixloop_profile *p = nullptr;
         check("fixloop_refine_profile",
@@ -262,6 +269,14 @@ int main(int argc, char **argv) {
         bool learned = lineage.learn(argv[2], 1);
         std::printf("lineage %s: in force %s\n", learned ? "refined" : "unchanged",
                     lineage.current().version().c_str());
+        // The modify said where the producer wants the value: the learned target.
+        fixloop_learned_target target;
+        if (lineage.current().learned_target(fixes.at(0).gap_feature, target)) {
+            std::printf("learned target %s: %.2f (90 %% %.2f..%.2f) from %llu decision(s)\n",
+                        fixloop_feature_name(fixes.at(0).gap_feature), target.target,
+                        target.interval_low, target.interval_high,
+                        static_cast<unsigned long long>(target.decisions));
+        }
         lineage.revert(profile.version());
         std::printf("reverted: in force %s\n", lineage.current().version().c_str());
         // Errors surface as exceptions with the library's message.

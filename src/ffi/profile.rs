@@ -44,6 +44,36 @@ pub struct fixloop_feature_stats {
     pub weight: f64,
 }
 
+/// One feature's learned target (`learn::taste`): where the producer wants the value,
+/// learned from their decisions with the references as the prior.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fixloop_learned_target {
+    /// The learned target, in the feature's unit.
+    pub target: f64,
+    /// Its standard deviation.
+    pub sd: f64,
+    /// Lower end of its 90 % interval.
+    pub interval_low: f64,
+    /// Upper end of its 90 % interval.
+    pub interval_high: f64,
+    /// The references' mean it started from.
+    pub reference_mean: f64,
+    /// How precisely the producer places the value when they modify a fix (the learned
+    /// tolerance), in the feature's unit.
+    pub tolerance: f64,
+    /// Decisions behind it.
+    pub decisions: u64,
+    /// Of them, modifies.
+    pub modified: u64,
+    /// Kept moves.
+    pub kept: u64,
+    /// Refused moves.
+    pub refused: u64,
+    /// Whether fixes aim at it rather than at the range's edge (known well enough).
+    pub known: bool,
+}
+
 pub(super) fn write_profile(out: *mut *mut fixloop_profile, profile: Profile) {
     let handle = Box::into_raw(Box::new(fixloop_profile { inner: profile }));
     // SAFETY: out was checked non-NULL by the caller of this helper.
@@ -228,6 +258,51 @@ pub unsafe extern "C" fn fixloop_profile_feature_stats(
         };
         // SAFETY: checked non-NULL above.
         unsafe { out.write(stats) };
+        Ok(())
+    })
+}
+
+/// Writes the learned target of feature `feature_id` to `*out`; `FIXLOOP_ERR_NOT_FOUND`
+/// when the profile has learned none for it (a profile built from references has none),
+/// `FIXLOOP_ERR_INVALID_ENUM` for an id outside the catalogue. Fixes proposed under the
+/// default policy aim at it (`targets: learned`).
+///
+/// Any thread; not real-time safe.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_profile_learned_target(
+    profile: *const fixloop_profile,
+    feature_id: u32,
+    out: *mut fixloop_learned_target,
+) -> fixloop_status {
+    boundary(|| {
+        let out = out_ptr(out, "out")?;
+        // SAFETY: NULL or a live handle, per the contract.
+        let profile = unsafe { arg_ref(profile, "profile") }?;
+        let feature = feature_arg(feature_id, "feature_id")?;
+        let t = profile.inner.learned_target(feature).ok_or_else(|| {
+            Failure::new(
+                FIXLOOP_ERR_NOT_FOUND,
+                format!(
+                    "profile {} has learned no target for {feature}",
+                    profile.inner.version
+                ),
+            )
+        })?;
+        let target = fixloop_learned_target {
+            target: t.target,
+            sd: t.sd,
+            interval_low: t.interval[0],
+            interval_high: t.interval[1],
+            reference_mean: t.reference_mean,
+            tolerance: t.tolerance,
+            decisions: t.decisions,
+            modified: t.modified,
+            kept: t.kept,
+            refused: t.refused,
+            known: t.known(),
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(target) };
         Ok(())
     })
 }
