@@ -6,7 +6,8 @@
 //! with no refinement due ≤ 10 ms. Measured, each against a baseline in the same run:
 //!
 //! - `learn_refines`: one step that reads the log, keeps the events of the version in
-//!   force, refines, writes the new version and its history line (the lineage reset before
+//!   force, refines, learns the targets (`learn::taste`), writes the new version and its
+//!   history line (the lineage reset before
 //!   each sample). Baseline: `load_feedback` + `refine` of the same log (what `fixloop
 //!   refine --feedback DIR` does, nothing written).
 //! - `session_start_not_due`: what a session start does when nothing is due — adopt the
@@ -74,6 +75,8 @@ fn bench(c: &mut Criterion) {
         panic!("1M events refine")
     };
     assert_eq!(entry.events_used, written);
+    // It also learns the producer's targets from the same events (`learn::taste`).
+    assert!(!entry.targets.is_empty());
     assert_eq!(report.adjustments, direct.report.adjustments);
     assert_eq!(
         lineage.current().unwrap().unwrap().features,

@@ -243,7 +243,12 @@ proptest! {
         let mut p = base.clone();
         p.taste = Some(taste);
         prop_assert!(p.validate().is_ok(), "{:?}", p.validate());
-        let sessions = 4.0;
+        // A session's run of consecutive events is capped; a session resuming later is a
+        // new run.
+        let sessions = 1.0 + events
+            .windows(2)
+            .filter(|w| w[0].session_id != w[1].session_id)
+            .count() as f64;
         if let Some(t) = p.learned_target(Feature::BassLevel) {
             prop_assert!(t.target.is_finite() && t.sd.is_finite());
             let z = (t.target - st.mean) / scale;

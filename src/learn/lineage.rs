@@ -516,10 +516,15 @@ impl Lineage {
             date: now.date_naive(),
             ..*options
         };
-        let r = refine(&profile, &events, &opts)?;
         // Where the producer wants each feature: learned from the same events, kept in
-        // the new version beside the seed's refinement (which it leaves as it is).
-        let (taste, targets) = learn_taste(&profile, &events);
+        // the new version beside the seed's refinement (which it leaves as it is); the two
+        // passes are independent, so they run side by side on a large log.
+        let (r, (taste, targets)) = super::join(
+            events.count() >= super::PARALLEL_EVENTS,
+            || refine(&profile, &events, &opts),
+            || learn_taste(&profile, &events),
+        );
+        let r = r?;
         let targets: Vec<TargetMove> = targets
             .into_iter()
             .filter(|t| t.modified + t.kept + t.refused > 0)
@@ -536,6 +541,9 @@ impl Lineage {
             refined.taste = Some(taste);
         }
         refined.version = self.unused_version(&refined_version(&version, opts.date));
+        // Nothing that would not load again is written (a learned value that is not a
+        // finite number would serialise as `null`).
+        refined.validate()?;
         write_atomic(
             &self.version_path(&refined.version),
             crate::json::to_pretty(&refined).as_bytes(),

@@ -82,7 +82,14 @@ pub const MOVED_Z: f64 = 0.5;
 /// Smallest sd a belief shrinks to (a producer's taste drifts).
 const MIN_SD: f64 = 0.05;
 /// Quadrature nodes over ±4 sd of the belief.
-const NODES: usize = 33;
+const NODES: usize = 17;
+/// The nodes, in sd of the belief.
+static NODE_U: std::sync::LazyLock<[f64; NODES]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|k| -4.0 + 8.0 * k as f64 / (NODES - 1) as f64)
+});
+/// Their weights: the standard normal density, unnormalised.
+static NODE_WEIGHT: std::sync::LazyLock<[f64; NODES]> =
+    std::sync::LazyLock::new(|| NODE_U.map(|u| (-0.5 * u * u).exp()));
 
 /// Which targets fixes aim at (policy key `targets`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -248,9 +255,11 @@ impl Evidence {
     /// The belief: (mean, variance), standard units.
     fn belief(&self) -> (f64, f64) {
         let (p, pm) = self.modify_part();
-        // A judged message never takes the precision under half the modifies' part.
+        // A judged message never takes the precision under half the modifies' part, and
+        // the belief is never more certain than MIN_SD (a producer's taste drifts).
         let prec = (p + self.judged_precision).max(0.5 * p);
-        ((pm + self.judged_precision_mean) / prec, 1.0 / prec)
+        let mean = (pm + self.judged_precision_mean) / prec;
+        (mean, 1.0 / prec.min(1.0 / (MIN_SD * MIN_SD)))
     }
 
     fn finite(&self) -> bool {
@@ -277,25 +286,41 @@ impl Evidence {
             Judged::Kept | Judged::Refused => {
                 let (mu, var) = self.belief();
                 let sd = var.sqrt();
+                // Moments of the standardised u = (t − μ) / sd, so that a narrow belief
+                // far from 0 loses no precision to cancellation.
                 let (mut g0, mut g1, mut g2) = (0.0, 0.0, 0.0);
-                for k in 0..NODES {
-                    let u = -4.0 + 8.0 * k as f64 / (NODES - 1) as f64;
+                for (u, n) in NODE_U.iter().zip(NODE_WEIGHT.iter()) {
+                    let (u, n) = (*u, *n);
                     let t = mu + sd * u;
                     let p = LAPSE / 2.0
                         + (1.0 - LAPSE) * phi(((d.c - t).abs() - (d.a - t).abs()) / JUDGE_SD);
                     let l = if d.kind == Judged::Kept { p } else { 1.0 - p };
-                    let g = (-0.5 * u * u).exp() * l;
+                    let g = n * l;
                     g0 += g;
-                    g1 += g * t;
-                    g2 += g * t * t;
+                    g1 += g * u;
+                    g2 += g * u * u;
                 }
                 if g0 > 0.0 {
-                    let m = g1 / g0;
-                    let v = (g2 / g0 - m * m).max(1e-9 * var);
+                    let eu = g1 / g0;
+                    let m = mu + sd * eu;
+                    let v = var * (g2 / g0 - eu * eu).max(1e-6);
                     // The message this decision adds: posterior / belief, natural
                     // parameters, weighted.
+                    let before = *self;
                     self.judged_precision += w * (1.0 / v - 1.0 / var);
                     self.judged_precision_mean += w * (m / v - mu / var);
+                    // Never more certain than MIN_SD (a producer's taste drifts): the
+                    // precision is capped, the mean kept.
+                    let (p, pm) = self.modify_part();
+                    let most = 1.0 / (MIN_SD * MIN_SD);
+                    if p + self.judged_precision > most {
+                        let mean = (pm + self.judged_precision_mean) / (p + self.judged_precision);
+                        self.judged_precision = (most - p).max(0.0);
+                        self.judged_precision_mean = mean * (p + self.judged_precision) - pm;
+                    }
+                    if !self.finite() {
+                        *self = before;
+                    }
                 }
             }
         }
@@ -434,12 +459,18 @@ impl LearnedTarget {
 
     /// Learns from one session's decisions, their weight tempered so that the belief's
     /// mean moves at most [`SESSION_CAP_Z`]. Returns whether the cap held it.
-    fn learn_session(&mut self, decided: &[Decided]) -> bool {
-        let read: Vec<Decision> = decided.iter().filter_map(|d| self.read(d)).collect();
+    fn learn_session(&mut self, decided: &[Decided], read: &mut Vec<Decision>) -> bool {
+        read.clear();
+        for d in decided {
+            if let Some(r) = self.read(d) {
+                read.push(r);
+            }
+        }
+        let read = &read[..];
         if read.is_empty() {
             return false;
         }
-        for d in &read {
+        for d in read {
             self.decisions += 1;
             match d.kind {
                 Judged::Modified(_) => self.modified += 1,
@@ -451,7 +482,7 @@ impl LearnedTarget {
         let (mu0, _) = start.belief();
         let with = |w: f64| {
             let mut e = start;
-            for d in &read {
+            for d in read {
                 e.add(d, w);
             }
             e
@@ -564,62 +595,70 @@ pub fn learn_taste<E: Outcomes + ?Sized>(
 ) -> (TasteModel, Vec<TargetMove>) {
     let mut model = profile.taste.clone().unwrap_or_default();
     model.schema = SCHEMA.to_owned();
-    // Per feature, per session in order of first appearance: the decisions.
-    let mut sessions: BTreeMap<String, Vec<Vec<Decided>>> = BTreeMap::new();
-    let mut index: std::collections::HashMap<(String, String), usize> = Default::default();
+    // Per feature: its decisions in log order, and where each session's run of them
+    // starts (a session's events are consecutive in the log: the collector writes them
+    // together; a session that resumes later is capped again as a new run).
+    let mut per: BTreeMap<&str, (Vec<Decided>, Vec<usize>, &str)> = BTreeMap::new();
     events.each(|e: EventOutcome<'_>| {
         let Some(action) = e.user_action else { return };
-        if !profile.features.contains_key(e.feature_name) {
+        let Some((name, _)) = profile.features.get_key_value(e.feature_name) else {
             return;
+        };
+        let (list, starts, last) = per
+            .entry(name.as_str())
+            .or_insert((Vec::new(), Vec::new(), ""));
+        if starts.is_empty() || *last != e.session_id {
+            starts.push(list.len());
+            *last = e.session_id;
         }
-        let list = sessions.entry(e.feature_name.to_owned()).or_default();
-        let d = Decided {
+        list.push(Decided {
             action,
             undone: e.was_undone,
             before: e.original_value,
             aimed: e.applied_value,
             modified: e.user_modified_value,
-        };
-        let key = (e.feature_name.to_owned(), e.session_id.to_owned());
-        let i = *index.entry(key).or_insert_with(|| {
-            list.push(Vec::new());
-            list.len() - 1
         });
-        list[i].push(d);
     });
+    // Features are independent: learned side by side.
+    use rayon::prelude::*;
+    let learned: Vec<(String, LearnedTarget, Option<TargetMove>)> =
+        per.into_par_iter()
+            .filter_map(|(name, (list, starts, _))| {
+                let stats = profile.features.get(name)?;
+                let mut t =
+                    model.features.get(name).cloned().unwrap_or_else(|| {
+                        LearnedTarget::fresh(stats.mean, crate::gaps::scale(stats))
+                    });
+                let from = t.target;
+                let (m0, k0, r0) = (t.modified, t.kept, t.refused);
+                let rails = guard_rails(stats, t.reference_mean, t.reference_scale);
+                let mut held = false;
+                let mut scratch = Vec::new();
+                for (k, &from) in starts.iter().enumerate() {
+                    let to = starts.get(k + 1).copied().unwrap_or(list.len());
+                    held |= t.learn_session(&list[from..to], &mut scratch);
+                }
+                t.settle(rails);
+                let (mu, _) = t.evidence.belief();
+                held |= (t.target - t.reference_mean) / t.reference_scale != mu;
+                let moved = (t.modified + t.kept + t.refused != m0 + k0 + r0).then(|| TargetMove {
+                    feature: name.to_owned(),
+                    from,
+                    to: t.target,
+                    interval: t.interval,
+                    modified: t.modified - m0,
+                    kept: t.kept - k0,
+                    refused: t.refused - r0,
+                    decisions: t.decisions,
+                    held,
+                });
+                Some((name.to_owned(), t, moved))
+            })
+            .collect();
     let mut moves = Vec::new();
-    for (name, list) in sessions {
-        let Some(stats) = profile.features.get(&name) else {
-            continue;
-        };
-        let t = model
-            .features
-            .entry(name.clone())
-            .or_insert_with(|| LearnedTarget::fresh(stats.mean, crate::gaps::scale(stats)));
-        let from = t.target;
-        let (m0, k0, r0) = (t.modified, t.kept, t.refused);
-        let rails = guard_rails(stats, t.reference_mean, t.reference_scale);
-        let mut held = false;
-        for decided in &list {
-            held |= t.learn_session(decided);
-        }
-        t.settle(rails);
-        let (mu, _) = t.evidence.belief();
-        held |= (t.target - t.reference_mean) / t.reference_scale != mu;
-        if t.modified + t.kept + t.refused == m0 + k0 + r0 {
-            continue;
-        }
-        moves.push(TargetMove {
-            feature: name,
-            from,
-            to: t.target,
-            interval: t.interval,
-            modified: t.modified - m0,
-            kept: t.kept - k0,
-            refused: t.refused - r0,
-            decisions: t.decisions,
-            held,
-        });
+    for (name, t, moved) in learned {
+        model.features.insert(name, t);
+        moves.extend(moved);
     }
     (model, moves)
 }
@@ -722,7 +761,7 @@ mod tests {
     /// Learns `d` one session each, the rails the references' ±1.645.
     fn learn(t: &mut LearnedTarget, d: &[Decided]) {
         for one in d {
-            t.learn_session(std::slice::from_ref(one));
+            t.learn_session(std::slice::from_ref(one), &mut Vec::new());
         }
         t.settle((-1.645, 1.645));
     }
@@ -788,7 +827,7 @@ mod tests {
         let mut t = fresh();
         // 10 000 identical modifies at +1.5 in one session.
         let many = vec![decided(UserAction::Modify, false, -8.0, -7.0, Some(-4.5)); 10_000];
-        assert!(t.learn_session(&many));
+        assert!(t.learn_session(&many, &mut Vec::new()));
         t.settle((-1.645, 1.645));
         assert!((t.target - (-6.0 + SESSION_CAP_Z)).abs() < 1e-3, "{t:?}");
         assert!(t.target <= -6.0 + SESSION_CAP_Z);
@@ -803,6 +842,33 @@ mod tests {
         assert!((t.target - (-6.0 + 1.645)).abs() < 1e-9, "{t:?}");
         learn(&mut t, &far(1));
         assert!(t.target > -3.1, "{t:?}");
+    }
+
+    /// Regression: fifty thousand kept and refused copies of one move (a benchmark's
+    /// synthetic log) once drove the belief's precision to overflow and the history line to
+    /// `null`s. Moments are now taken in standard units of the belief and the precision is
+    /// capped at 1/MIN_SD².
+    #[test]
+    fn fifty_thousand_contradictory_decisions_stay_finite() {
+        let mut t = LearnedTarget::fresh(-3.4, 0.9);
+        let mut rng = crate::rng::SplitMix64::new(1);
+        for _ in 0..50_000 {
+            let action = if rng.next_f64() < 0.71 {
+                UserAction::Accept
+            } else {
+                UserAction::Reject
+            };
+            t.learn_session(&[decided(action, false, -4.0, -6.0, None)], &mut Vec::new());
+        }
+        t.settle((f64::NEG_INFINITY, f64::INFINITY));
+        assert!(t.evidence.finite(), "{t:?}");
+        assert!(
+            t.target.is_finite() && (t.sd - MIN_SD * 0.9).abs() < 1e-6,
+            "{t:?}"
+        );
+        // 71 % keep a cut from −4 to −6: the target lies a little below −5, where the
+        // move's benefit makes Φ's share of the decisions 71 %.
+        assert!(t.target < -4.5 && t.target > -6.0, "{t:?}");
     }
 
     #[test]
