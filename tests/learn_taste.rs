@@ -109,9 +109,9 @@ fn a_producer_who_keeps_more_bass_gets_a_bass_target_and_fixes_aim_there() {
     // "What fixloop has learned").
     let changes = lineage.changes_since_original().unwrap();
     assert!(
-        changes.iter().any(|c| c.starts_with("Bass: you keep bass ")
-            && c.contains("above your references")
-            && c.ends_with("40 decisions")),
+        changes.iter().any(|c| c.starts_with("Bass: you want it ")
+            && c.contains(" dB above your references (90 %: ")
+            && c.ends_with(" dB above, 40 decisions)")),
         "{changes:?}"
     );
     // A track with its bass 3 σ above the references: the references' fix aims at their

@@ -156,6 +156,20 @@ fn the_plugin_refines_by_itself_reverts_and_runs_an_ab_test() {
     assert_eq!(rig.hub.analysis().profile_version, in_force);
     assert_eq!(rig.hub.analysis().learning.version, in_force);
     assert!(!rig.hub.analysis().learning.changes.is_empty());
+    // The same steps learned where this producer wants the features it decided on.
+    let learned = lineage.current().unwrap().unwrap();
+    let taste = learned
+        .taste
+        .as_ref()
+        .expect("the plugin's lineage learns targets");
+    assert!(
+        taste.features.values().any(|t| t.decisions > 0),
+        "{taste:?}"
+    );
+    println!(
+        "what fixloop has learned: {:?}",
+        rig.hub.analysis().learning.changes
+    );
 
     // Revert from the editor's action API: the original is in force again, exactly.
     rig.actions().revert_profile(&original.version);

@@ -600,9 +600,10 @@ impl Lineage {
 
     /// What changed from the lineage's first version to the version in force, in words,
     /// one line per feature range, per learned target and per confidence ("Bass range
-    /// widened to −8.0…−4.9 dB: you skipped 14 of 19 bass cuts"; "Sub: you keep sub 1.8
-    /// dB above your references: 90 % 1.1–2.4 dB, 46 decisions"; "EQ Band Cut confidence
-    /// 0.78 → 0.71"). Empty
+    /// widened to −8.0…−4.9 dB: you skipped 14 of 19 bass cuts"; "Sub: you want it 1.8 dB
+    /// above your references (90 %: 1.1–2.4 dB above, 46 decisions)", for a learned target
+    /// whose 90 % interval leaves the references' mean out; "EQ Band Cut confidence 0.78 →
+    /// 0.71"). Empty
     /// for a new lineage or when nothing changed. Counts are those of the refinements
     /// on the way from the first version to the one in force.
     pub fn changes_since_original(&self) -> Result<Vec<String>> {
@@ -669,7 +670,7 @@ impl Lineage {
                 let Some(f) = Feature::from_name(name) else {
                     continue;
                 };
-                if t.decisions > 0 && t.offset().abs() >= 0.1 * t.reference_scale {
+                if t.departs() {
                     out.push(format!("{}: {}", f.title(), t.describe(f)));
                 }
             }

@@ -509,8 +509,15 @@ impl LearnedTarget {
         true
     }
 
-    /// The offset in words: "you keep Sub 1.8 dB above your references: 90 % 1.1–2.4 dB,
-    /// 46 decisions".
+    /// Whether the learned target differs from the references' mean with 90 %
+    /// confidence (its interval leaves the mean out).
+    pub fn departs(&self) -> bool {
+        self.decisions > 0
+            && (self.interval[0] > self.reference_mean || self.interval[1] < self.reference_mean)
+    }
+
+    /// The offset in words: "you want it 1.8 dB above your references (90 %: 1.1–2.4 dB
+    /// above, 46 decisions)".
     pub fn describe(&self, feature: Feature) -> String {
         let off = self.offset();
         let unit = feature.unit().symbol();
@@ -522,22 +529,28 @@ impl LearnedTarget {
             }
         };
         let side = if off >= 0.0 { "above" } else { "below" };
-        let [lo, hi] = [
-            self.interval[0] - self.reference_mean,
-            self.interval[1] - self.reference_mean,
+        let ends = [
+            (self.interval[0] - self.reference_mean).abs(),
+            (self.interval[1] - self.reference_mean).abs(),
         ];
-        let (lo, hi) = if off >= 0.0 { (lo, hi) } else { (-hi, -lo) };
+        let (lo, hi) = (ends[0].min(ends[1]), ends[0].max(ends[1]));
         let unit = if unit.is_empty() {
             String::new()
         } else {
             format!(" {unit}")
         };
+        let range = if self.departs() {
+            format!("{}\u{2013}{}{unit} {side}", num(lo), num(hi))
+        } else {
+            format!(
+                "{} below to {} above",
+                num((self.reference_mean - self.interval[0]).max(0.0)),
+                num((self.interval[1] - self.reference_mean).max(0.0))
+            )
+        };
         format!(
-            "you keep {} {}{unit} {side} your references: 90 % {}\u{2013}{}{unit}, {} decisions",
-            feature.title().to_lowercase(),
+            "you want it {}{unit} {side} your references (90 %: {range}, {} decisions)",
             num(off.abs()),
-            num(lo),
-            num(hi),
             self.decisions
         )
     }
