@@ -272,6 +272,17 @@ fn demo_command_writes_the_html_report() {
     let report = out.join("report.html");
     assert!(stdout.contains(&report.display().to_string()), "{stdout}");
     assert!(stdout.contains("Learning curve"));
+    // The curve against its floor: the oracle's gap, and the share learning closed.
+    let floor = stdout
+        .lines()
+        .find(|l| {
+            l.starts_with("floor (a profile that already knows the taste), round 0: gap after ")
+        })
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        floor.contains("% of the distance from round 0 to it by round 1"),
+        "{floor}"
+    );
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("<svg"));
     assert!(html.starts_with("<!DOCTYPE html>"));

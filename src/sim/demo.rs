@@ -289,6 +289,37 @@ pub fn curve_table(runs: &[LoopRun]) -> String {
     t
 }
 
+/// The learning curve against its floor: the gap to taste the oracle (a profile that
+/// already knows the producer's taste, [`World::oracle`]) reaches in round 0, and the share
+/// of the distance from round 0 to it that learning closed by the last round (means over
+/// seeds; `floors` per seed, in the order of `runs`).
+pub fn floor_line(runs: &[LoopRun], floors: &[f64]) -> String {
+    let n = runs.len().max(1) as f64;
+    let rounds = runs.iter().map(|r| r.rounds.len()).min().unwrap_or(0);
+    if rounds == 0 || floors.is_empty() {
+        return String::new();
+    }
+    let first = runs.iter().map(|r| r.rounds[0].gap_after).sum::<f64>() / n;
+    let last = runs
+        .iter()
+        .map(|r| r.rounds[rounds - 1].gap_after)
+        .sum::<f64>()
+        / n;
+    let floor = floors.iter().sum::<f64>() / floors.len() as f64;
+    let closed = if first > floor {
+        format!(
+            "; learning closed {:.0} % of the distance from round 0 to it by round {}",
+            100.0 * (first - last) / (first - floor),
+            rounds - 1
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "floor (a profile that already knows the taste), round 0: gap after {floor:.3}{closed}\n"
+    )
+}
+
 /// Notes shown at the top of the report: the model and the definitions.
 pub fn notes(config: &DemoConfig) -> Vec<String> {
     vec![
@@ -362,6 +393,32 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
         joint.push(j?);
         worlds.push(world);
     }
+    // The floor learning should approach: each world's oracle (a profile that already
+    // knows the producer's taste), one round.
+    let oracle_config = LoopConfig {
+        rounds: 1,
+        ..loop_config
+    };
+    let floors: Vec<f64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = worlds
+            .iter()
+            .map(|w| {
+                let dir = out.join(format!("feedback/oracle/seed{}", w.seed));
+                let c = &oracle_config;
+                scope.spawn(move || run_loop(&w.oracle(), c, &dir))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| {
+                        Err(Error::new(ErrorKind::Io, "a simulation thread panicked"))
+                    })
+                    .map(|r| r.rounds[0].gap_after)
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
     // Each variant's seeds on a thread of its own (each run is the one-thread computation).
     let variants = confidence_variants(&loop_config);
     let variant_runs: Vec<Result<Vec<LoopRun>>> = std::thread::scope(|scope| {
@@ -445,7 +502,8 @@ pub fn run_demo(config: &DemoConfig, out: &Path) -> Result<DemoResult> {
             )
         })
         .collect::<Result<Vec<_>>>()?;
-    let curve_table = curve_table(&runs);
+    let mut curve_table = curve_table(&runs);
+    curve_table.push_str(&floor_line(&runs, &floors));
     let summary_text = runs[0]
         .summaries
         .first()
