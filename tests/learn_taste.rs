@@ -97,6 +97,9 @@ fn a_producer_who_keeps_more_bass_gets_a_bass_target_and_fixes_aim_there() {
     };
     assert_eq!(moved.feature, "bass_level");
     assert_eq!((moved.modified, moved.kept, moved.refused), (40, 0, 0));
+    // The first modify alone would move the target 1.5/(1 + 0.09) ≈ 1.38 σ: the session
+    // cap held it to 0.5 σ, and the sessions after it brought it the rest of the way.
+    assert!(moved.held, "{moved:?}");
     assert_eq!(moved.from, st.mean);
     // 40 modifies at +1.5 σ against the prior N(0, 1) with placement noise 0.3 σ (no
     // spread: pooled variance 4·0.09/44): the mean 1.5·40/(40 + 0.0082) ≈ 1.4997 σ.

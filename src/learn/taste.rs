@@ -653,7 +653,7 @@ pub fn learn_taste<E: Outcomes + ?Sized>(
                 }
                 t.settle(rails);
                 let (mu, _) = t.evidence.belief();
-                held |= (t.target - t.reference_mean) / t.reference_scale != mu;
+                held |= ((t.target - t.reference_mean) / t.reference_scale - mu).abs() > 1e-9;
                 let moved = (t.modified + t.kept + t.refused != m0 + k0 + r0).then(|| TargetMove {
                     feature: name.to_owned(),
                     from,

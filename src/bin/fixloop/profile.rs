@@ -312,6 +312,27 @@ fn history(home: &Home, name: &str, json: bool) -> Result<()> {
                         a.refused
                     );
                 }
+                // The learned targets the step moved (by at least a hundredth of the
+                // interval's width, or held by a guard rail), with their evidence.
+                for m in &h.targets {
+                    let width = (m.interval[1] - m.interval[0]).abs();
+                    if (m.to - m.from).abs() < 0.01 * width && !m.held {
+                        continue;
+                    }
+                    println!(
+                        "      {}: target {:.3} → {:.3} (90 % [{:.3}, {:.3}]; {} modified, {} kept, {} refused; {} decisions in all{})",
+                        m.feature,
+                        m.from,
+                        m.to,
+                        m.interval[0],
+                        m.interval[1],
+                        m.modified,
+                        m.kept,
+                        m.refused,
+                        m.decisions,
+                        if m.held { "; held by a guard rail" } else { "" }
+                    );
+                }
                 for (t, c) in &h.confidence {
                     if c.before != c.after {
                         println!(
