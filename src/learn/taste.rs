@@ -556,10 +556,11 @@ impl LearnedTarget {
     }
 }
 
-/// Φ, the standard normal CDF, by the tanh approximation (absolute error under 2·10⁻⁴,
-/// far below the model's own uncertainty, and cheap enough for a million decisions).
+/// Φ, the standard normal CDF, by Bowling et al.'s logistic approximation
+/// `1 / (1 + exp(−1.5976·x·(1 + 0.04417·x²)))` (absolute error under 1.5·10⁻⁴, far below
+/// the model's own uncertainty; one `exp`, cheap enough for a million decisions).
 fn phi(x: f64) -> f64 {
-    0.5 * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
+    1.0 / (1.0 + (-1.5976 * x * (1.0 + 0.04417 * x * x)).exp())
 }
 
 /// The references' p5 and p95 of `stats`, standard units about `mean` and `scale`:
@@ -777,6 +778,20 @@ mod tests {
             t.learn_session(std::slice::from_ref(one), &mut Vec::new());
         }
         t.settle((-1.645, 1.645));
+    }
+
+    #[test]
+    fn phi_is_within_its_stated_error_of_the_normal_cdf() {
+        // Against statrs' erfc-based CDF over ±8.
+        for k in -800..=800 {
+            let x = k as f64 / 100.0;
+            let exact = 0.5 * statrs::function::erf::erfc(-x / std::f64::consts::SQRT_2);
+            assert!(
+                (phi(x) - exact).abs() < 1.5e-4,
+                "{x}: {} vs {exact}",
+                phi(x)
+            );
+        }
     }
 
     #[test]
