@@ -75,10 +75,6 @@ fn main() -> fixloop::Result<()> {
                     } else {
                         LoopConfig::default().policy.target_strategy
                     },
-                    max_eq_db: std::env::var("PLAN_STUDY_MAX_EQ")
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(Policy::default().max_eq_db),
                     ..Policy::default()
                 },
                 ..LoopConfig::default()

@@ -525,10 +525,6 @@ impl Lineage {
             || learn_taste(&profile, &events),
         );
         let r = r?;
-        let targets: Vec<TargetMove> = targets
-            .into_iter()
-            .filter(|t| t.modified + t.kept + t.refused > 0)
-            .collect();
         if !r.report.changes_anything() && targets.is_empty() {
             checked.changed_nothing = true;
             self.save_checked(&checked);

@@ -12,29 +12,26 @@
 //! `u = (value − m) / s`, with `m` and `s` the references' mean and scale
 //! ([`crate::gaps::scale`]) when the feature was first learned. The producer's target `t`
 //! has a Normal belief `N(μ, σ²)`, starting at the references: `N(0, 1)` (a producer's
-//! taste is a priori like one of their references). Each decision updates it by moment
-//! matching (assumed-density filtering, as in TrueSkill and Minka's clutter problem):
+//! taste is a priori like one of their references). The evidence is kept as sufficient
+//! statistics ([`Evidence`]), so the next step starts where this one ended:
 //!
-//! - **modify** to `x`: `x` observed with noise `σ_m` (the producer's placement noise,
-//!   itself learned from how far modifies fall from the target: a Normal–Inverse-Gamma
-//!   style pooled variance with [`MODIFY_PRIOR_SD`] worth [`MODIFY_PRIOR_WEIGHT`]
-//!   observations), against a [`OUTLIER_SHARE`] chance of an outlier anywhere in
-//!   ±[`CLAMP_Z`] (so one absurd value moves nothing);
+//! - **modify** to `x`: `x` observed with the producer's placement noise, learned from the
+//!   modified values' own spread (a Normal–Inverse-Gamma style pooled variance with
+//!   [`MODIFY_PRIOR_SD`] worth [`MODIFY_PRIOR_WEIGHT`] values), so modifies on both sides
+//!   widen the interval and leave the target between them instead of flipping it;
 //! - **kept** (accepted, not undone) a move from `c` to `a`: the producer found `a` closer,
 //!   `P = λ/2 + (1 − λ)·Φ((|c − t| − |a − t|) / σ_j)`; **refused** (rejected or undone):
 //!   `1 − P`. `σ_j` = [`JUDGE_SD`] (the noise of a producer's judgement, in standard units),
-//!   `λ` = [`LAPSE`] (decisions made for other reasons: a side effect, a mood). Moments by
-//!   quadrature over the current belief.
-//!
-//! Contradictory evidence (modifies on both sides, kept and refused moves alike) widens
-//! the learned placement noise and leaves the target between them instead of flipping
-//! it.
+//!   `λ` = [`LAPSE`] (decisions made for other reasons: a side effect, a mood). Folded in by
+//!   moment matching (assumed-density filtering, as in TrueSkill), moments by quadrature
+//!   over the current belief.
 //!
 //! # Guard rails
-//! - one session moves a target at most [`SESSION_CAP_Z`] standard units (its events are
-//!   learned in order; the mean is clamped when the session is done);
+//! - one session moves a target at most [`SESSION_CAP_Z`] standard units (a session's run
+//!   of consecutive events is weighted down until it moves exactly that much);
 //! - a target stays inside the references' p5–p95 until [`FREE_AFTER`] decisions are
 //!   behind it;
+//! - no belief is surer than 0.05 standard units (a producer's taste drifts);
 //! - non-finite values are skipped (counted); values are clamped to ±[`CLAMP_Z`].
 //!
 //! # Use
@@ -64,8 +61,6 @@ pub const LAPSE: f64 = 0.3;
 pub const MODIFY_PRIOR_SD: f64 = 0.3;
 /// How many modifies the prior placement noise is worth.
 pub const MODIFY_PRIOR_WEIGHT: f64 = 4.0;
-/// Chance that a modified value says nothing about the target.
-pub const OUTLIER_SHARE: f64 = 0.05;
 /// Values further than this from the references' mean, in standard units, are clamped.
 pub const CLAMP_Z: f64 = 10.0;
 /// Most one session moves a target, standard units.
