@@ -1,7 +1,9 @@
 //! Plays the producer against the fix plans: for each producer (a taste equal to the
 //! references, one inside their ranges but off-centre, one shifted from them, and that one
 //! with twice the decision noise) and each plan (joint, independent, and the joint plan
-//! against a profile that already knows the taste: the floor), the simulated producer's
+//! against a profile that already knows the taste: the floor; for the picky producer, who
+//! cares more about some features than others, also that profile without the weights it
+//! knows), the simulated producer's
 //! sessions over four learning rounds, under the default policy. Prints, per round, the
 //! share of fixes kept (accepted or modified and not undone), the accept rate and the mean
 //! capped distance to the producer's taste after the session.
@@ -37,6 +39,7 @@ fn main() -> fixloop::Result<()> {
         ("off_centre", TasteKind::OffCentre, Noise::default()),
         ("shifted", TasteKind::Shifted, Noise::default()),
         ("shifted_noisy", TasteKind::Shifted, noisy),
+        ("picky", TasteKind::Picky, Noise::default()),
     ];
     let only = std::env::var("PLAN_STUDY_ONLY").ok();
     for (label, taste, noise) in producers {
@@ -57,15 +60,36 @@ fn main() -> fixloop::Result<()> {
             .collect::<fixloop::Result<_>>()?;
         // The floor: the joint plan against a profile that already knows the taste.
         let oracles: Vec<World> = worlds.iter().map(World::oracle).collect();
-        for (plan, oracle) in [
-            (PlanMode::Joint, false),
-            (PlanMode::Independent, false),
-            (PlanMode::Joint, true),
-        ] {
-            let worlds = if oracle { &oracles } else { &worlds };
+        // For the picky producer, also the oracle's targets without its weights: what
+        // knowing how much the producer cares adds.
+        let unweighted: Vec<World> = oracles
+            .iter()
+            .map(|w| {
+                let mut w = w.clone();
+                if let Some(t) = w.profile.taste.as_mut() {
+                    t.features.values_mut().for_each(|l| l.weight = 1.0);
+                }
+                w
+            })
+            .collect();
+        let mut variants = vec![
+            (PlanMode::Joint, 0),
+            (PlanMode::Independent, 0),
+            (PlanMode::Joint, 1),
+        ];
+        if taste == TasteKind::Picky {
+            variants.push((PlanMode::Joint, 2));
+        }
+        for (plan, oracle) in variants {
+            let worlds = match oracle {
+                1 => &oracles,
+                2 => &unweighted,
+                _ => &worlds,
+            };
             let name = match (plan, oracle) {
-                (_, true) => "joint_oracle".to_string(),
-                (p, false) => format!("{p:?}").to_lowercase(),
+                (_, 1) => "joint_oracle".to_string(),
+                (_, 2) => "oracle_unweighted".to_string(),
+                (p, _) => format!("{p:?}").to_lowercase(),
             };
             let config = LoopConfig {
                 policy: Policy {
@@ -144,11 +168,12 @@ fn main() -> fixloop::Result<()> {
                             let l = p.learned_target(*f)?;
                             ((t - s.mean).abs() > 0.3 * sc || l.decisions > 0).then(|| {
                                 format!(
-                                    "{} taste {:+.2} learned {:+.2}±{:.2} n{}{}",
+                                    "{} taste {:+.2} learned {:+.2}±{:.2} w{:.2} n{}{}",
                                     f.name(),
                                     (t - s.mean) / sc,
                                     (l.target - s.mean) / sc,
                                     l.sd / sc,
+                                    l.weight,
                                     l.decisions,
                                     if l.known() { " known" } else { "" }
                                 )

@@ -705,6 +705,11 @@ typedef struct fixloop_learned_target {
    */
   double tolerance;
   /**
+   * How much the producer cares about the feature against the others (1 as much as
+   * their average; the joint plan weighs the feature by it).
+   */
+  double weight;
+  /**
    * Decisions behind it.
    */
   uint64_t decisions;

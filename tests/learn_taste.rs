@@ -188,6 +188,22 @@ fn a_corrupt_taste_model_is_refused_with_its_feature_and_field() {
     let e = Profile::from_json(&json.to_string(), "p.json").unwrap_err();
     let e = e.to_string();
     assert!(e.contains("taste bass_level") && e.contains("sd"), "{e}");
+    // A care weight that is not positive, and a log-likelihood above 0, are named too.
+    let mut json: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
+    json["taste"]["features"]["bass_level"]["weight"] = serde_json::json!(0.0);
+    let e = Profile::from_json(&json.to_string(), "p.json")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("taste bass_level: weight is 0"), "{e}");
+    let mut json: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
+    let mut ll = vec![0.0; fixloop::learn::taste::WEIGHT_NODES];
+    ll[3] = 2.5;
+    json["taste"]["features"]["bass_level"]["evidence"]["weight_log_likelihood"] =
+        serde_json::json!(ll);
+    let e = Profile::from_json(&json.to_string(), "p.json")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("weight_log_likelihood[3] is 2.5"), "{e}");
 }
 
 /// A value a hostile or broken log may hold.

@@ -272,9 +272,10 @@ int main(int argc, char **argv) {
         // The modify said where the producer wants the value: the learned target.
         fixloop_learned_target target;
         if (lineage.current().learned_target(fixes.at(0).gap_feature, target)) {
-            std::printf("learned target %s: %.2f (90 %% %.2f..%.2f) from %llu decision(s)\n",
+            std::printf("learned target %s: %.2f (90 %% %.2f..%.2f, weight %.2f) from %llu "
+                        "decision(s)\n",
                         fixloop_feature_name(fixes.at(0).gap_feature), target.target,
-                        target.interval_low, target.interval_high,
+                        target.interval_low, target.interval_high, target.weight,
                         static_cast<unsigned long long>(target.decisions));
         }
         lineage.revert(profile.version());

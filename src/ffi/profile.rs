@@ -62,6 +62,9 @@ pub struct fixloop_learned_target {
     /// How precisely the producer places the value when they modify a fix (the learned
     /// tolerance), in the feature's unit.
     pub tolerance: f64,
+    /// How much the producer cares about the feature against the others (1 as much as
+    /// their average; the joint plan weighs the feature by it).
+    pub weight: f64,
     /// Decisions behind it.
     pub decisions: u64,
     /// Of them, modifies.
@@ -295,6 +298,7 @@ pub unsafe extern "C" fn fixloop_profile_learned_target(
             interval_high: t.interval[1],
             reference_mean: t.reference_mean,
             tolerance: t.tolerance,
+            weight: t.weight,
             decisions: t.decisions,
             modified: t.modified,
             kept: t.kept,

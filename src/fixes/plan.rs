@@ -3,10 +3,14 @@
 //!
 //! **Objective (the producer's).** How far a mix is from what the producer wants is
 //! `D = Σ_f weight_f · c(|v_f − centre_f| / scale_f)` over *every* scored feature, in
-//! range or not: `centre_f` is the references' mean, `scale_f` their spread (the score's
-//! scale), and `c(z) = min(z, 5) + 0.1 · max(z − 5, 0)` keeps one wild feature from hiding
-//! the rest while a move toward it still counts. A move of an in-range
-//! feature away from the centre costs as much as one of an out-of-range feature; nothing
+//! range or not: `centre_f` is the references' mean (the learned target's, under
+//! `targets: learned`), `scale_f` their spread (the score's scale), `weight_f` the
+//! feature's score weight times how much the producer cares about it
+//! ([`LearnedTarget::weight`](crate::learn::taste::LearnedTarget::weight), 1 until
+//! learned: a weight of 2 is a producer whose tolerance is half the references'
+//! spread), and `c(z) = min(z, 5) + 0.1 · max(z − 5, 0)` keeps one wild feature from
+//! hiding the rest while a move toward it still counts. A move of an in-range feature
+//! away from the centre costs as much as one of an out-of-range feature; nothing
 //! is free.
 //!
 //! **Decisions.** Each decision moves one control for the features it owns, and each
@@ -269,7 +273,9 @@ fn goals(profile: &Profile, report: &GapReport) -> Vec<Goal> {
                 low: s.acceptable_range[0],
                 high: s.acceptable_range[1],
                 scale: gaps::scale(s),
-                weight: g.weight,
+                // How much the producer cares, once learned (1 with the references'
+                // targets: that profile has no taste model).
+                weight: g.weight * profile.learned_target(g.feature).map_or(1.0, |t| t.weight),
             })
         })
         .collect()

@@ -669,6 +669,9 @@ impl Lineage {
                 if t.departs() {
                     out.push(format!("{}: {}", f.title(), t.describe(f)));
                 }
+                if let Some(care) = t.describe_weight() {
+                    out.push(format!("{}: {care}", f.title()));
+                }
             }
         }
         for t in FixType::ALL {

@@ -76,6 +76,13 @@ pub const KNOWN_SD: f64 = 0.6;
 pub const MOVED_Z: f64 = 0.5;
 /// Smallest sd a belief shrinks to (a producer's taste drifts).
 const MIN_SD: f64 = 0.05;
+/// Nodes of the grid a feature's care weight is learned on: log-spaced from 1/8 to 8.
+pub const WEIGHT_NODES: usize = 17;
+/// The spread of a feature's log weight about the producer's common level: how far the
+/// evidence must pull a weight from 1 (the shrinkage).
+pub const WEIGHT_PRIOR_SD: f64 = 0.5;
+/// A learned weight this far from 1 (by this factor) is said in words.
+pub const WEIGHT_SAID: f64 = 1.25;
 /// Quadrature nodes over ±4 sd of the belief.
 const NODES: usize = 17;
 /// The nodes, in sd of the belief.
@@ -159,6 +166,23 @@ impl TasteModel {
                     return invalid(format!("taste {name}: {field} is {v}, not a finite number"));
                 }
             }
+            if let Some(k) = t
+                .evidence
+                .weight_log_likelihood
+                .iter()
+                .position(|v| !v.is_finite() || *v > 0.0)
+            {
+                return invalid(format!(
+                    "taste {name}: evidence.weight_log_likelihood[{k}] is {}, not a finite log-likelihood (≤ 0)",
+                    t.evidence.weight_log_likelihood[k]
+                ));
+            }
+            if !(t.weight.is_finite() && t.weight > 0.0) {
+                return invalid(format!(
+                    "taste {name}: weight is {}, not a positive number",
+                    t.weight
+                ));
+            }
             if t.reference_scale <= 0.0 || t.sd <= 0.0 || t.tolerance <= 0.0 {
                 return invalid(format!(
                     "taste {name}: reference_scale, sd and tolerance must be positive"
@@ -202,6 +226,14 @@ pub struct LearnedTarget {
     /// Values skipped as not finite.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped: u64,
+    /// How much the producer cares about the feature against the other features: 1 as
+    /// much as their average, 2 twice (a move of one scale counts as two), ½ half. Learned
+    /// from the kept and refused moves judged against a known target, relative to the
+    /// producer's common level over all features and shrunk toward 1 (a log-Normal prior
+    /// of sd [`WEIGHT_PRIOR_SD`]); 1 until there is evidence. The joint plan's objective
+    /// weighs the feature by it.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub weight: f64,
     /// The evidence, in standard units (what the next step starts from).
     pub evidence: Evidence,
 }
@@ -222,6 +254,11 @@ pub struct Evidence {
     pub judged_precision: f64,
     /// Their precision × mean.
     pub judged_precision_mean: f64,
+    /// The kept and refused moves' log-likelihood of each care weight on the grid
+    /// ([`WEIGHT_NODES`], `ln w` from `ln ⅛` to `ln 8`): only moves judged while the
+    /// target was known, each read about the target as then believed.
+    #[serde(default, skip_serializing_if = "all_zero")]
+    pub weight_log_likelihood: [f64; WEIGHT_NODES],
 }
 
 impl Evidence {
@@ -266,12 +303,14 @@ impl Evidence {
             self.judged_precision_mean,
         ]
         .iter()
+        .chain(self.weight_log_likelihood.iter())
         .all(|v| v.is_finite())
     }
 
     /// Adds one decision with weight `w` (standard units: `c` the value before, `a` the
-    /// value the fix aimed for, `x` a modified value, all finite).
-    fn add(&mut self, d: &Decision, w: f64) {
+    /// value the fix aimed for, `x` a modified value, all finite); with `weigh`, a kept or
+    /// refused move is also evidence about how much the producer cares.
+    fn add(&mut self, d: &Decision, w: f64, weigh: bool) {
         match d.kind {
             Judged::Modified(x) => {
                 self.modify_weight += w;
@@ -281,6 +320,16 @@ impl Evidence {
             Judged::Kept | Judged::Refused => {
                 let (mu, var) = self.belief();
                 let sd = var.sqrt();
+                if weigh {
+                    // How much closer the move took the value to the target as believed:
+                    // a producer who cares (weight w) hears w times the benefit.
+                    let benefit = (d.c - mu).abs() - (d.a - mu).abs();
+                    for (k, ll) in self.weight_log_likelihood.iter_mut().enumerate() {
+                        let p = LAPSE / 2.0
+                            + (1.0 - LAPSE) * phi(weight_node(k).exp() * benefit / JUDGE_SD);
+                        *ll += w * if d.kind == Judged::Kept { p } else { 1.0 - p }.ln();
+                    }
+                }
                 // Moments of the standardised u = (t − μ) / sd, so that a narrow belief
                 // far from 0 loses no precision to cancellation.
                 let (mut g0, mut g1, mut g2) = (0.0, 0.0, 0.0);
@@ -326,6 +375,42 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+fn all_zero(v: &[f64; WEIGHT_NODES]) -> bool {
+    v.iter().all(|x| *x == 0.0)
+}
+
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// `ln w` of the care weight's grid node `k`.
+fn weight_node(k: usize) -> f64 {
+    0.125f64.ln() + k as f64 * 64f64.ln() / (WEIGHT_NODES - 1) as f64
+}
+
+/// The posterior mean of `ln w` on the grid from the log-likelihood `ll`, with a flat
+/// prior (`centre` `None`) or a Normal one about `centre` of sd [`WEIGHT_PRIOR_SD`].
+fn mean_log_weight(ll: &[f64; WEIGHT_NODES], centre: Option<f64>) -> f64 {
+    let lp: [f64; WEIGHT_NODES] = std::array::from_fn(|k| {
+        ll[k]
+            + centre.map_or(0.0, |c| {
+                -0.5 * ((weight_node(k) - c) / WEIGHT_PRIOR_SD).powi(2)
+            })
+    });
+    let top = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (mut z, mut m) = (0.0, 0.0);
+    for (k, l) in lp.iter().enumerate() {
+        let p = (l - top).exp();
+        z += p;
+        m += p * weight_node(k);
+    }
+    m / z
+}
+
 /// What a decision says, in standard units.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Judged {
@@ -361,6 +446,7 @@ impl LearnedTarget {
             kept: 0,
             refused: 0,
             skipped: 0,
+            weight: 1.0,
             evidence: Evidence::default(),
         };
         t.settle((f64::NEG_INFINITY, f64::INFINITY));
@@ -475,10 +561,13 @@ impl LearnedTarget {
         }
         let start = self.evidence;
         let (mu0, _) = start.belief();
+        // Care is read only from moves judged against a target already known (about an
+        // unknown one, a refusal says more about where than about how much).
+        let weigh = self.known();
         let with = |w: f64| {
             let mut e = start;
             for d in read {
-                e.add(d, w);
+                e.add(d, w, weigh);
             }
             e
         };
@@ -488,19 +577,27 @@ impl LearnedTarget {
             self.evidence = full;
             return false;
         }
-        // Bisection on the session's weight: the largest that moves the mean at most the
-        // cap (moments from the same decisions, so the move grows with the weight).
-        let (mut lo, mut hi) = (0.0, 1.0);
-        for _ in 0..30 {
+        // Bisection on the session's weight, in log₂ between 2⁻³⁰ and 1: the largest that
+        // moves the mean at most the cap (moments from the same decisions, so the move
+        // grows with the weight), to 0.5 % (a session of 10 000 identical modifies needs a
+        // weight near 10⁻⁴, which a bisection on the weight itself would round to 0).
+        let fits = |e: &Evidence| e.finite() && moved(e) <= SESSION_CAP_Z;
+        let (mut lo, mut hi) = (-30.0f64, 0.0f64);
+        let mut best = None;
+        for _ in 0..13 {
             let mid = 0.5 * (lo + hi);
-            let e = with(mid);
-            if e.finite() && moved(&e) <= SESSION_CAP_Z {
+            let e = with(mid.exp2());
+            if fits(&e) {
                 lo = mid;
+                best = Some(e);
             } else {
                 hi = mid;
             }
         }
-        self.evidence = with(lo);
+        self.evidence = match best {
+            Some(e) => e,
+            None => Some(with(lo.exp2())).filter(fits).unwrap_or(start),
+        };
         true
     }
 
@@ -551,6 +648,25 @@ impl LearnedTarget {
     }
 }
 
+impl LearnedTarget {
+    /// How much the producer cares about the feature, in words, when the learned weight
+    /// is at least [`WEIGHT_SAID`] from 1: "you care about it more than about most
+    /// features (weight 1.6)"; `None` otherwise.
+    pub fn describe_weight(&self) -> Option<String> {
+        let w = self.weight;
+        let side = if w >= WEIGHT_SAID {
+            "more"
+        } else if w <= 1.0 / WEIGHT_SAID {
+            "less"
+        } else {
+            return None;
+        };
+        Some(format!(
+            "you care about it {side} than about most features (weight {w:.2}, from the moves you kept and refused)"
+        ))
+    }
+}
+
 /// Φ, the standard normal CDF, by Bowling et al.'s logistic approximation
 /// `1 / (1 + exp(−1.5976·x·(1 + 0.04417·x²)))` (absolute error under 1.5·10⁻⁴, far below
 /// the model's own uncertainty; one `exp`, cheap enough for a million decisions).
@@ -593,6 +709,9 @@ pub struct TargetMove {
     pub decisions: u64,
     /// Whether a guard rail held it (a session's cap or the references' p5–p95).
     pub held: bool,
+    /// The feature's care weight after the step ([`LearnedTarget::weight`]).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub weight: f64,
 }
 
 /// The taste model after learning from `events` (all of one profile version), starting
@@ -660,6 +779,7 @@ pub fn learn_taste<E: Outcomes + ?Sized>(
                     refused: t.refused - r0,
                     decisions: t.decisions,
                     held,
+                    weight: 1.0,
                 });
                 Some((name.to_owned(), t, moved))
             })
@@ -669,7 +789,34 @@ pub fn learn_taste<E: Outcomes + ?Sized>(
         model.features.insert(name, t);
         moves.extend(moved);
     }
+    model.settle_weights();
+    for m in &mut moves {
+        m.weight = model.features.get(&m.feature).map_or(1.0, |t| t.weight);
+    }
     (model, moves)
+}
+
+impl TasteModel {
+    /// Sets every feature's care weight from the evidence: the producer's common level
+    /// (`ln w` pooled over all features, flat prior: it absorbs how noisy the producer's
+    /// judgement is), then each feature's `ln w` about that level with the prior of sd
+    /// [`WEIGHT_PRIOR_SD`], reported relative to it. A feature without evidence weighs 1.
+    fn settle_weights(&mut self) {
+        let mut pooled = [0.0; WEIGHT_NODES];
+        for t in self.features.values() {
+            for (p, l) in pooled.iter_mut().zip(t.evidence.weight_log_likelihood) {
+                *p += l;
+            }
+        }
+        let common = (!all_zero(&pooled)).then(|| mean_log_weight(&pooled, None));
+        for t in self.features.values_mut() {
+            let ll = &t.evidence.weight_log_likelihood;
+            t.weight = match common {
+                Some(c) if !all_zero(ll) => (mean_log_weight(ll, Some(c)) - c).exp(),
+                _ => 1.0,
+            };
+        }
+    }
 }
 
 /// One decision as the taste model reads it.
@@ -773,6 +920,55 @@ mod tests {
             t.learn_session(std::slice::from_ref(one), &mut Vec::new());
         }
         t.settle((-1.645, 1.645));
+    }
+
+    #[test]
+    fn care_weights_order_the_features_a_producer_cares_about() {
+        // Three features with the target at the references' mean, known from 12 modifies;
+        // then 400 random moves each, kept with probability Φ(care · benefit / 0.6) (the
+        // simulated producer's rule, judgement noise 0.6) for cares 2, 1 and ½.
+        let mut rng = crate::rng::SplitMix64::new(11);
+        let mut model = TasteModel::default();
+        for (name, care) in [("bass", 2.0), ("mid", 1.0), ("width", 0.5)] {
+            let mut t = LearnedTarget::fresh(0.0, 1.0);
+            learn(
+                &mut t,
+                &[decided(UserAction::Modify, false, 1.0, 1.0, Some(0.0)); 12],
+            );
+            assert!(t.known());
+            let moves: Vec<Decided> = (0..400)
+                .map(|_| {
+                    let c = 5.0 * rng.next_f64() - 2.5;
+                    let a = c + 2.0 * rng.next_f64() - 1.0;
+                    let benefit: f64 = c.abs() - a.abs();
+                    let keep = rng.next_f64() < phi(care * benefit / 0.6);
+                    let action = if keep {
+                        UserAction::Accept
+                    } else {
+                        UserAction::Reject
+                    };
+                    decided(action, false, c, a, None)
+                })
+                .collect();
+            for chunk in moves.chunks(10) {
+                t.learn_session(chunk, &mut Vec::new());
+            }
+            model.features.insert(name.into(), t);
+        }
+        model.settle_weights();
+        let w = |n: &str| model.features[n].weight;
+        assert!(w("bass") > 1.3, "bass {}", w("bass"));
+        assert!((0.75..1.33).contains(&w("mid")), "mid {}", w("mid"));
+        assert!(w("width") < 0.75, "width {}", w("width"));
+        // A feature without judged moves weighs 1.
+        let mut t = LearnedTarget::fresh(0.0, 1.0);
+        learn(
+            &mut t,
+            &[decided(UserAction::Modify, false, 1.0, 1.0, Some(0.0)); 3],
+        );
+        model.features.insert("sub".into(), t);
+        model.settle_weights();
+        assert_eq!(model.features["sub"].weight, 1.0);
     }
 
     #[test]

@@ -135,7 +135,22 @@ pub enum TasteKind {
     /// [`OFF_CENTRE_Z`] standard deviations from the means on three features (the range
     /// is one standard deviation either side), the means elsewhere.
     OffCentre,
+    /// Likes what the references are, but cares more about some features than others:
+    /// targets the profile's means, tolerances its standard deviations scaled by
+    /// [`PICKY_TOLERANCE`] (half on the bass, the top and loudness; two and a half times
+    /// on the width, the pumping and the loudness range).
+    Picky,
 }
+
+/// The picky taste: (feature, its tolerance in the profile's standard deviations).
+pub const PICKY_TOLERANCE: [(Feature, f64); 6] = [
+    (Feature::BassLevel, 0.5),
+    (Feature::HighLevel, 0.5),
+    (Feature::Loudness, 0.5),
+    (Feature::StereoWidth, 2.5),
+    (Feature::ModulationDepth, 2.5),
+    (Feature::LoudnessRange, 2.5),
+];
 
 /// The off-centre taste: (feature, shift of the target in the profile's standard
 /// deviations), each inside the range.
@@ -160,6 +175,7 @@ impl TasteKind {
             TasteKind::Shifted => SHIFT_Z.to_vec(),
             TasteKind::MatchesProfile => Vec::new(),
             TasteKind::OffCentre => OFF_CENTRE_Z.to_vec(),
+            TasteKind::Picky => Vec::new(),
         }
     }
 
@@ -171,6 +187,13 @@ impl TasteKind {
                 *target += z * tol;
             }
         }
+        if self == TasteKind::Picky {
+            for (f, k) in PICKY_TOLERANCE {
+                if let Some(tol) = t.tolerance.get_mut(&f) {
+                    *tol *= k;
+                }
+            }
+        }
         t
     }
 
@@ -180,6 +203,7 @@ impl TasteKind {
             TasteKind::Shifted => "shifted",
             TasteKind::MatchesProfile => "matches_profile",
             TasteKind::OffCentre => "off_centre",
+            TasteKind::Picky => "picky",
         }
     }
 }
@@ -275,19 +299,33 @@ impl World {
     /// learning should approach): a taste model holding the producer's targets as known
     /// ([`LearnedTarget::certain`]), so that under `targets: learned` each feature's
     /// statistics move to the taste's target (range, quantiles, extremes and samples with
-    /// it, the spread kept: the taste's tolerances are the profile's standard deviations)
-    /// and fixes aim at the target itself.
+    /// it, the spread kept) and fixes aim at the target itself; and holding how much the
+    /// producer cares about each feature as its weight (the profile's scale over the
+    /// taste's tolerance, relative to their geometric mean over the features).
     pub fn oracle(&self) -> World {
         let mut profile = self.profile.clone();
         let mut taste = TasteModel::default();
+        // ln(scale / tolerance) per feature: how much the producer cares, before
+        // normalising to a geometric mean of 1.
+        let mut care = Vec::new();
         for (f, target) in &self.producer.taste.target {
-            let Some(s) = profile.features.get(f.name()) else {
+            let (Some(s), Some(tol)) = (
+                profile.features.get(f.name()),
+                self.producer.taste.tolerance.get(f),
+            ) else {
                 continue;
             };
-            taste.features.insert(
-                f.name().to_owned(),
-                LearnedTarget::certain(s.mean, crate::gaps::scale(s), *target),
-            );
+            let scale = crate::gaps::scale(s);
+            care.push((
+                *f,
+                LearnedTarget::certain(s.mean, scale, *target),
+                (scale / tol).ln(),
+            ));
+        }
+        let level = care.iter().map(|c| c.2).sum::<f64>() / care.len().max(1) as f64;
+        for (f, mut t, ln_care) in care {
+            t.weight = (ln_care - level).exp();
+            taste.features.insert(f.name().to_owned(), t);
         }
         profile.taste = Some(taste);
         profile.version = format!("{}_oracle", profile.version);

@@ -320,7 +320,7 @@ fn history(home: &Home, name: &str, json: bool) -> Result<()> {
                         continue;
                     }
                     println!(
-                        "      {}: target {:.3} → {:.3} (90 % [{:.3}, {:.3}]; {} modified, {} kept, {} refused; {} decisions in all{})",
+                        "      {}: target {:.3} → {:.3} (90 % [{:.3}, {:.3}]; {} modified, {} kept, {} refused; {} decisions in all{}){}",
                         m.feature,
                         m.from,
                         m.to,
@@ -330,7 +330,12 @@ fn history(home: &Home, name: &str, json: bool) -> Result<()> {
                         m.kept,
                         m.refused,
                         m.decisions,
-                        if m.held { "; held by a guard rail" } else { "" }
+                        if m.held { "; held by a guard rail" } else { "" },
+                        if m.weight == 1.0 {
+                            String::new()
+                        } else {
+                            format!("; weight {:.2}", m.weight)
+                        }
                     );
                 }
                 for (t, c) in &h.confidence {
