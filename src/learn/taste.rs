@@ -81,7 +81,8 @@ pub const WEIGHT_NODES: usize = 17;
 /// The spread of a feature's log weight about the producer's common level: how far the
 /// evidence must pull a weight from 1 (the shrinkage).
 pub const WEIGHT_PRIOR_SD: f64 = 0.5;
-/// A learned weight this far from 1 (by this factor) is said in words.
+/// A learned weight at least this factor from 1 (1.25 or more, 0.8 or less) is said in
+/// words.
 pub const WEIGHT_SAID: f64 = 1.25;
 /// Quadrature nodes over ±4 sd of the belief.
 const NODES: usize = 17;
@@ -564,14 +565,17 @@ impl LearnedTarget {
         // Care is read only from moves judged against a target already known (about an
         // unknown one, a refusal says more about where than about how much).
         let weigh = self.known();
-        let with = |w: f64| {
+        // The care evidence does not move the belief, so the bisection below leaves it
+        // out and it is added once, at the weight chosen.
+        let with_care = |w: f64, care: bool| {
             let mut e = start;
             for d in read {
-                e.add(d, w, weigh);
+                e.add(d, w, care);
             }
             e
         };
-        let full = with(1.0);
+        let with = |w: f64| with_care(w, false);
+        let full = with_care(1.0, weigh);
         let moved = |e: &Evidence| (e.belief().0 - mu0).abs();
         if full.finite() && moved(&full) <= SESSION_CAP_Z {
             self.evidence = full;
@@ -583,20 +587,21 @@ impl LearnedTarget {
         // weight near 10⁻⁴, which a bisection on the weight itself would round to 0).
         let fits = |e: &Evidence| e.finite() && moved(e) <= SESSION_CAP_Z;
         let (mut lo, mut hi) = (-30.0f64, 0.0f64);
-        let mut best = None;
+        let mut found = false;
         for _ in 0..13 {
             let mid = 0.5 * (lo + hi);
-            let e = with(mid.exp2());
-            if fits(&e) {
+            if fits(&with(mid.exp2())) {
                 lo = mid;
-                best = Some(e);
+                found = true;
             } else {
                 hi = mid;
             }
         }
-        self.evidence = match best {
-            Some(e) => e,
-            None => Some(with(lo.exp2())).filter(fits).unwrap_or(start),
+        let chosen = with_care(lo.exp2(), weigh);
+        self.evidence = if found || fits(&chosen) {
+            chosen
+        } else {
+            start
         };
         true
     }
