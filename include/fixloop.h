@@ -400,11 +400,64 @@ typedef struct fixloop_fix_list fixloop_fix_list;
 typedef struct fixloop_lineage fixloop_lineage;
 
 /**
+ * The analysing end of a live analysis: drain what the feed pushed and read the features.
+ * Created with [`fixloop_live_new`], released with [`fixloop_live_analyser_free`]. One
+ * thread at a time (a background thread or a timer, never the audio thread).
+ */
+typedef struct fixloop_live_analyser fixloop_live_analyser;
+
+/**
+ * The audio thread's end of a live analysis: push frames into it. Created with
+ * [`fixloop_live_new`], released with [`fixloop_live_feed_free`]. One thread at a time
+ * (the audio thread); it may move between threads.
+ */
+typedef struct fixloop_live_feed fixloop_live_feed;
+
+/**
  * An opaque, immutable reference profile. Create with [`fixloop_profile_load`] or
  * [`fixloop_profile_from_json`]; release with [`fixloop_profile_free`]. A profile may be
  * read from several threads at once.
  */
 typedef struct fixloop_profile fixloop_profile;
+
+/**
+ * An analysed track: its features and its long-term spectrum, from
+ * [`fixloop_analyze_file`] or [`fixloop_live_track`]; released with
+ * [`fixloop_track_free`]. Immutable: any number of threads may read it.
+ */
+typedef struct fixloop_track fixloop_track;
+
+/**
+ * One feature value of a track, by feature id.
+ */
+typedef struct fixloop_feature_value {
+  /**
+   * Feature id, `0..FIXLOOP_FEATURE_COUNT` (see [`fixloop_feature_from_name`]).
+   */
+  uint32_t feature;
+  /**
+   * The value in the feature's unit; must be finite.
+   */
+  double value;
+} fixloop_feature_value;
+
+/**
+ * The fix-generation policy.
+ */
+typedef struct fixloop_policy {
+  /**
+   * A `fixloop_target_strategy` value.
+   */
+  uint32_t target_strategy;
+  /**
+   * How far toward the target, 0–1.
+   */
+  double amount;
+  /**
+   * Fixes below this confidence are not proposed, 0–1.
+   */
+  double min_confidence;
+} fixloop_policy;
 
 /**
  * One proposed fix. `fix_id` is borrowed from the list and valid until the list is freed.
@@ -504,38 +557,6 @@ typedef struct fixloop_collector_stats {
    */
   bool failing;
 } fixloop_collector_stats;
-
-/**
- * The fix-generation policy.
- */
-typedef struct fixloop_policy {
-  /**
-   * A `fixloop_target_strategy` value.
-   */
-  uint32_t target_strategy;
-  /**
-   * How far toward the target, 0–1.
-   */
-  double amount;
-  /**
-   * Fixes below this confidence are not proposed, 0–1.
-   */
-  double min_confidence;
-} fixloop_policy;
-
-/**
- * One feature value of a track, by feature id.
- */
-typedef struct fixloop_feature_value {
-  /**
-   * Feature id, `0..FIXLOOP_FEATURE_COUNT` (see [`fixloop_feature_from_name`]).
-   */
-  uint32_t feature;
-  /**
-   * The value in the feature's unit; must be finite.
-   */
-  double value;
-} fixloop_feature_value;
 
 /**
  * The score of a track.
@@ -785,6 +806,139 @@ const char *fixloop_feature_name(uint32_t feature_id);
  * Any thread; not real-time safe (it may set the thread's last error).
  */
 fixloop_status fixloop_feature_from_name(const char *name, uint32_t *out_id);
+
+/**
+ * Creates a live analysis of stereo audio at `sample_rate_hz` (8 000–768 000) whose ring
+ * holds `capacity_frames` frames (1 to 4 194 304; a second or two of audio gives the
+ * analysing thread room to be late). Writes the audio thread's end to `*out_feed` and the
+ * analysing end to `*out_analyser`; the caller owns both and releases each with its
+ * `_free` (in either order).
+ *
+ * Allocates (about 0.5 MB and 8 bytes per frame of ring): call it off the audio thread.
+ */
+fixloop_status fixloop_live_new(uint32_t sample_rate_hz,
+                                size_t capacity_frames,
+                                struct fixloop_live_feed **out_feed,
+                                struct fixloop_live_analyser **out_analyser);
+
+/**
+ * Pushes `frames` stereo frames from two channel buffers. Writes how many the ring took
+ * to `*out_accepted` (may be NULL); frames it could not take are counted as dropped
+ * ([`fixloop_live_dropped`]), never waited for. Non-finite samples are analysed as 0.
+ *
+ * **Real-time safe**: no allocation, lock, system call or wait when the arguments are
+ * valid (checked by the allocation test in `tests/realtime.rs`). A NULL `feed`, or a NULL
+ * channel with `frames` > 0, returns `FIXLOOP_ERR_NULL_ARGUMENT`, and keeping its message
+ * allocates: a programming error, not a path to take on the audio thread.
+ */
+fixloop_status fixloop_live_push_planar(struct fixloop_live_feed *feed,
+                                        const float *left,
+                                        const float *right,
+                                        size_t frames,
+                                        size_t *out_accepted);
+
+/**
+ * Pushes `frames` frames of `channels` interleaved channels (`frames × channels`
+ * samples): one channel is analysed as centred stereo, two as stereo, more by their first
+ * two. As [`fixloop_live_push_planar`] (real-time safe with valid arguments); `channels`
+ * 0 is `FIXLOOP_ERR_INVALID_ARGUMENT`.
+ */
+fixloop_status fixloop_live_push_interleaved(struct fixloop_live_feed *feed,
+                                             const float *samples,
+                                             size_t frames,
+                                             uint32_t channels,
+                                             size_t *out_accepted);
+
+/**
+ * Releases the audio thread's end of a live analysis. NULL is ignored; releasing twice is
+ * undefined. Not real-time safe (it frees memory): release it when audio has stopped.
+ */
+void fixloop_live_feed_free(struct fixloop_live_feed *feed);
+
+/**
+ * Analyses every frame waiting in the ring; writes how many to `*out_frames` (may be
+ * NULL). Not real-time safe: call it from a background thread or a timer, often enough
+ * that the ring does not fill (the analysis costs about a millisecond per second of
+ * audio).
+ */
+fixloop_status fixloop_live_pump(struct fixloop_live_analyser *analyser, uint64_t *out_frames);
+
+/**
+ * Writes the frames analysed so far to `*out_frames` and the frames the feed dropped
+ * because the ring was full to `*out_dropped` (either may be NULL).
+ */
+fixloop_status fixloop_live_dropped(const struct fixloop_live_analyser *analyser,
+                                    uint64_t *out_frames,
+                                    uint64_t *out_dropped);
+
+/**
+ * Starts the live analysis over: frames waiting in the ring are discarded, the analysis
+ * cleared (a new song, a new take). Not real-time safe.
+ */
+fixloop_status fixloop_live_reset(struct fixloop_live_analyser *analyser);
+
+/**
+ * Takes what the live analysis has measured so far (features and spectrum of every frame
+ * pumped) as a track into `*out`, which the caller owns and releases with
+ * [`fixloop_track_free`]. Does not pump first.
+ */
+fixloop_status fixloop_live_track(const struct fixloop_live_analyser *analyser,
+                                  struct fixloop_track **out);
+
+/**
+ * Releases the analysing end of a live analysis. NULL is ignored; releasing twice is
+ * undefined.
+ */
+void fixloop_live_analyser_free(struct fixloop_live_analyser *analyser);
+
+/**
+ * Decodes and analyses the audio file at `path` (WAV, FLAC, MP3, Ogg Vorbis, AIFF) into
+ * `*out`, which the caller owns and releases with [`fixloop_track_free`]. A file that
+ * cannot be read is `FIXLOOP_ERR_IO`; one that cannot be decoded or is too short
+ * `FIXLOOP_ERR_AUDIO` or `FIXLOOP_ERR_UNSUPPORTED`, with the file named in
+ * [`fixloop_last_error`]. A library built without the `decode` feature returns
+ * `FIXLOOP_ERR_UNSUPPORTED`.
+ *
+ * Any thread; not real-time safe (it reads and decodes the whole file).
+ */
+fixloop_status fixloop_analyze_file(const char *path, struct fixloop_track **out);
+
+/**
+ * Writes the track's measured features (those present; an absent one, such as the
+ * loudness range of a clip under 3 s, is left out) into `values`, which holds
+ * `values_cap` entries, in catalogue order, and their number to `*out_count`. A buffer of
+ * `FIXLOOP_FEATURE_COUNT` always suffices; a smaller one that cannot hold them all gives
+ * `FIXLOOP_ERR_BUFFER_TOO_SMALL` and writes nothing but the count. The values feed
+ * [`fixloop_score_track`](super::fixloop_score_track) and the collector.
+ */
+fixloop_status fixloop_track_features(const struct fixloop_track *track,
+                                      struct fixloop_feature_value *values,
+                                      size_t values_cap,
+                                      size_t *out_count);
+
+/**
+ * Writes the duration of the audio the track was measured on, in seconds, to `*out`.
+ */
+fixloop_status fixloop_track_seconds(const struct fixloop_track *track, double *out);
+
+/**
+ * Proposes fixes for an analysed track against `profile` under `policy` (NULL = the
+ * default policy) into `*out`: the fixes `fixloop analyze` proposes for the same audio,
+ * profile version and policy (the joint plan predicts side effects from the track's
+ * spectrum). The caller owns `*out` and releases it with
+ * [`fixloop_fix_list_free`](super::fixloop_fix_list_free).
+ *
+ * Any thread; not real-time safe.
+ */
+fixloop_status fixloop_track_propose_fixes(const struct fixloop_profile *profile,
+                                           const struct fixloop_track *track,
+                                           const struct fixloop_policy *policy,
+                                           struct fixloop_fix_list **out);
+
+/**
+ * Releases a track. NULL is ignored; releasing twice is undefined.
+ */
+void fixloop_track_free(struct fixloop_track *track);
 
 /**
  * Opens a collector on the log directory `feedback_dir` (NUL-terminated; NULL = the

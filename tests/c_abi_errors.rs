@@ -755,3 +755,235 @@ fn lineage_functions_refuse_bad_input_and_name_what() {
     }
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+#[test]
+fn analysis_functions_refuse_bad_input_and_analyse_a_file() {
+    let (mut feed, mut live) = (null_mut(), null_mut());
+    // SAFETY (whole test): every pointer is NULL, valid for its length, or a live handle
+    // from the library, as each case says.
+    unsafe {
+        assert_eq!(
+            fixloop_live_new(1000, 4800, &mut feed, &mut live),
+            FIXLOOP_ERR_UNSUPPORTED
+        );
+        assert!(last_error().contains("1000 Hz"), "{}", last_error());
+        assert_eq!(
+            fixloop_live_new(48_000, 0, &mut feed, &mut live),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains("0 frames"), "{}", last_error());
+        assert_eq!(
+            fixloop_live_new(48_000, 4800, null_mut(), &mut live),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert!(last_error().contains("out_feed"));
+        assert!(feed.is_null() && live.is_null());
+        assert_eq!(
+            fixloop_live_new(48_000, 96_000, &mut feed, &mut live),
+            FIXLOOP_OK
+        );
+
+        // Pushing: NULL handles and channels, zero channels, NaN frames.
+        let x = vec![0.25f32; 480];
+        let mut accepted = 99usize;
+        assert_eq!(
+            fixloop_live_push_planar(null_mut(), x.as_ptr(), x.as_ptr(), 480, &mut accepted),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert!(last_error().contains("feed"));
+        assert_eq!(
+            fixloop_live_push_planar(feed, null(), x.as_ptr(), 480, &mut accepted),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert!(last_error().contains("left"));
+        assert_eq!(accepted, 99, "nothing written on failure");
+        assert_eq!(
+            fixloop_live_push_planar(feed, null(), null(), 0, &mut accepted),
+            FIXLOOP_OK
+        );
+        assert_eq!(accepted, 0);
+        assert_eq!(
+            fixloop_live_push_interleaved(feed, x.as_ptr(), 240, 0, null_mut()),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains("channels"));
+        assert_eq!(
+            fixloop_live_push_interleaved(feed, x.as_ptr(), usize::MAX, 4, null_mut()),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        let tone: Vec<f32> = (0..48_000 * 2)
+            .map(|i| 0.3 * (i as f32 * 0.0575).sin())
+            .collect();
+        let mut nan = tone.clone();
+        nan[100..200].fill(f32::NAN);
+        nan[300] = f32::INFINITY;
+        assert_eq!(
+            fixloop_live_push_planar(feed, nan.as_ptr(), tone.as_ptr(), tone.len(), &mut accepted),
+            FIXLOOP_OK
+        );
+        assert_eq!(accepted, tone.len());
+
+        // The analysing end.
+        let mut frames = 0u64;
+        assert_eq!(
+            fixloop_live_pump(null_mut(), &mut frames),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(fixloop_live_pump(live, &mut frames), FIXLOOP_OK);
+        assert_eq!(frames, tone.len() as u64);
+        assert_eq!(
+            fixloop_live_dropped(null(), null_mut(), null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(fixloop_live_reset(null_mut()), FIXLOOP_ERR_NULL_ARGUMENT);
+        let mut track = null_mut();
+        assert_eq!(
+            fixloop_live_track(null(), &mut track),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_live_track(live, null_mut()),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(fixloop_live_track(live, &mut track), FIXLOOP_OK);
+        let mut values = [fixloop_feature_value {
+            feature: 0,
+            value: 0.0,
+        }; 16];
+        let mut count = 0usize;
+        assert_eq!(
+            fixloop_track_features(track, values.as_mut_ptr(), 16, &mut count),
+            FIXLOOP_OK
+        );
+        // Two seconds: everything but the loudness range (3 s) is measured, all finite.
+        assert_eq!(count, 15);
+        assert!(values[..count].iter().all(|v| v.value.is_finite()));
+        assert_eq!(
+            fixloop_track_features(track, values.as_mut_ptr(), 4, &mut count),
+            FIXLOOP_ERR_BUFFER_TOO_SMALL
+        );
+        assert_eq!(
+            count, 15,
+            "the count is written even when the buffer is short"
+        );
+        assert_eq!(
+            fixloop_track_features(track, null_mut(), 0, &mut count),
+            FIXLOOP_OK
+        );
+        assert_eq!(
+            fixloop_track_features(track, null_mut(), 16, &mut count),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_track_features(null(), values.as_mut_ptr(), 16, &mut count),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        let mut seconds = 0.0;
+        assert_eq!(fixloop_track_seconds(track, &mut seconds), FIXLOOP_OK);
+        assert!((seconds - 2.0).abs() < 1e-12);
+        assert_eq!(fixloop_live_reset(live), FIXLOOP_OK);
+        fixloop_track_free(track);
+        fixloop_live_feed_free(feed);
+        fixloop_live_analyser_free(live);
+
+        // Files: NULL, missing, not audio; then a real one, whose fixes are analyze's.
+        let mut track = null_mut();
+        assert_eq!(
+            fixloop_analyze_file(null(), &mut track),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        let missing = CString::new("/nonexistent/mix.wav").unwrap();
+        assert_eq!(
+            fixloop_analyze_file(missing.as_ptr(), &mut track),
+            FIXLOOP_ERR_IO
+        );
+        assert!(
+            last_error().contains("/nonexistent/mix.wav"),
+            "{}",
+            last_error()
+        );
+        let dir = std::env::temp_dir().join(format!("fixloop-c-analysis-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let junk = dir.join("junk.wav");
+        std::fs::write(&junk, b"RIFF....WAVEnot really").unwrap();
+        let junk_c = CString::new(junk.to_str().unwrap()).unwrap();
+        let s = fixloop_analyze_file(junk_c.as_ptr(), &mut track);
+        assert!(
+            matches!(
+                s,
+                FIXLOOP_ERR_AUDIO | FIXLOOP_ERR_UNSUPPORTED | FIXLOOP_ERR_CORRUPT
+            ),
+            "{s:?}"
+        );
+        assert!(last_error().contains("junk.wav"), "{}", last_error());
+        assert!(track.is_null());
+
+        let wav = dir.join("mix.wav");
+        let mut spec = hound::WavWriter::create(
+            &wav,
+            hound::WavSpec {
+                channels: 2,
+                sample_rate: 48_000,
+                bits_per_sample: 32,
+                sample_format: hound::SampleFormat::Float,
+            },
+        )
+        .unwrap();
+        for i in 0..48_000 * 5 {
+            let t = i as f32 / 48_000.0;
+            let bass = 0.4 * (2.0 * std::f32::consts::PI * 55.0 * t).sin();
+            let lead = 0.1 * (2.0 * std::f32::consts::PI * 880.0 * t).sin();
+            spec.write_sample(bass + lead).unwrap();
+            spec.write_sample(bass - lead).unwrap();
+        }
+        spec.finalize().unwrap();
+        let wav_c = CString::new(wav.to_str().unwrap()).unwrap();
+        assert_eq!(fixloop_analyze_file(wav_c.as_ptr(), &mut track), FIXLOOP_OK);
+        let profile = load();
+        let mut list = null_mut();
+        assert_eq!(
+            fixloop_track_propose_fixes(null(), track, null(), &mut list),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_track_propose_fixes(profile, null(), null(), &mut list),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_track_propose_fixes(profile, track, null(), &mut list),
+            FIXLOOP_OK
+        );
+        let mut n = 0usize;
+        assert_eq!(fixloop_fix_list_len(list, &mut n), FIXLOOP_OK);
+        let file = fixloop::features::analyze_file(&wav).unwrap();
+        let expected = fixloop::analysis::TrackAnalysis::with_spectrum(
+            "mix.wav",
+            file.features,
+            file.spectrum,
+            Some(&fixloop::profile::Profile::load(std::path::Path::new(PROFILE)).unwrap()),
+            &fixloop::fixes::Policy::default(),
+        )
+        .unwrap()
+        .compared
+        .unwrap()
+        .fixes;
+        assert!(!expected.is_empty());
+        assert_eq!(n, expected.len());
+        for (i, fix) in expected.iter().enumerate() {
+            let mut buf = [0 as c_char; 512];
+            assert_eq!(
+                fixloop_fix_list_describe(list, i, buf.as_mut_ptr(), buf.len(), null_mut()),
+                FIXLOOP_OK
+            );
+            assert_eq!(
+                CStr::from_ptr(buf.as_ptr()).to_str().unwrap(),
+                fix.describe(),
+                "fix {i}"
+            );
+        }
+        fixloop_fix_list_free(list);
+        fixloop_track_free(track);
+        fixloop_profile_free(profile);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

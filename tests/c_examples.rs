@@ -1,9 +1,11 @@
 //! The C and C++ examples build against `include/fixloop.h` and the static library with
-//! `-Wall -Wextra -Werror` (C11, C++17), run — load the profile, score a track, record a fix
-//! lifecycle, flush, read the summary, refine, keep the profile's lineage (learn, history,
-//! revert) — and print what the library computes; then
-//! once more under AddressSanitizer (which includes LeakSanitizer on Linux), with no error
-//! or leak. The log they write is then read back by the library.
+//! `-Wall -Wextra -Werror` (C11, C++17), run — the C host generates a mix, writes it as a
+//! WAV file and analyses it as a file and live (pushed block by block); both load the
+//! profile, score a track, record a fix lifecycle, flush, read the summary, refine, keep
+//! the profile's lineage (learn, history, revert) — and print what the library computes;
+//! then once more under AddressSanitizer (which includes LeakSanitizer on Linux) and
+//! UndefinedBehaviorSanitizer, with no error or leak. The log they write is then read back
+//! by the library.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,7 +41,11 @@ fn build(source: &str, compiler: &str, std: &str, sanitize: bool) -> PathBuf {
         .arg(root().join("include"))
         .arg(root().join(source));
     if sanitize {
-        cmd.args(["-fsanitize=address", "-fno-omit-frame-pointer"]);
+        cmd.args([
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=undefined",
+            "-fno-omit-frame-pointer",
+        ]);
     }
     cmd.arg(static_lib())
         .args(["-lpthread", "-ldl", "-lm", "-o"])
@@ -55,6 +61,14 @@ fn build(source: &str, compiler: &str, std: &str, sanitize: bool) -> PathBuf {
     exe
 }
 
+/// Where a host writes the mix it generates (beside its feedback log).
+fn mix_path(exe: &Path) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "examples-mix-{}.wav",
+        exe.file_name().unwrap().to_string_lossy()
+    ))
+}
+
 fn run(exe: &Path) -> String {
     let feedback = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "examples-fb-{}",
@@ -67,12 +81,14 @@ fn run(exe: &Path) -> String {
     // this test process forks (Linux ETXTBSY); retry, as build tools do.
     let mut tries = 0;
     let out = loop {
-        let result = Command::new(exe)
-            .arg(root().join("assets/trance_profile.json"))
+        let mut cmd = Command::new(exe);
+        cmd.arg(root().join("assets/trance_profile.json"))
             .arg(&feedback)
             .arg(&home)
             .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-            .output();
+            .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+            .arg(mix_path(exe));
+        let result = cmd.output();
         match result {
             Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
                 tries += 1;
@@ -95,11 +111,23 @@ fn run(exe: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn check_c_output(text: &str) {
-    // The same numbers the Rust library gives for examples/data/wip_features.json.
-    let features =
-        fixloop::features::FeatureVector::load(&root().join("examples/data/wip_features.json"))
-            .unwrap();
+fn check_c_output(text: &str, mix: &Path) {
+    // The mix it generated, analysed by the library: the same features live and from the
+    // file, and the same numbers the library gives for that file.
+    let analysed = fixloop::features::analyze_file(mix).unwrap();
+    let features = analysed.features;
+    let count = fixloop::features::Feature::ALL
+        .iter()
+        .filter(|f| features.value(**f).is_some())
+        .count();
+    assert!(
+        text.contains(&format!("analysed 4.0 s: {count} features\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains("live: 192000 frames, 0 dropped, features equal the file's"),
+        "{text}"
+    );
     let profile =
         fixloop::profile::Profile::load(&root().join("assets/trance_profile.json")).unwrap();
     let report = fixloop::gaps::compare(&profile, &features);
@@ -111,16 +139,36 @@ fn check_c_output(text: &str) {
     );
     assert!(text.contains("profile trance_v1\n"), "{text}");
     assert!(text.contains(&want), "want {want:?} in\n{text}");
-    assert!(text.contains("gap low_end_width z=+4.49"), "{text}");
-    assert!(text.contains("fix low_end_width.width_adjust."), "{text}");
-    // The fix model through the C ABI agrees with the library's (the example's policy:
-    // default with amount 0.5; the first fix from neutral controls).
+    for g in report.gaps.iter().filter(|g| !g.in_range) {
+        let want = format!("gap {} z={:+.2}\n", g.feature.name(), g.z);
+        assert!(text.contains(&want), "want {want:?} in\n{text}");
+    }
+    // The fixes are `fixloop analyze`'s for the file (the example's policy: default with
+    // amount 0.5), and the fix model through the C ABI agrees with the library's (the
+    // first fix from neutral controls).
     let policy = fixloop::fixes::Policy {
         amount: 0.5,
         ..fixloop::fixes::Policy::default()
     };
+    let fixes = fixloop::analysis::TrackAnalysis::with_spectrum(
+        "mix",
+        features,
+        analysed.spectrum,
+        Some(&profile),
+        &policy,
+    )
+    .unwrap()
+    .compared
+    .unwrap()
+    .fixes;
+    assert!(!fixes.is_empty());
+    for fix in &fixes {
+        let want = format!("fix {} {}: ", fix.fix_id, fix.gap_feature.name());
+        assert!(text.contains(&want), "want {want:?} in\n{text}");
+        assert!(text.contains(&format!(": {}\n", fix.describe())), "{text}");
+    }
     // An advisory first fix (compression) moves no control, and the example says none.
-    let first = fixloop::fixes::propose(&profile, &report, &policy).unwrap()[0].clone();
+    let first = fixes[0].clone();
     match fixloop::fixes::control_move(&first, |c| c.neutral(), None) {
         Some(m) => {
             let want = format!(
@@ -159,9 +207,41 @@ fn check_c_output(text: &str) {
     assert!(text.ends_with("ok\n"), "{text}");
 }
 
-fn check_cpp_output(text: &str) {
+fn check_cpp_output(text: &str, mix: &Path) {
     assert!(text.contains("profile trance_v1\n"), "{text}");
     assert!(text.contains("score "), "{text}");
+    // The bass-heavy mix it wrote, analysed: `fixloop analyze`'s fixes under its policy
+    // (default, aiming at the mean), a bass cut among them.
+    let analysed = fixloop::features::analyze_file(mix).unwrap();
+    let count = fixloop::features::Feature::ALL
+        .iter()
+        .filter(|f| analysed.features.value(**f).is_some())
+        .count();
+    assert!(
+        text.contains(&format!("analysed {count} features\n")),
+        "{text}"
+    );
+    let profile =
+        fixloop::profile::Profile::load(&root().join("assets/trance_profile.json")).unwrap();
+    let policy = fixloop::fixes::Policy {
+        target_strategy: fixloop::fixes::TargetStrategy::Mean,
+        ..fixloop::fixes::Policy::default()
+    };
+    let fixes = fixloop::analysis::TrackAnalysis::with_spectrum(
+        "mix",
+        analysed.features,
+        analysed.spectrum,
+        Some(&profile),
+        &policy,
+    )
+    .unwrap()
+    .compared
+    .unwrap()
+    .fixes;
+    for fix in &fixes {
+        let want = format!("fix {}: {}\n", fix.gap_feature.name(), fix.describe());
+        assert!(text.contains(&want), "want {want:?} in\n{text}");
+    }
     assert!(text.contains("fix bass_level: Cut 60–250 Hz by"), "{text}");
     assert!(text.contains("collector pushed=5 durable=5"), "{text}");
     assert!(
@@ -188,16 +268,20 @@ fn check_cpp_output(text: &str) {
 
 #[test]
 fn c_example_builds_and_runs() {
-    check_c_output(&run(&build("examples/c/host.c", "cc", "c11", false)));
+    let exe = build("examples/c/host.c", "cc", "c11", false);
+    check_c_output(&run(&exe), &mix_path(&exe));
 }
 
 #[test]
 fn cpp_example_builds_and_runs() {
-    check_cpp_output(&run(&build("examples/cpp/host.cpp", "c++", "c++17", false)));
+    let exe = build("examples/cpp/host.cpp", "c++", "c++17", false);
+    check_cpp_output(&run(&exe), &mix_path(&exe));
 }
 
 #[test]
-fn examples_are_clean_under_address_sanitizer() {
-    check_c_output(&run(&build("examples/c/host.c", "cc", "c11", true)));
-    check_cpp_output(&run(&build("examples/cpp/host.cpp", "c++", "c++17", true)));
+fn examples_are_clean_under_address_and_undefined_behaviour_sanitizers() {
+    let exe = build("examples/c/host.c", "cc", "c11", true);
+    check_c_output(&run(&exe), &mix_path(&exe));
+    let exe = build("examples/cpp/host.cpp", "c++", "c++17", true);
+    check_cpp_output(&run(&exe), &mix_path(&exe));
 }

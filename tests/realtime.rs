@@ -73,3 +73,67 @@ fn the_analyser_can_move_to_another_thread() {
     });
     assert_eq!(h.join().unwrap(), 64);
 }
+
+#[test]
+fn pushing_into_a_live_analysis_allocates_nothing() {
+    use fixloop::ffi::{fixloop_live_push_interleaved, fixloop_live_push_planar, fixloop_status};
+    let (l, r) = {
+        let mut rng = Rng::new(2);
+        let n = RATE as usize;
+        (noise(&mut rng, n, 0.1), noise(&mut rng, n, 0.1))
+    };
+    let inter = interleave(&l, &r);
+    // Through the library and through the C ABI (a ring too small for everything, so the
+    // dropping path runs too).
+    let (mut feed, mut analyser) = fixloop::features::live(RATE, RATE as usize).unwrap();
+    let (mut feed_c, mut analyser_c) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: valid out-pointers.
+    let s = unsafe { fixloop::ffi::fixloop_live_new(RATE, 3000, &mut feed_c, &mut analyser_c) };
+    assert_eq!(s, fixloop_status::FIXLOOP_OK);
+    let mut accepted = 0usize;
+    reset_violation_count();
+    let statuses = assert_no_alloc(|| {
+        let mut ok = true;
+        for (cl, cr) in l.chunks(64).zip(r.chunks(64)) {
+            feed.push(cl, cr);
+            // SAFETY: a live feed, `cl.len()` samples in each channel.
+            ok &= unsafe {
+                fixloop_live_push_planar(feed_c, cl.as_ptr(), cr.as_ptr(), cl.len(), &mut accepted)
+            } == fixloop_status::FIXLOOP_OK;
+        }
+        for chunk in inter.chunks(2 * 480) {
+            feed.push_interleaved(chunk, 2);
+            // SAFETY: a live feed, chunk.len() / 2 stereo frames.
+            ok &= unsafe {
+                fixloop_live_push_interleaved(
+                    feed_c,
+                    chunk.as_ptr(),
+                    chunk.len() / 2,
+                    2,
+                    &mut accepted,
+                )
+            } == fixloop_status::FIXLOOP_OK;
+        }
+        feed.push_mono(&l[..100]);
+        ok
+    });
+    assert!(statuses);
+    assert_eq!(
+        violation_count(),
+        0,
+        "pushing into a live analysis allocated"
+    );
+    assert_eq!(analyser.pump(), RATE as u64);
+    assert_eq!(feed.dropped(), RATE as u64 + 100);
+    // SAFETY: handles from fixloop_live_new, released once.
+    unsafe {
+        let mut frames = 0u64;
+        let mut dropped = 0u64;
+        fixloop::ffi::fixloop_live_pump(analyser_c, &mut frames);
+        fixloop::ffi::fixloop_live_dropped(analyser_c, std::ptr::null_mut(), &mut dropped);
+        assert_eq!(frames, 3000);
+        assert_eq!(dropped, 2 * RATE as u64 - 3000);
+        fixloop::ffi::fixloop_live_feed_free(feed_c);
+        fixloop::ffi::fixloop_live_analyser_free(analyser_c);
+    }
+}

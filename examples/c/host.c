@@ -1,13 +1,16 @@
-/* A C host of the fixloop API: loads a profile, scores a work-in-progress track, proposes
- * fixes, records one fix's lifecycle in a feedback log (applied, accepted, outcome,
- * session saved), flushes, reads the feedback summary and refines the profile; then keeps
- * the profile's lineage in a home as the plugin does: adopts it, runs the learning step,
- * reads the history and reverts to the original.
+/* A C host of the fixloop API: generates a short stereo mix and writes it as a WAV file,
+ * analyses it twice — the file, and the same samples pushed block by block through a live
+ * analysis as an audio thread would — then loads a profile, scores the mix, proposes fixes,
+ * records one fix's lifecycle in a feedback log (applied, accepted, outcome, session
+ * saved), flushes, reads the feedback summary and refines the profile; then keeps the
+ * profile's lineage in a home as the plugin does: adopts it, runs the learning step, reads
+ * the history and reverts to the original.
  *
- * Usage: host PROFILE.json FEEDBACK_DIR HOME_DIR
+ * Usage: host PROFILE.json FEEDBACK_DIR HOME_DIR MIX.wav
  * Build: cc -std=c11 -Iinclude examples/c/host.c target/release/libfixloop.a -lpthread -ldl -lm
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,22 +26,64 @@ static int fail(const char *what, fixloop_status status) {
     return 1;
 }
 
-/* The work-in-progress mix, by feature name. */
-static const struct {
-    const char *name;
-    double value;
-} WIP[] = {
-    {"loudness", -10.9},       {"loudness_range", 7.9},    {"true_peak", -1.6},
-    {"plr", 9.3},              {"sub_level", -4.1},        {"bass_level", -1.9},
-    {"low_mid_level", -11.0},  {"mid_level", -13.4},       {"high_mid_level", -20.9},
-    {"high_level", -26.7},     {"air_level", -33.9},       {"spectral_centroid", 780.0},
-    {"stereo_width", 0.52},    {"stereo_correlation", 0.58}, {"low_end_width", 0.19},
-    {"modulation_depth", 4.1},
-};
+enum { RATE = 48000, SECONDS = 4, FRAMES = RATE * SECONDS, BLOCK = 512 };
+
+/* A small mix: a 55 Hz bass (centred), a detuned saw-ish pad (wide), off-beat noise hats. */
+static void render_mix(float *left, float *right) {
+    const double two_pi = 6.283185307179586;
+    uint32_t noise = 12345u;
+    for (size_t i = 0; i < FRAMES; i++) {
+        double t = (double)i / RATE;
+        double beat = fmod(t * 2.25, 1.0); /* 135 bpm quarter notes */
+        double bass = 0.35 * sin(two_pi * 55.0 * t) * (beat < 0.5 ? 1.0 : 0.6);
+        double pad_l = 0.08 * (sin(two_pi * 220.0 * t) + 0.5 * sin(two_pi * 440.7 * t));
+        double pad_r = 0.08 * (sin(two_pi * 220.9 * t) + 0.5 * sin(two_pi * 439.2 * t));
+        noise = noise * 1664525u + 1013904223u;
+        double white = (double)(noise >> 8) / 8388608.0 - 1.0;
+        double hats = (beat > 0.5 && beat < 0.56) ? 0.05 * white : 0.0;
+        left[i] = (float)(bass + pad_l + hats);
+        right[i] = (float)(bass + pad_r + hats);
+    }
+}
+
+static void put_u32(FILE *f, uint32_t v) {
+    unsigned char b[4] = {v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >> 24) & 0xff};
+    fwrite(b, 1, 4, f);
+}
+
+static void put_u16(FILE *f, uint16_t v) {
+    unsigned char b[2] = {v & 0xff, (v >> 8) & 0xff};
+    fwrite(b, 1, 2, f);
+}
+
+/* A 32-bit float stereo WAV (little-endian IEEE floats assumed, as on every host fixloop
+ * builds for). */
+static int write_wav(const char *path, const float *left, const float *right) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    uint32_t data = FRAMES * 2 * 4;
+    fwrite("RIFF", 1, 4, f);
+    put_u32(f, 36 + data);
+    fwrite("WAVEfmt ", 1, 8, f);
+    put_u32(f, 16);
+    put_u16(f, 3); /* IEEE float */
+    put_u16(f, 2);
+    put_u32(f, RATE);
+    put_u32(f, RATE * 2 * 4);
+    put_u16(f, 2 * 4);
+    put_u16(f, 32);
+    fwrite("data", 1, 4, f);
+    put_u32(f, data);
+    for (size_t i = 0; i < FRAMES; i++) {
+        fwrite(&left[i], 4, 1, f);
+        fwrite(&right[i], 4, 1, f);
+    }
+    return fclose(f) == 0;
+}
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s PROFILE.json FEEDBACK_DIR HOME_DIR\n", argv[0]);
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s PROFILE.json FEEDBACK_DIR HOME_DIR MIX.wav\n", argv[0]);
         return 2;
     }
     if (fixloop_abi_version() != FIXLOOP_ABI_VERSION) {
@@ -47,22 +92,71 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    /* The mix, written as a file. */
+    float *left = malloc(FRAMES * sizeof *left);
+    float *right = malloc(FRAMES * sizeof *right);
+    if (!left || !right) return 1;
+    render_mix(left, right);
+    if (!write_wav(argv[4], left, right)) {
+        fprintf(stderr, "cannot write %s\n", argv[4]);
+        return 1;
+    }
+
+    /* Analysis of the file. */
+    fixloop_track *track = NULL;
+    fixloop_status s = fixloop_analyze_file(argv[4], &track);
+    if (s != FIXLOOP_OK) return fail("fixloop_analyze_file", s);
+    fixloop_feature_value values[FIXLOOP_FEATURE_COUNT];
+    size_t n = 0;
+    s = fixloop_track_features(track, values, FIXLOOP_FEATURE_COUNT, &n);
+    if (s != FIXLOOP_OK) return fail("fixloop_track_features", s);
+    double seconds = 0.0;
+    fixloop_track_seconds(track, &seconds);
+    printf("analysed %.1f s: %zu features\n", seconds, n);
+
+    /* The same samples through a live analysis: the audio thread pushes blocks (real-time
+     * safe), another thread pumps and reads. One thread plays both parts here. */
+    fixloop_live_feed *feed = NULL;
+    fixloop_live_analyser *live = NULL;
+    s = fixloop_live_new(RATE, RATE, &feed, &live);
+    if (s != FIXLOOP_OK) return fail("fixloop_live_new", s);
+    for (size_t start = 0; start < FRAMES; start += BLOCK) {
+        size_t frames = FRAMES - start < BLOCK ? FRAMES - start : BLOCK;
+        s = fixloop_live_push_planar(feed, left + start, right + start, frames, NULL);
+        if (s != FIXLOOP_OK) return fail("fixloop_live_push_planar", s);
+        if ((start / BLOCK) % 32 == 31) fixloop_live_pump(live, NULL); /* a timer's tick */
+    }
+    fixloop_live_pump(live, NULL);
+    uint64_t live_frames = 0, dropped = 0;
+    fixloop_live_dropped(live, &live_frames, &dropped);
+    fixloop_track *live_track = NULL;
+    s = fixloop_live_track(live, &live_track);
+    if (s != FIXLOOP_OK) return fail("fixloop_live_track", s);
+    fixloop_feature_value live_values[FIXLOOP_FEATURE_COUNT];
+    size_t live_n = 0;
+    fixloop_track_features(live_track, live_values, FIXLOOP_FEATURE_COUNT, &live_n);
+    int same = live_n == n;
+    for (size_t i = 0; same && i < n; i++) {
+        same = live_values[i].feature == values[i].feature &&
+               live_values[i].value == values[i].value;
+    }
+    printf("live: %llu frames, %llu dropped, features %s the file's\n",
+           (unsigned long long)live_frames, (unsigned long long)dropped,
+           same ? "equal" : "differ from");
+    fixloop_track_free(live_track);
+    fixloop_live_feed_free(feed);
+    fixloop_live_analyser_free(live);
+    free(left);
+    free(right);
+
     fixloop_profile *profile = NULL;
-    fixloop_status s = fixloop_profile_load(argv[1], &profile);
+    s = fixloop_profile_load(argv[1], &profile);
     if (s != FIXLOOP_OK) return fail("fixloop_profile_load", s);
 
     char version[64];
     s = fixloop_profile_version(profile, version, sizeof version, NULL);
     if (s != FIXLOOP_OK) return fail("fixloop_profile_version", s);
     printf("profile %s\n", version);
-
-    size_t n = sizeof WIP / sizeof WIP[0];
-    fixloop_feature_value values[FIXLOOP_FEATURE_COUNT];
-    for (size_t i = 0; i < n; i++) {
-        s = fixloop_feature_from_name(WIP[i].name, &values[i].feature);
-        if (s != FIXLOOP_OK) return fail("fixloop_feature_from_name", s);
-        values[i].value = WIP[i].value;
-    }
 
     fixloop_score score;
     fixloop_gap gaps[FIXLOOP_FEATURE_COUNT];
@@ -81,13 +175,15 @@ int main(int argc, char **argv) {
     fixloop_policy_default(&policy);
     policy.amount = 0.5;
     fixloop_fix_list *fixes = NULL;
-    s = fixloop_propose_fixes(profile, values, n, &policy, &fixes);
-    if (s != FIXLOOP_OK) return fail("fixloop_propose_fixes", s);
+    /* From the analysed track: the fixes `fixloop analyze` proposes for the same audio. */
+    s = fixloop_track_propose_fixes(profile, track, &policy, &fixes);
+    if (s != FIXLOOP_OK) return fail("fixloop_track_propose_fixes", s);
+    fixloop_track_free(track);
     size_t fix_count = 0;
     fixloop_fix_list_len(fixes, &fix_count);
     for (size_t i = 0; i < fix_count; i++) {
         fixloop_fix fix;
-        char text[128];
+        char text[256];
         fixloop_fix_list_get(fixes, i, &fix);
         fixloop_fix_list_describe(fixes, i, text, sizeof text, NULL);
         printf("fix %s %s: %.2f -> %.2f (confidence %.2f): %s\n", fix.fix_id,
@@ -103,7 +199,7 @@ int main(int argc, char **argv) {
     uint32_t arm = 0;
     s = fixloop_ab_assign(tests[0], "session-c-1", 0.5, &arm);
     if (s != FIXLOOP_OK) return fail("fixloop_ab_assign", s);
-    s = fixloop_collector_start_session(collector, "wip_anthem_v3.wav", "session-c-1", version,
+    s = fixloop_collector_start_session(collector, argv[4], "session-c-1", version,
                                         tests, &arm, 1);
     if (s != FIXLOOP_OK) return fail("fixloop_collector_start_session", s);
     fixloop_fix first;

@@ -1,13 +1,17 @@
 // A C++17 host over the fixloop C API: RAII wrappers own the handles, errors become
 // exceptions carrying fixloop_last_error().
 //
-// Loads a profile, scores a track, proposes fixes, records a fix lifecycle through a
-// Collector (applied, modified, outcome, bounce), flushes, reads the summary, refines, and
-// runs the learning step on the profile's Lineage in a home, then reverts it.
+// Renders a short bass-heavy mix and writes it as a WAV file, analyses the file (a Track),
+// loads a profile, scores the track, proposes fixes for it, records a fix lifecycle through
+// a Collector (applied, modified, outcome, bounce), flushes, reads the summary, refines,
+// and runs the learning step on the profile's Lineage in a home, then reverts it.
 //
-// Usage: host PROFILE.json FEEDBACK_DIR HOME_DIR
+// Usage: host PROFILE.json FEEDBACK_DIR HOME_DIR MIX.wav
 // Build: c++ -std=c++17 -Iinclude examples/cpp/host.cpp target/release/libfixloop.a -lpthread -ldl -lm
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -126,6 +130,33 @@ class Collector {
     std::unique_ptr<fixloop_collector, Closer> handle_;
 };
 
+// An analysed track: its features and spectrum, from an audio file.
+class Track {
+  public:
+    static Track analyze(const std::string &path) {
+        fixloop_track *t = nullptr;
+        check("fixloop_analyze_file", fixloop_analyze_file(path.c_str(), &t));
+        return Track(t);
+    }
+    // The measured features (absent ones left out).
+    std::vector<fixloop_feature_value> features() const {
+        std::vector<fixloop_feature_value> values(FIXLOOP_FEATURE_COUNT);
+        size_t n = 0;
+        check("fixloop_track_features",
+              fixloop_track_features(handle_.get(), values.data(), values.size(), &n));
+        values.resize(n);
+        return values;
+    }
+    const fixloop_track *get() const { return handle_.get(); }
+
+  private:
+    explicit Track(fixloop_track *t) : handle_(t) {}
+    struct Deleter {
+        void operator()(fixloop_track *t) const { fixloop_track_free(t); }
+    };
+    std::unique_ptr<fixloop_track, Deleter> handle_;
+};
+
 class Profile {
   public:
     static Profile load(const std::string &path) {
@@ -150,6 +181,13 @@ class Profile {
         fixloop_fix_list *list = nullptr;
         check("fixloop_propose_fixes", fixloop_propose_fixes(handle_.get(), values.data(),
                                                              values.size(), &policy, &list));
+        return FixList(list);
+    }
+    // The fixes `fixloop analyze` proposes for the track's audio.
+    FixList fixes(const Track &track, const fixloop_policy &policy) const {
+        fixloop_fix_list *list = nullptr;
+        check("fixloop_track_propose_fixes",
+              fixloop_track_propose_fixes(handle_.get(), track.get(), &policy, &list));
         return FixList(list);
     }
     const fixloop_profile *get() const { return handle_.get(); }
@@ -220,25 +258,72 @@ inline uint32_t feature(const char *name) {
 
 }  // namespace fixloop
 
+// Four seconds of a 48 kHz stereo mix with too much bass, as a 16-bit WAV file.
+static void write_mix(const std::string &path) {
+    const int rate = 48000, frames = rate * 4;
+    const double two_pi = 6.283185307179586;
+    std::vector<int16_t> samples;
+    samples.reserve(2 * frames);
+    uint32_t noise = 2024u;
+    for (int i = 0; i < frames; i++) {
+        double t = double(i) / rate;
+        double beat = std::fmod(t * 2.25, 1.0);  // 135 bpm quarter notes
+        // A loud two-note bass, a bright saw lead a little wider than mono, noise hats.
+        double bass = 0.45 * std::sin(two_pi * 82.4 * t) + 0.2 * std::sin(two_pi * 164.8 * t);
+        double saw_l = 0.0, saw_r = 0.0;
+        for (int k = 1; k <= 24; k++) {
+            saw_l += std::sin(two_pi * 440.0 * k * t) / k;
+            saw_r += std::sin(two_pi * 441.5 * k * t) / k;
+        }
+        noise = noise * 1664525u + 1013904223u;
+        double hats = (beat > 0.5 && beat < 0.56) ? 0.06 * ((noise >> 8) / 8388608.0 - 1.0) : 0.0;
+        samples.push_back(int16_t(std::lround(32767.0 * 0.7 * (bass + 0.05 * saw_l + hats))));
+        samples.push_back(int16_t(std::lround(32767.0 * 0.7 * (bass + 0.05 * saw_r + hats))));
+    }
+    auto u32 = [](std::ofstream &f, uint32_t v) {
+        for (int k = 0; k < 4; k++) f.put(char((v >> (8 * k)) & 0xff));
+    };
+    auto u16 = [](std::ofstream &f, uint16_t v) {
+        f.put(char(v & 0xff));
+        f.put(char(v >> 8));
+    };
+    std::ofstream f(path, std::ios::binary);
+    uint32_t data = uint32_t(samples.size() * 2);
+    f.write("RIFF", 4);
+    u32(f, 36 + data);
+    f.write("WAVEfmt ", 8);
+    u32(f, 16);
+    u16(f, 1);  // PCM
+    u16(f, 2);
+    u32(f, rate);
+    u32(f, rate * 4);
+    u16(f, 4);
+    u16(f, 16);
+    f.write("data", 4);
+    u32(f, data);
+    for (int16_t v : samples) u16(f, uint16_t(v));
+    if (!f) throw std::runtime_error("cannot write " + path);
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: %s PROFILE.json FEEDBACK_DIR HOME_DIR\n", argv[0]);
+    if (argc != 5) {
+        std::fprintf(stderr, "usage: %s PROFILE.json FEEDBACK_DIR HOME_DIR MIX.wav\n", argv[0]);
         return 2;
     }
     try {
         auto profile = fixloop::Profile::load(argv[1]);
         std::printf("profile %s\n", profile.version().c_str());
-        std::vector<fixloop_feature_value> track = {
-            {fixloop::feature("loudness"), -10.9},     {fixloop::feature("bass_level"), -1.9},
-            {fixloop::feature("low_end_width"), 0.19}, {fixloop::feature("stereo_width"), 0.52},
-        };
+        write_mix(argv[4]);
+        auto analysed = fixloop::Track::analyze(argv[4]);
+        auto track = analysed.features();
+        std::printf("analysed %zu features\n", track.size());
         auto score = profile.score(track);
         std::printf("score %.1f (%u of %u in range)\n", score.score, score.in_range_count,
                     score.gap_count);
         fixloop_policy policy;
         fixloop::check("fixloop_policy_default", fixloop_policy_default(&policy));
         policy.target_strategy = FIXLOOP_TARGET_MEAN;
-        auto fixes = profile.fixes(track, policy);
+        auto fixes = profile.fixes(analysed, policy);
         for (size_t i = 0; i < fixes.size(); i++) {
             auto fix = fixes.at(i);
             std::printf("fix %s: %s\n", fixloop_feature_name(fix.gap_feature),
@@ -246,7 +331,7 @@ int main(int argc, char **argv) {
         }
         {
             fixloop::Collector collector(argv[2]);
-            collector.start_session("wip.wav", "session-cpp-1", profile.version());
+            collector.start_session(argv[4], "session-cpp-1", profile.version());
             auto fix = fixes.at(0);
             auto event = collector.fix_applied(fix);
             collector.modified(event, (fix.current_value + fix.new_value) / 2);

@@ -1,5 +1,6 @@
 //! Features: the catalogue of names and units, the feature vector of one track, the
-//! real-time streaming [`Analyser`], and offline analysis of audio files (cargo feature
+//! real-time streaming [`Analyser`], the [`live`] pair that feeds it from an audio
+//! thread, and offline analysis of audio files (cargo feature
 //! `decode`, on with `cli`).
 //!
 //! The real-time part (`analyser`, `spectrum`, `modulation` and [`crate::dsp`]) imports
@@ -11,6 +12,7 @@ mod batch;
 mod catalogue;
 #[cfg(feature = "decode")]
 mod decode;
+mod live;
 pub mod modulation;
 pub mod spectrum;
 pub use spectrum::{SpectrumPart, SpectrumProfile};
@@ -29,4 +31,5 @@ pub use decode::{
     analyze_file, analyze_file_through, decode_file, AudioInfo, FileAnalysis, MAX_NON_FINITE_SHARE,
     MIN_FILE_SECONDS,
 };
+pub use live::{live, LiveAnalyser, LiveFeed, MAX_LIVE_CAPACITY_FRAMES};
 pub use vector::{Absent, FeatureVector, Measurement};

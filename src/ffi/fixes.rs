@@ -191,6 +191,15 @@ pub struct fixloop_fix_list {
 }
 
 impl fixloop_fix_list {
+    /// A list of `fixes`, their ids kept as C strings for the accessors.
+    pub(crate) fn from_fixes(fixes: Vec<Fix>) -> fixloop_fix_list {
+        let ids = fixes
+            .iter()
+            .map(|f| CString::new(f.fix_id.clone()).unwrap_or_default())
+            .collect();
+        fixloop_fix_list { fixes, ids }
+    }
+
     /// The fixes, for other parts of the C ABI (the collector records them).
     pub(crate) fn get(&self, index: usize) -> FfiResult<&Fix> {
         self.fixes.get(index).ok_or_else(|| {
@@ -261,6 +270,54 @@ pub(crate) fn features_arg(values: &[fixloop_feature_value]) -> FfiResult<Featur
             .map_err(|e| Failure::from(e.context(format_args!("values[{i}]"))))?;
     }
     Ok(v)
+}
+
+/// Writes the present values of `features` into `(values, cap)` in catalogue order and
+/// their number to `*out_count`; a buffer too small for them all gives
+/// `FIXLOOP_ERR_BUFFER_TOO_SMALL` and writes nothing but the count.
+///
+/// # Safety
+/// `values` must be NULL or point to `cap` writable entries; `out_count` NULL or writable.
+pub(crate) unsafe fn features_out(
+    features: &FeatureVector,
+    values: *mut fixloop_feature_value,
+    cap: usize,
+    out_count: *mut usize,
+) -> FfiResult {
+    let present: Vec<fixloop_feature_value> = crate::features::Feature::ALL
+        .iter()
+        .filter_map(|f| {
+            features.value(*f).map(|value| fixloop_feature_value {
+                feature: f.id(),
+                value,
+            })
+        })
+        .collect();
+    if !out_count.is_null() {
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { out_count.write(present.len()) };
+    }
+    if values.is_null() {
+        return if cap == 0 {
+            Ok(())
+        } else {
+            Err(Failure::null("values"))
+        };
+    }
+    if present.len() > cap {
+        return Err(Failure::new(
+            FIXLOOP_ERR_BUFFER_TOO_SMALL,
+            format!(
+                "values buffer holds {cap} but the track has {} features; pass FIXLOOP_FEATURE_COUNT",
+                present.len()
+            ),
+        ));
+    }
+    for (i, v) in present.into_iter().enumerate() {
+        // SAFETY: values has cap >= present.len() writable entries.
+        unsafe { values.add(i).write(v) };
+    }
+    Ok(())
 }
 
 /// Scores a track against `profile`. `values` holds `count` feature values (any order, each
@@ -361,11 +418,7 @@ pub unsafe extern "C" fn fixloop_propose_fixes(
         let aimed = profile.inner.aimed(policy.targets);
         let report = gaps::compare(&aimed, &features);
         let fixes = fx::propose(&aimed, &report, &policy)?;
-        let ids = fixes
-            .iter()
-            .map(|f| CString::new(f.fix_id.clone()).unwrap_or_default())
-            .collect();
-        let list = Box::into_raw(Box::new(fixloop_fix_list { fixes, ids }));
+        let list = Box::into_raw(Box::new(fixloop_fix_list::from_fixes(fixes)));
         // SAFETY: checked non-NULL above.
         unsafe { out.write(list) };
         Ok(())

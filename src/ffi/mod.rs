@@ -21,12 +21,14 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+mod analysis;
 mod collector;
 mod fixes;
 mod learn;
 mod lineage;
 mod profile;
 
+pub use analysis::*;
 pub use collector::*;
 pub use fixes::*;
 pub use learn::*;

@@ -1,0 +1,350 @@
+//! Audio analysis through the C ABI: a live analysis fed from the host's audio thread,
+//! the analysis of an audio file, and the analysed track they give (features and spectrum),
+//! from which fixes are proposed the way `fixloop analyze` proposes them.
+
+use super::fixes::{
+    features_out, fixloop_feature_value, fixloop_fix_list, fixloop_policy, policy_arg,
+};
+use super::profile::fixloop_profile;
+use super::*;
+use crate::analysis::TrackAnalysis;
+use crate::features::{FeatureVector, LiveAnalyser, LiveFeed, SpectrumProfile};
+
+/// The audio thread's end of a live analysis: push frames into it. Created with
+/// [`fixloop_live_new`], released with [`fixloop_live_feed_free`]. One thread at a time
+/// (the audio thread); it may move between threads.
+pub struct fixloop_live_feed {
+    inner: LiveFeed,
+}
+
+/// The analysing end of a live analysis: drain what the feed pushed and read the features.
+/// Created with [`fixloop_live_new`], released with [`fixloop_live_analyser_free`]. One
+/// thread at a time (a background thread or a timer, never the audio thread).
+pub struct fixloop_live_analyser {
+    inner: LiveAnalyser,
+}
+
+/// An analysed track: its features and its long-term spectrum, from
+/// [`fixloop_analyze_file`] or [`fixloop_live_track`]; released with
+/// [`fixloop_track_free`]. Immutable: any number of threads may read it.
+pub struct fixloop_track {
+    features: FeatureVector,
+    spectrum: Option<SpectrumProfile>,
+    seconds: f64,
+}
+
+/// Creates a live analysis of stereo audio at `sample_rate_hz` (8 000–768 000) whose ring
+/// holds `capacity_frames` frames (1 to 4 194 304; a second or two of audio gives the
+/// analysing thread room to be late). Writes the audio thread's end to `*out_feed` and the
+/// analysing end to `*out_analyser`; the caller owns both and releases each with its
+/// `_free` (in either order).
+///
+/// Allocates (about 0.5 MB and 8 bytes per frame of ring): call it off the audio thread.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_live_new(
+    sample_rate_hz: u32,
+    capacity_frames: usize,
+    out_feed: *mut *mut fixloop_live_feed,
+    out_analyser: *mut *mut fixloop_live_analyser,
+) -> fixloop_status {
+    boundary(|| {
+        let out_feed = out_ptr(out_feed, "out_feed")?;
+        let out_analyser = out_ptr(out_analyser, "out_analyser")?;
+        let (feed, analyser) = crate::features::live(sample_rate_hz, capacity_frames)?;
+        // SAFETY: both checked non-NULL above.
+        unsafe {
+            out_feed.write(Box::into_raw(Box::new(fixloop_live_feed { inner: feed })));
+            out_analyser.write(Box::into_raw(Box::new(fixloop_live_analyser {
+                inner: analyser,
+            })));
+        }
+        Ok(())
+    })
+}
+
+/// Pushes `frames` stereo frames from two channel buffers. Writes how many the ring took
+/// to `*out_accepted` (may be NULL); frames it could not take are counted as dropped
+/// ([`fixloop_live_dropped`]), never waited for. Non-finite samples are analysed as 0.
+///
+/// **Real-time safe**: no allocation, lock, system call or wait when the arguments are
+/// valid (checked by the allocation test in `tests/realtime.rs`). A NULL `feed`, or a NULL
+/// channel with `frames` > 0, returns `FIXLOOP_ERR_NULL_ARGUMENT`, and keeping its message
+/// allocates: a programming error, not a path to take on the audio thread.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_live_push_planar(
+    feed: *mut fixloop_live_feed,
+    left: *const f32,
+    right: *const f32,
+    frames: usize,
+    out_accepted: *mut usize,
+) -> fixloop_status {
+    boundary(|| {
+        // SAFETY: NULL or a live feed used by this thread only, per the contract.
+        let feed = unsafe { feed.as_mut() }.ok_or_else(|| Failure::null("feed"))?;
+        // SAFETY: the caller guarantees `frames` readable samples in each channel.
+        let left = unsafe { arg_slice(left, frames, "left") }?;
+        // SAFETY: as above.
+        let right = unsafe { arg_slice(right, frames, "right") }?;
+        let n = feed.inner.push(left, right);
+        if !out_accepted.is_null() {
+            // SAFETY: non-NULL and writable per the contract.
+            unsafe { out_accepted.write(n) };
+        }
+        Ok(())
+    })
+}
+
+/// Pushes `frames` frames of `channels` interleaved channels (`frames × channels`
+/// samples): one channel is analysed as centred stereo, two as stereo, more by their first
+/// two. As [`fixloop_live_push_planar`] (real-time safe with valid arguments); `channels`
+/// 0 is `FIXLOOP_ERR_INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_live_push_interleaved(
+    feed: *mut fixloop_live_feed,
+    samples: *const f32,
+    frames: usize,
+    channels: u32,
+    out_accepted: *mut usize,
+) -> fixloop_status {
+    boundary(|| {
+        // SAFETY: NULL or a live feed used by this thread only, per the contract.
+        let feed = unsafe { feed.as_mut() }.ok_or_else(|| Failure::null("feed"))?;
+        if channels == 0 {
+            return Err(Failure::new(
+                FIXLOOP_ERR_INVALID_ARGUMENT,
+                "argument channels is 0",
+            ));
+        }
+        let len = frames.checked_mul(channels as usize).ok_or_else(|| {
+            Failure::new(FIXLOOP_ERR_INVALID_ARGUMENT, "frames × channels overflows")
+        })?;
+        // SAFETY: the caller guarantees frames × channels readable samples.
+        let samples = unsafe { arg_slice(samples, len, "samples") }?;
+        let n = feed.inner.push_interleaved(samples, channels as usize);
+        if !out_accepted.is_null() {
+            // SAFETY: non-NULL and writable per the contract.
+            unsafe { out_accepted.write(n) };
+        }
+        Ok(())
+    })
+}
+
+/// Releases the audio thread's end of a live analysis. NULL is ignored; releasing twice is
+/// undefined. Not real-time safe (it frees memory): release it when audio has stopped.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_live_feed_free(feed: *mut fixloop_live_feed) {
+    // SAFETY: NULL or from Box::into_raw in fixloop_live_new, per the contract.
+    unsafe { free_box(feed) }
+}
+
+/// Analyses every frame waiting in the ring; writes how many to `*out_frames` (may be
+/// NULL). Not real-time safe: call it from a background thread or a timer, often enough
+/// that the ring does not fill (the analysis costs about a millisecond per second of
+/// audio).
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_live_pump(
+    analyser: *mut fixloop_live_analyser,
+    out_frames: *mut u64,
+) -> fixloop_status {
+    boundary(|| {
+        // SAFETY: NULL or a live analyser used by this thread only, per the contract.
+        let a = unsafe { analyser.as_mut() }.ok_or_else(|| Failure::null("analyser"))?;
+        let n = a.inner.pump();
+        if !out_frames.is_null() {
+            // SAFETY: non-NULL and writable per the contract.
+            unsafe { out_frames.write(n) };
+        }
+        Ok(())
+    })
+}
+
+/// Writes the frames analysed so far to `*out_frames` and the frames the feed dropped
+/// because the ring was full to `*out_dropped` (either may be NULL).
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_live_dropped(
+    analyser: *const fixloop_live_analyser,
+    out_frames: *mut u64,
+    out_dropped: *mut u64,
+) -> fixloop_status {
+    boundary(|| {
+        // SAFETY: NULL or a live analyser, per the contract.
+        let a = unsafe { arg_ref(analyser, "analyser") }?;
+        if !out_frames.is_null() {
+            // SAFETY: non-NULL and writable per the contract.
+            unsafe { out_frames.write(a.inner.frames()) };
+        }
+        if !out_dropped.is_null() {
+            // SAFETY: non-NULL and writable per the contract.
+            unsafe { out_dropped.write(a.inner.dropped()) };
+        }
+        Ok(())
+    })
+}
+
+/// Starts the live analysis over: frames waiting in the ring are discarded, the analysis
+/// cleared (a new song, a new take). Not real-time safe.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_live_reset(
+    analyser: *mut fixloop_live_analyser,
+) -> fixloop_status {
+    boundary(|| {
+        // SAFETY: NULL or a live analyser used by this thread only, per the contract.
+        let a = unsafe { analyser.as_mut() }.ok_or_else(|| Failure::null("analyser"))?;
+        a.inner.reset();
+        Ok(())
+    })
+}
+
+/// Takes what the live analysis has measured so far (features and spectrum of every frame
+/// pumped) as a track into `*out`, which the caller owns and releases with
+/// [`fixloop_track_free`]. Does not pump first.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_live_track(
+    analyser: *const fixloop_live_analyser,
+    out: *mut *mut fixloop_track,
+) -> fixloop_status {
+    boundary(|| {
+        let out = out_ptr(out, "out")?;
+        // SAFETY: NULL or a live analyser, per the contract.
+        let a = unsafe { arg_ref(analyser, "analyser") }?;
+        let track = fixloop_track {
+            features: a.inner.features(),
+            spectrum: a.inner.spectrum_profile(),
+            seconds: a.inner.frames() as f64 / f64::from(a.inner.sample_rate_hz()),
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(Box::into_raw(Box::new(track))) };
+        Ok(())
+    })
+}
+
+/// Releases the analysing end of a live analysis. NULL is ignored; releasing twice is
+/// undefined.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_live_analyser_free(analyser: *mut fixloop_live_analyser) {
+    // SAFETY: NULL or from Box::into_raw in fixloop_live_new, per the contract.
+    unsafe { free_box(analyser) }
+}
+
+/// Decodes and analyses the audio file at `path` (WAV, FLAC, MP3, Ogg Vorbis, AIFF) into
+/// `*out`, which the caller owns and releases with [`fixloop_track_free`]. A file that
+/// cannot be read is `FIXLOOP_ERR_IO`; one that cannot be decoded or is too short
+/// `FIXLOOP_ERR_AUDIO` or `FIXLOOP_ERR_UNSUPPORTED`, with the file named in
+/// [`fixloop_last_error`]. A library built without the `decode` feature returns
+/// `FIXLOOP_ERR_UNSUPPORTED`.
+///
+/// Any thread; not real-time safe (it reads and decodes the whole file).
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_analyze_file(
+    path: *const c_char,
+    out: *mut *mut fixloop_track,
+) -> fixloop_status {
+    boundary(|| {
+        let out = out_ptr(out, "out")?;
+        // SAFETY: NULL or a NUL-terminated string, per the contract.
+        let path = unsafe { arg_str(path, "path") }?;
+        let track = analyze_file(path)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(Box::into_raw(Box::new(track))) };
+        Ok(())
+    })
+}
+
+#[cfg(feature = "decode")]
+fn analyze_file(path: &str) -> FfiResult<fixloop_track> {
+    let a = crate::features::analyze_file(std::path::Path::new(path))?;
+    Ok(fixloop_track {
+        seconds: a.info.seconds(),
+        features: a.features,
+        spectrum: a.spectrum,
+    })
+}
+
+#[cfg(not(feature = "decode"))]
+fn analyze_file(path: &str) -> FfiResult<fixloop_track> {
+    Err(Failure::new(
+        FIXLOOP_ERR_UNSUPPORTED,
+        format!("cannot analyse {path}: this fixloop library was built without the decode feature"),
+    ))
+}
+
+/// Writes the track's measured features (those present; an absent one, such as the
+/// loudness range of a clip under 3 s, is left out) into `values`, which holds
+/// `values_cap` entries, in catalogue order, and their number to `*out_count`. A buffer of
+/// `FIXLOOP_FEATURE_COUNT` always suffices; a smaller one that cannot hold them all gives
+/// `FIXLOOP_ERR_BUFFER_TOO_SMALL` and writes nothing but the count. The values feed
+/// [`fixloop_score_track`](super::fixloop_score_track) and the collector.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_track_features(
+    track: *const fixloop_track,
+    values: *mut fixloop_feature_value,
+    values_cap: usize,
+    out_count: *mut usize,
+) -> fixloop_status {
+    boundary(|| {
+        // SAFETY: NULL or a live track, per the contract.
+        let track = unsafe { arg_ref(track, "track") }?;
+        // SAFETY: NULL or `values_cap` writable entries, per the contract.
+        unsafe { features_out(&track.features, values, values_cap, out_count) }
+    })
+}
+
+/// Writes the duration of the audio the track was measured on, in seconds, to `*out`.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_track_seconds(
+    track: *const fixloop_track,
+    out: *mut f64,
+) -> fixloop_status {
+    boundary(|| {
+        let out = out_ptr(out, "out")?;
+        // SAFETY: NULL or a live track, per the contract.
+        let track = unsafe { arg_ref(track, "track") }?;
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(track.seconds) };
+        Ok(())
+    })
+}
+
+/// Proposes fixes for an analysed track against `profile` under `policy` (NULL = the
+/// default policy) into `*out`: the fixes `fixloop analyze` proposes for the same audio,
+/// profile version and policy (the joint plan predicts side effects from the track's
+/// spectrum). The caller owns `*out` and releases it with
+/// [`fixloop_fix_list_free`](super::fixloop_fix_list_free).
+///
+/// Any thread; not real-time safe.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_track_propose_fixes(
+    profile: *const fixloop_profile,
+    track: *const fixloop_track,
+    policy: *const fixloop_policy,
+    out: *mut *mut fixloop_fix_list,
+) -> fixloop_status {
+    boundary(|| {
+        let out = out_ptr(out, "out")?;
+        // SAFETY: NULL or live handles, per the contract.
+        let profile = unsafe { arg_ref(profile, "profile") }?;
+        // SAFETY: as above.
+        let track = unsafe { arg_ref(track, "track") }?;
+        // SAFETY: NULL or a valid policy struct.
+        let policy = policy_arg(unsafe { policy.as_ref() })?;
+        let analysis = TrackAnalysis::with_spectrum(
+            "track",
+            track.features,
+            track.spectrum.clone(),
+            Some(&profile.inner),
+            &policy,
+        )?;
+        let fixes = analysis.compared.map(|c| c.fixes).unwrap_or_default();
+        let list = Box::into_raw(Box::new(fixloop_fix_list::from_fixes(fixes)));
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(list) };
+        Ok(())
+    })
+}
+
+/// Releases a track. NULL is ignored; releasing twice is undefined.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_track_free(track: *mut fixloop_track) {
+    // SAFETY: NULL or from Box::into_raw in this module, per the contract.
+    unsafe { free_box(track) }
+}
