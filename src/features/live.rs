@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use fixloop::features::{live, Feature};
-//! let (mut feed, mut analyser) = live(48_000, 48_000).unwrap();
+//! let (mut feed, mut analyser) = live(48_000, 96_000).unwrap();
 //! let block: Vec<f32> = (0..512)
 //!     .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 48_000.0).sin())
 //!     .collect();
