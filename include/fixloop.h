@@ -460,6 +460,18 @@ typedef struct fixloop_policy {
 } fixloop_policy;
 
 /**
+ * Called as each file of [`fixloop_profile_build`] is finished: `done` of `total` files,
+ * the file's path (NUL-terminated UTF-8, valid during the call) and whether it was
+ * analysed (false: it failed and is left out of the profile). `user_data` is the pointer
+ * given to [`fixloop_profile_build`].
+ */
+typedef void (*fixloop_build_progress)(void *user_data,
+                                       size_t done,
+                                       size_t total,
+                                       const char *path,
+                                       bool ok);
+
+/**
  * One proposed fix. `fix_id` is borrowed from the list and valid until the list is freed.
  */
 typedef struct fixloop_fix {
@@ -939,6 +951,27 @@ fixloop_status fixloop_track_propose_fixes(const struct fixloop_profile *profile
  * Releases a track. NULL is ignored; releasing twice is undefined.
  */
 void fixloop_track_free(struct fixloop_track *track);
+
+/**
+ * Builds a profile named `name` from the audio files in the folder `dir` (WAV, FLAC, MP3,
+ * Ogg Vorbis, AIFF; not recursive), analysing them in parallel, into `*out_profile`
+ * (released with [`fixloop_profile_free`](super::fixloop_profile_free)). `progress` (may
+ * be NULL) is called once per file, from fixloop's worker threads but never two calls at
+ * once. When `out_report_json` is not NULL it receives `{"tracks": N, "failed":
+ * [{"path", "error"}…], "repaired": [{"path", "non_finite_samples"}…]}` (released with
+ * [`fixloop_string_free`]): files that fail are left out and listed; the build fails only
+ * when no file can be analysed (`FIXLOOP_ERR_AUDIO`, the first failure named) or the
+ * folder cannot be read (`FIXLOOP_ERR_IO`). Without the `decode` feature:
+ * `FIXLOOP_ERR_UNSUPPORTED`.
+ *
+ * Blocks until every file is analysed. Any thread; not real-time safe.
+ */
+fixloop_status fixloop_profile_build(const char *dir,
+                                     const char *name,
+                                     fixloop_build_progress progress,
+                                     void *user_data,
+                                     struct fixloop_profile **out_profile,
+                                     char **out_report_json);
 
 /**
  * Opens a collector on the log directory `feedback_dir` (NUL-terminated; NULL = the

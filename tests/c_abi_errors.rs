@@ -987,3 +987,192 @@ fn analysis_functions_refuse_bad_input_and_analyse_a_file() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// What the progress callback saw: calls, the largest `done`, calls in flight at once.
+#[derive(Default)]
+struct Seen {
+    calls: std::sync::atomic::AtomicUsize,
+    failed: std::sync::atomic::AtomicUsize,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most_in_flight: std::sync::atomic::AtomicUsize,
+    last_total: std::sync::atomic::AtomicUsize,
+}
+
+unsafe extern "C" fn on_progress(
+    user: *mut std::ffi::c_void,
+    _done: usize,
+    total: usize,
+    path: *const c_char,
+    ok: bool,
+) {
+    use std::sync::atomic::Ordering::SeqCst;
+    // SAFETY: the test passes a live `Seen`.
+    let seen = unsafe { &*(user as *const Seen) };
+    let now = seen.in_flight.fetch_add(1, SeqCst) + 1;
+    seen.most_in_flight.fetch_max(now, SeqCst);
+    // SAFETY: the library passes a NUL-terminated path valid during the call.
+    assert!(unsafe { CStr::from_ptr(path) }
+        .to_str()
+        .unwrap()
+        .ends_with(".wav"));
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    seen.calls.fetch_add(1, SeqCst);
+    if !ok {
+        seen.failed.fetch_add(1, SeqCst);
+    }
+    seen.last_total.store(total, SeqCst);
+    seen.in_flight.fetch_sub(1, SeqCst);
+}
+
+#[test]
+fn a_profile_builds_from_a_folder_with_progress_and_refuses_bad_input() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = std::env::temp_dir().join(format!("fixloop-c-build-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir_c = CString::new(dir.to_str().unwrap()).unwrap();
+    let name = CString::new("club").unwrap();
+    let mut profile = null_mut();
+    let mut report: *mut c_char = null_mut();
+    // SAFETY (whole test): every pointer is NULL, a valid string, or a writable out.
+    unsafe {
+        assert_eq!(
+            fixloop_profile_build(
+                null(),
+                name.as_ptr(),
+                None,
+                null_mut(),
+                &mut profile,
+                null_mut()
+            ),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        assert!(last_error().contains("dir"));
+        assert_eq!(
+            fixloop_profile_build(
+                dir_c.as_ptr(),
+                null(),
+                None,
+                null_mut(),
+                &mut profile,
+                null_mut()
+            ),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        let blank = CString::new(" ").unwrap();
+        assert_eq!(
+            fixloop_profile_build(
+                dir_c.as_ptr(),
+                blank.as_ptr(),
+                None,
+                null_mut(),
+                &mut profile,
+                null_mut()
+            ),
+            FIXLOOP_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            fixloop_profile_build(
+                dir_c.as_ptr(),
+                name.as_ptr(),
+                None,
+                null_mut(),
+                null_mut(),
+                null_mut()
+            ),
+            FIXLOOP_ERR_NULL_ARGUMENT
+        );
+        let missing = CString::new("/nonexistent/references").unwrap();
+        assert_eq!(
+            fixloop_profile_build(
+                missing.as_ptr(),
+                name.as_ptr(),
+                None,
+                null_mut(),
+                &mut profile,
+                null_mut()
+            ),
+            FIXLOOP_ERR_IO
+        );
+        assert!(
+            last_error().contains("/nonexistent/references"),
+            "{}",
+            last_error()
+        );
+        // An empty folder: nothing to analyse.
+        assert_eq!(
+            fixloop_profile_build(
+                dir_c.as_ptr(),
+                name.as_ptr(),
+                None,
+                null_mut(),
+                &mut profile,
+                null_mut()
+            ),
+            FIXLOOP_ERR_AUDIO
+        );
+        assert!(profile.is_null());
+
+        // Three references and a file that is not audio.
+        for (k, hz) in [55.0f32, 65.0, 73.0].iter().enumerate() {
+            let mut w = hound::WavWriter::create(
+                dir.join(format!("ref{k}.wav")),
+                hound::WavSpec {
+                    channels: 2,
+                    sample_rate: 44_100,
+                    bits_per_sample: 16,
+                    sample_format: hound::SampleFormat::Int,
+                },
+            )
+            .unwrap();
+            for i in 0..44_100 * 4 {
+                let t = i as f32 / 44_100.0;
+                let v = 0.4 * (2.0 * std::f32::consts::PI * hz * t).sin()
+                    + 0.1 * (2.0 * std::f32::consts::PI * 1000.0 * t).sin();
+                let s = (v * 32767.0) as i16;
+                w.write_sample(s).unwrap();
+                w.write_sample(s).unwrap();
+            }
+            w.finalize().unwrap();
+        }
+        std::fs::write(dir.join("broken.wav"), b"RIFF\x10\x00\x00\x00WAVEjunk").unwrap();
+        let seen = Seen::default();
+        assert_eq!(
+            fixloop_profile_build(
+                dir_c.as_ptr(),
+                name.as_ptr(),
+                Some(on_progress),
+                &seen as *const Seen as *mut std::ffi::c_void,
+                &mut profile,
+                &mut report,
+            ),
+            FIXLOOP_OK,
+            "{}",
+            last_error()
+        );
+        assert_eq!(seen.calls.load(SeqCst), 4);
+        assert_eq!(seen.failed.load(SeqCst), 1);
+        assert_eq!(seen.last_total.load(SeqCst), 4);
+        assert_eq!(seen.most_in_flight.load(SeqCst), 1, "callbacks overlapped");
+        let mut tracks = 0u64;
+        assert_eq!(
+            fixloop_profile_track_count(profile, &mut tracks),
+            FIXLOOP_OK
+        );
+        assert_eq!(tracks, 3);
+        let text = CStr::from_ptr(report).to_str().unwrap().to_owned();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["tracks"], 3);
+        assert!(
+            json["failed"][0]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("broken.wav"),
+            "{text}"
+        );
+        assert!(!json["failed"][0]["error"].as_str().unwrap().is_empty());
+        fixloop_string_free(report);
+        fixloop_profile_free(profile);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

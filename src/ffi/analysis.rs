@@ -9,6 +9,7 @@ use super::profile::fixloop_profile;
 use super::*;
 use crate::analysis::TrackAnalysis;
 use crate::features::{FeatureVector, LiveAnalyser, LiveFeed, SpectrumProfile};
+use std::ffi::c_void;
 
 /// The audio thread's end of a live analysis: push frames into it. Created with
 /// [`fixloop_live_new`], released with [`fixloop_live_feed_free`]. One thread at a time
@@ -347,4 +348,122 @@ pub unsafe extern "C" fn fixloop_track_propose_fixes(
 pub unsafe extern "C" fn fixloop_track_free(track: *mut fixloop_track) {
     // SAFETY: NULL or from Box::into_raw in this module, per the contract.
     unsafe { free_box(track) }
+}
+
+/// Called as each file of [`fixloop_profile_build`] is finished: `done` of `total` files,
+/// the file's path (NUL-terminated UTF-8, valid during the call) and whether it was
+/// analysed (false: it failed and is left out of the profile). `user_data` is the pointer
+/// given to [`fixloop_profile_build`].
+pub type fixloop_build_progress = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        done: usize,
+        total: usize,
+        path: *const c_char,
+        ok: bool,
+    ),
+>;
+
+/// The user data of a progress callback, sent to the analysing threads. The callback is
+/// called one call at a time (under a lock), as its documentation promises.
+#[cfg_attr(not(feature = "decode"), allow(dead_code))]
+struct ProgressSink {
+    callback: unsafe extern "C" fn(*mut c_void, usize, usize, *const c_char, bool),
+    user_data: *mut c_void,
+}
+
+// SAFETY: the caller of fixloop_profile_build promises the callback may be called from
+// fixloop's threads with its user data; calls are serialised by the Mutex around the sink.
+unsafe impl Send for ProgressSink {}
+
+/// Builds a profile named `name` from the audio files in the folder `dir` (WAV, FLAC, MP3,
+/// Ogg Vorbis, AIFF; not recursive), analysing them in parallel, into `*out_profile`
+/// (released with [`fixloop_profile_free`](super::fixloop_profile_free)). `progress` (may
+/// be NULL) is called once per file, from fixloop's worker threads but never two calls at
+/// once. When `out_report_json` is not NULL it receives `{"tracks": N, "failed":
+/// [{"path", "error"}…], "repaired": [{"path", "non_finite_samples"}…]}` (released with
+/// [`fixloop_string_free`]): files that fail are left out and listed; the build fails only
+/// when no file can be analysed (`FIXLOOP_ERR_AUDIO`, the first failure named) or the
+/// folder cannot be read (`FIXLOOP_ERR_IO`). Without the `decode` feature:
+/// `FIXLOOP_ERR_UNSUPPORTED`.
+///
+/// Blocks until every file is analysed. Any thread; not real-time safe.
+#[no_mangle]
+pub unsafe extern "C" fn fixloop_profile_build(
+    dir: *const c_char,
+    name: *const c_char,
+    progress: fixloop_build_progress,
+    user_data: *mut c_void,
+    out_profile: *mut *mut fixloop_profile,
+    out_report_json: *mut *mut c_char,
+) -> fixloop_status {
+    boundary(|| {
+        let out_profile = out_ptr(out_profile, "out_profile")?;
+        // SAFETY: NULL or NUL-terminated strings, per the contract.
+        let dir = unsafe { arg_str(dir, "dir") }?;
+        // SAFETY: as above.
+        let name = unsafe { arg_str(name, "name") }?;
+        if name.trim().is_empty() {
+            return Err(Failure::new(
+                FIXLOOP_ERR_INVALID_ARGUMENT,
+                "argument name is empty",
+            ));
+        }
+        let sink = progress.map(|callback| {
+            std::sync::Mutex::new(ProgressSink {
+                callback,
+                user_data,
+            })
+        });
+        let (profile, report) = build(dir, name, sink.as_ref())?;
+        if !out_report_json.is_null() {
+            super::learn::json_out(out_report_json, &report)?;
+        }
+        super::profile::write_profile(out_profile, profile);
+        Ok(())
+    })
+}
+
+#[cfg(feature = "decode")]
+fn build(
+    dir: &str,
+    name: &str,
+    sink: Option<&std::sync::Mutex<ProgressSink>>,
+) -> FfiResult<(crate::profile::Profile, serde_json::Value)> {
+    let paths = crate::features::list_audio_files(std::path::Path::new(dir))?;
+    let tick = |p: crate::features::Progress<'_>| {
+        let Some(sink) = sink else { return };
+        let path =
+            std::ffi::CString::new(p.path.to_string_lossy().into_owned()).unwrap_or_default();
+        // A poisoned lock only means an earlier callback panicked across the boundary,
+        // which C cannot do; keep calling.
+        let sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the caller's callback, with its user data, one call at a time.
+        unsafe { (sink.callback)(sink.user_data, p.done, p.total, path.as_ptr(), p.ok) };
+    };
+    let built = crate::profile::build_profile(name, &paths, &tick)?;
+    let report = serde_json::json!({
+        "tracks": built.profile.track_count,
+        "failed": built.failed.iter().map(|(p, e)| serde_json::json!({
+            "path": p.display().to_string(),
+            "error": format!("{e:#}"),
+        })).collect::<Vec<_>>(),
+        "repaired": built.repaired.iter().map(|(p, n)| serde_json::json!({
+            "path": p.display().to_string(),
+            "non_finite_samples": n,
+        })).collect::<Vec<_>>(),
+    });
+    Ok((built.profile, report))
+}
+
+#[cfg(not(feature = "decode"))]
+fn build(
+    dir: &str,
+    _name: &str,
+    _sink: Option<&std::sync::Mutex<ProgressSink>>,
+) -> FfiResult<(crate::profile::Profile, serde_json::Value)> {
+    Err(Failure::new(
+        FIXLOOP_ERR_UNSUPPORTED,
+        format!("cannot build a profile from {dir}: this fixloop library was built without the decode feature"),
+    ))
 }
