@@ -496,3 +496,63 @@ fn ab_status_adjusts_running_tests_on_one_metric_by_holm() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--effect"));
     std::fs::remove_dir_all(&h).unwrap();
 }
+
+/// A reader that takes the first line and goes away: the commands end quietly with success
+/// (a closed pipe is not an error). The exports of 20 000 events overflow the pipe, so they
+/// meet the closed pipe (this test fails without the handling); the shorter outputs check
+/// that a reader leaving early changes nothing for them.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let h = home("pipe");
+    // 20 000 events: far more output than a pipe buffers.
+    let seed = fixloop::feedback::jsonl::read_file(Path::new(SEED)).unwrap();
+    let mut text = String::new();
+    for i in 0..20_000 {
+        let mut e = seed[i % seed.len()].clone();
+        e.event_id = format!("evt_pipe_{i}").into();
+        e.session_id = format!("s{}", i / 10).into();
+        text.push_str(&serde_json::to_string(&e).unwrap());
+        text.push('\n');
+    }
+    let file = h.with_extension("jsonl");
+    std::fs::create_dir_all(&h).unwrap();
+    std::fs::write(&file, text).unwrap();
+    ok(&fixloop(&h, &["import", file.to_str().unwrap()]));
+    for args in [
+        &["export"][..],
+        &["export", "--format", "jsonl"],
+        &[
+            "analyze",
+            "examples/data/wip_features.json",
+            "--profile",
+            PROFILE,
+        ],
+        &["summary", "--json"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fixloop"))
+            .arg("--home")
+            .arg(&h)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The pipe's reader is gone (dropped above); what is left to write hits it.
+        let out = child.wait_with_output().unwrap();
+        assert!(!first.is_empty(), "{args:?}");
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&h);
+    let _ = std::fs::remove_file(&file);
+}

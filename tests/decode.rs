@@ -424,3 +424,47 @@ fn non_finite_samples_in_files_are_silence_counted_and_a_mostly_nan_file_is_refu
     let tp = built.profile.stats(Feature::TruePeak).unwrap();
     assert_eq!(tp.samples.as_deref(), Some(&[peak][..]));
 }
+
+/// A WAV whose header sizes were never finalised (a streaming writer's or a crashed
+/// recorder's): RIFF size 8 and `data` size 0, or both 0xFFFFFFFF. Read to the end of the
+/// file, it gives exactly the features of the finalised file, and says it was repaired.
+#[test]
+fn a_wav_with_unfinalised_sizes_is_read_to_the_end_of_the_file() {
+    let dir = scratch_dir("unfinalised");
+    let (l, r) = noise_and_tone(48_000, 3.5);
+    let good = dir.join("good.wav");
+    write_wav_i16(&good, 48_000, 2, &interleave(&l, &r));
+    let whole = analyze_file(&good).unwrap();
+    assert!(!whole.info.header_unfinalised);
+    let bytes = std::fs::read(&good).unwrap();
+    // hound writes the canonical 44-byte header: RIFF size at 4, data size at 40.
+    assert_eq!(&bytes[36..40], b"data");
+    for (riff, data) in [(8u32, 0u32), (u32::MAX, u32::MAX), (0, 0)] {
+        let mut patched = bytes.clone();
+        patched[4..8].copy_from_slice(&riff.to_le_bytes());
+        patched[40..44].copy_from_slice(&data.to_le_bytes());
+        let path = dir.join(format!("unfinalised-{riff}-{data}.wav"));
+        std::fs::write(&path, &patched).unwrap();
+        let a = analyze_file(&path).unwrap();
+        assert!(a.info.header_unfinalised, "{riff} {data}");
+        assert_eq!(a.info.frames, whole.info.frames, "{riff} {data}");
+        assert_eq!(a.features, whole.features, "{riff} {data}");
+        // The command line analyses it too, with a warning naming the file.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fixloop"))
+            .arg("analyze")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("never finalised") && err.contains(path.to_str().unwrap()),
+            "{err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -48,6 +48,10 @@ pub struct AudioInfo {
     pub frames: u64,
     /// Samples (not frames) that were NaN or infinite and were replaced by silence.
     pub non_finite_samples: u64,
+    /// A WAV file whose header sizes were never finalised (a streaming writer or a crashed
+    /// recorder left the `data` size 0 or `0xFFFFFFFF`): it was read to the end of the file,
+    /// as libsndfile reads it.
+    pub header_unfinalised: bool,
 }
 
 /// A file's features and what decoding it found.
@@ -178,7 +182,12 @@ fn decode_inner(
         return Err(Error::new(ErrorKind::Audio, "the file is empty"));
     }
     let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let (source, header_unfinalised): (Box<dyn symphonia::core::io::MediaSource>, bool) =
+        match super::wav_repair::open(file).map_err(|e| Error::io(path, "read", e))? {
+            Ok(patched) => (Box::new(patched), true),
+            Err(file) => (Box::new(file), false),
+        };
+    let mss = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
@@ -280,6 +289,7 @@ fn decode_inner(
                     channels,
                     frames: 0,
                     non_finite_samples: 0,
+                    header_unfinalised,
                 })
             }
         };

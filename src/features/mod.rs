@@ -15,6 +15,8 @@ mod decode;
 mod live;
 pub mod modulation;
 pub mod spectrum;
+#[cfg(feature = "decode")]
+mod wav_repair;
 pub use spectrum::{SpectrumPart, SpectrumProfile};
 mod vector;
 

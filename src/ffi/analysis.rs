@@ -381,7 +381,8 @@ unsafe impl Send for ProgressSink {}
 /// (released with [`fixloop_profile_free`](super::fixloop_profile_free)). `progress` (may
 /// be NULL) is called once per file, from fixloop's worker threads but never two calls at
 /// once. When `out_report_json` is not NULL it receives `{"tracks": N, "failed":
-/// [{"path", "error"}…], "repaired": [{"path", "non_finite_samples"}…]}` (released with
+/// [{"path", "error"}…], "repaired": [{"path", "non_finite_samples"}…], "unfinalised":
+/// [path…]}` (WAV files whose header sizes were never finalised, read to their end; released with
 /// [`fixloop_string_free`]): files that fail are left out and listed; the build fails only
 /// when no file can be analysed (`FIXLOOP_ERR_AUDIO`, the first failure named) or the
 /// folder cannot be read (`FIXLOOP_ERR_IO`). Without the `decode` feature:
@@ -452,6 +453,7 @@ fn build(
             "path": p.display().to_string(),
             "non_finite_samples": n,
         })).collect::<Vec<_>>(),
+        "unfinalised": built.unfinalised.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
     });
     Ok((built.profile, report))
 }

@@ -24,6 +24,9 @@ pub struct BuiltProfile {
     /// The files in the profile that had non-finite samples (replaced by silence before
     /// analysis), with how many.
     pub repaired: Vec<(PathBuf, u64)>,
+    /// The WAV files in the profile whose header sizes were never finalised (read to the
+    /// end of the file).
+    pub unfinalised: Vec<PathBuf>,
 }
 
 /// Analyses `paths` in parallel and builds the profile `name` from those that succeed
@@ -38,10 +41,14 @@ pub fn build_profile(
     let results = analyze_files(paths, progress);
     let mut failed = Vec::new();
     let mut repaired = Vec::new();
+    let mut unfinalised = Vec::new();
     let mut vectors = Vec::new();
     for r in results {
         match r.analysis {
             Ok(a) => {
+                if a.info.header_unfinalised {
+                    unfinalised.push(r.path.clone());
+                }
                 if a.info.non_finite_samples > 0 {
                     repaired.push((r.path, a.info.non_finite_samples));
                 }
@@ -63,6 +70,7 @@ pub fn build_profile(
         profile: profile_from_vectors(name, &vectors)?,
         failed,
         repaired,
+        unfinalised,
     })
 }
 

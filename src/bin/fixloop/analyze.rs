@@ -81,6 +81,9 @@ pub fn run(args: &Args) -> Result<()> {
         (FeatureVector::load(&args.track)?, None, None)
     } else {
         let a = fixloop::features::analyze_file(&args.track)?;
+        if a.info.header_unfinalised {
+            super::profile::report_unfinalised(&args.track);
+        }
         (a.features, Some(a.info.non_finite_samples), a.spectrum)
     };
     let policy = Policy {

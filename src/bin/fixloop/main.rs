@@ -52,7 +52,37 @@ enum Command {
     Demo(demo::Args),
 }
 
+/// Whether `e` (or an error behind it) is a write to a pipe whose reader has gone.
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 fn main() -> ExitCode {
+    // A closed pipe (`fixloop export | head -1`) ends the output quietly, as command-line
+    // tools do: `println!` panics on it ("failed printing to stdout"), so the panic hook
+    // exits with success for that one panic and reports every other.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
     let cli = Cli::parse();
     let result = Home::resolve(cli.home.as_deref()).and_then(|home| match &cli.command {
         Command::Analyze(args) => analyze::run(args).map(|()| true),
@@ -69,6 +99,7 @@ fn main() -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("fixloop: {e:#}");
             ExitCode::FAILURE

@@ -158,6 +158,7 @@ pub fn run(home: &Home, command: &Command) -> Result<()> {
             let built = built?;
             report_failures(&built.failed);
             report_repairs(&built.repaired);
+            built.unfinalised.iter().for_each(|p| report_unfinalised(p));
             built.profile.save(output)?;
             println!(
                 "Profile {} built from {} of {} tracks, saved to {}",
@@ -183,6 +184,9 @@ pub fn run(home: &Home, command: &Command) -> Result<()> {
             for r in results {
                 match r.analysis {
                     Ok(a) => {
+                        if a.info.header_unfinalised {
+                            report_unfinalised(&r.path);
+                        }
                         if a.info.non_finite_samples > 0 {
                             repaired.push((r.path, a.info.non_finite_samples));
                         }
@@ -249,6 +253,15 @@ fn report_repairs(repaired: &[(PathBuf, u64)]) {
             path.display()
         );
     }
+}
+
+/// Says that `path`'s WAV header sizes were never finalised and it was read to its end.
+pub(crate) fn report_unfinalised(path: &std::path::Path) {
+    eprintln!(
+        "fixloop: warning: {}: the WAV header's sizes were never finalised (a streaming writer \
+         or an interrupted recording); read to the end of the file",
+        path.display()
+    );
 }
 
 fn report_failures(failed: &[(PathBuf, Error)]) {
