@@ -6,7 +6,7 @@
 //!   ([`Plan::predicted_controls`]) against the re-analysed render — loudness within
 //!   0.5 LU, band levels within 0.5 dB, width and correlation within 0.03; the true peak
 //!   within 0.5 dB for a plan checked on the audio ([`solve_checked`]), and the model's own
-//!   estimate (unchecked) reported. The worst errors are printed for the README.
+//!   estimate (unchecked) reported. The worst errors are printed for docs/fixes.md.
 //! - **An engineer's reading**: every plan's band fixes move their own band, and every fix
 //!   moves its own feature toward its target ([`common::engineer_reads`]).
 //! - **Joint beats independent**: the re-analysed score after the joint plan's controls is

@@ -4,7 +4,7 @@
 //! by 4 dB, two combinations), re-analysed, compared with the model's predictions.
 //!
 //! Tolerances (the issue's): loudness 0.5 LU, band levels 0.5 dB, width and correlation
-//! 0.03; the worst errors measured are printed (see the README). The true peak is held to
+//! 0.03; the worst errors measured are printed (see docs/fixes.md). The true peak is held to
 //! its bound instead: measured never above `peak_bound_db`, and within 0.5 dB of the
 //! estimate for a gain move (EQ and width move a limited master's peaks in ways no
 //! statistic of the track predicts).

@@ -11,7 +11,7 @@
 //!
 //! Where to click comes from the same editor laid out headlessly (egui_kittest) at the
 //! window's size: the card buttons come first, so the first Apply's place does not depend
-//! on the fixes' text. The screenshot is `target/tmp/fixloop-editor.png` (the README's).
+//! on the fixes' text. The screenshot is `target/tmp/fixloop-editor.png` (the README's and docs/plugin.md's).
 
 use egui_kittest::kittest::Queryable;
 use fixloop::feedback::records::Record;

@@ -5,7 +5,7 @@
 //!
 //! Reading splits the input into blocks of whole lines and parses the blocks on every
 //! core, then puts the events back in file order: a million-line file reads in about a
-//! second on two cores (README, "Benchmarks"). The result, and the first error by line
+//! second on two cores (docs/measurements.md, "Benchmarks"). The result, and the first error by line
 //! number, are exactly those of reading line by line.
 
 use super::event::FeedbackEvent;
