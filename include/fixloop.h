@@ -958,7 +958,8 @@ void fixloop_track_free(struct fixloop_track *track);
  * (released with [`fixloop_profile_free`](super::fixloop_profile_free)). `progress` (may
  * be NULL) is called once per file, from fixloop's worker threads but never two calls at
  * once. When `out_report_json` is not NULL it receives `{"tracks": N, "failed":
- * [{"path", "error"}…], "repaired": [{"path", "non_finite_samples"}…]}` (released with
+ * [{"path", "error"}…], "repaired": [{"path", "non_finite_samples"}…], "unfinalised":
+ * [path…]}` (WAV files whose header sizes were never finalised, read to their end; released with
  * [`fixloop_string_free`]): files that fail are left out and listed; the build fails only
  * when no file can be analysed (`FIXLOOP_ERR_AUDIO`, the first failure named) or the
  * folder cannot be read (`FIXLOOP_ERR_IO`). Without the `decode` feature:
