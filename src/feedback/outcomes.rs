@@ -97,8 +97,19 @@ pub struct Only<'e, E: ?Sized, P> {
 impl<'e, E: Outcomes + ?Sized, P: Fn(&EventOutcome<'_>) -> bool> Only<'e, E, P> {
     /// The events `keep` accepts (counted once here).
     pub fn new(events: &'e E, keep: P) -> Self {
+        Only::visiting(events, keep, |_| {})
+    }
+
+    /// [`Only::new`], handing each accepted event to `visit` in the same pass (what a caller
+    /// would otherwise learn from them in a pass of its own).
+    pub fn visiting(events: &'e E, keep: P, mut visit: impl FnMut(&EventOutcome<'e>)) -> Self {
         let mut count = 0;
-        events.each(|e| count += usize::from(keep(&e)));
+        events.each(|e| {
+            if keep(&e) {
+                count += 1;
+                visit(&e);
+            }
+        });
         Only {
             events,
             keep,

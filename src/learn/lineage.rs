@@ -484,15 +484,17 @@ impl Lineage {
             Err(e) if e.kind() == ErrorKind::NotFound => crate::store::Feedback::Lines(Vec::new()),
             Err(e) => return Err(e),
         };
-        let events = Only::new(&feedback, |e| {
-            e.profile_version == version && after.is_none_or(|t| e.timestamp.as_micros() > t)
-        });
+        // Which events count, and per feature how many, in one pass over the log.
         let mut per_feature: BTreeMap<&str, u64> = BTreeMap::new();
         let mut newest: Option<i64> = None;
-        events.each(|e| {
-            *per_feature.entry(e.feature_name).or_default() += 1;
-            newest = newest.max(Some(e.timestamp.as_micros()));
-        });
+        let events = Only::visiting(
+            &feedback,
+            |e| e.profile_version == version && after.is_none_or(|t| e.timestamp.as_micros() > t),
+            |e| {
+                *per_feature.entry(e.feature_name).or_default() += 1;
+                newest = newest.max(Some(e.timestamp.as_micros()));
+            },
+        );
         let most = per_feature.values().copied().max().unwrap_or(0);
         let mut checked = Checked {
             version: version.clone(),
