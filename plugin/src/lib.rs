@@ -25,13 +25,13 @@
 //! The plugin is glue: the DSP (`fixloop::dsp`), the fix model (`fixloop::fixes`), the
 //! records and the store (`fixloop::feedback`, `fixloop::store`) are the library's.
 //!
-//! - [`params`]: host parameters, persisted fields, and the [`HostView`](params::HostView)
+//! - [`params`]: host parameters, persisted fields, and the [`HostView`]
 //!   / [`ParamWriter`](params::ParamWriter) traits through which the rest sees them;
 //! - [`audio`]: the audio thread's path (fix stage → ring, frame counters); it imports
 //!   nothing from the background side;
 //! - [`analysis`]: the [`FeatureSource`](analysis::FeatureSource) trait, implemented by the
 //!   library's streaming analyser;
-//! - [`feedback`]: the [`FeedbackSink`](feedback::FeedbackSink) trait over the library's
+//! - [`feedback`]: the [`FeedbackSink`] trait over the library's
 //!   record types and [`StoreSink`](feedback::StoreSink), the library's collector behind it;
 //! - [`host_signals`]: state-save and offline-render detection;
 //! - [`recorder`]: what one instance writes and when (nothing before the first fix, one

@@ -209,8 +209,8 @@ impl EventIndex {
 
 /// An imported event as the fold reads it, its strings borrowed: decoded in place from an
 /// `event` record's bytes (strings borrow the log's bytes, so reading a log written by
-/// `fixloop import` allocates almost nothing per event), rebuilt from [`EventSpans`], or
-/// viewed from a decoded [`FeedbackEvent`].
+/// `fixloop import` allocates almost nothing per event), rebuilt from the string spans
+/// the fold keeps, or viewed from a decoded [`FeedbackEvent`].
 #[derive(Debug, serde::Deserialize)]
 pub struct EventRecordRef<'a> {
     pub(crate) event_id: &'a str,
