@@ -556,3 +556,48 @@ fn a_closed_pipe_ends_the_output_quietly() {
     let _ = std::fs::remove_dir_all(&h);
     let _ = std::fs::remove_file(&file);
 }
+
+/// A team lead's view: a producer's Parquet export read by `summary` and `refine` (and
+/// `ab status`, through the same loader) gives the numbers of the log it came from.
+#[test]
+fn a_parquet_export_reads_like_the_log_it_came_from() {
+    let h = home("parquet");
+    ok(&fixloop(&h, &["import", SEED]));
+    let parquet = h.with_extension("parquet");
+    ok(&fixloop(
+        &h,
+        &["export", "--format", "parquet", "--output", parquet.to_str().unwrap()],
+    ));
+    let p = parquet.to_str().unwrap();
+    let from_log = json(&fixloop(&h, &["summary", "--json"]));
+    let from_parquet = json(&fixloop(&h, &["summary", "--json", "--feedback", p]));
+    assert_eq!(from_log, from_parquet);
+    let out = h.join("refined.json");
+    let refine = |feedback: Option<&str>| {
+        let mut args = vec![
+            "refine",
+            "--profile",
+            PROFILE,
+            "--output",
+            out.to_str().unwrap(),
+            "--dry-run",
+            "--json",
+            "--min-events",
+            "1",
+        ];
+        if let Some(f) = feedback {
+            args.extend(["--feedback", f]);
+        }
+        json(&fixloop(&h, &args))
+    };
+    assert_eq!(refine(None), refine(Some(p)));
+    // Not an export: one line naming the file.
+    let junk = h.join("junk.parquet");
+    std::fs::write(&junk, b"PAR1 not really").unwrap();
+    let bad = fixloop(&h, &["summary", "--feedback", junk.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("junk.parquet"), "{err}");
+    let _ = std::fs::remove_dir_all(&h);
+    let _ = std::fs::remove_file(&parquet);
+}

@@ -27,8 +27,8 @@ pub enum Command {
         /// An effect (session-level Cohen's d) whose required sessions to report.
         #[arg(long, value_name = "D", allow_hyphen_values = true)]
         effect: Option<f64>,
-        /// A log directory or a `.jsonl` file (default: the home's log). Give it several
-        /// times to pool several producers' feedback.
+        /// A log directory, a `.jsonl` file or a `.parquet` export (default: the home's
+        /// log). Give it several times to pool several producers' feedback.
         #[arg(long, value_name = "PATH")]
         feedback: Vec<PathBuf>,
         /// A per-session table an engine computed with `sql/ab_sessions.sql` (Parquet),

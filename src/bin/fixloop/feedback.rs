@@ -7,15 +7,22 @@ use fixloop::store;
 use fixloop::Result;
 use std::path::{Path, PathBuf};
 
-/// Reads the feedback at `--feedback PATH` (a log directory or a `.jsonl` file), else the
-/// home's log, for any learner (a log stays a compact fold: learning reads it without
-/// building every event). Damaged frames are reported on stderr; they never stop the
-/// analysis.
+/// Reads the feedback at `--feedback PATH` (a log directory, a `.jsonl` file or a
+/// `.parquet` export, `fixloop.events/1`), else the home's log, for any learner (a log stays
+/// a compact fold: learning reads it without building every event). Damaged frames are
+/// reported on stderr; they never stop the analysis.
 pub fn load(home: &Home, feedback: Option<&Path>) -> Result<store::Feedback> {
     let Some(path) = source(home, feedback) else {
         return Ok(store::Feedback::Lines(Vec::new()));
     };
-    let loaded = store::load_feedback(&path)?;
+    let parquet = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    let loaded = if parquet {
+        store::Feedback::Lines(pool::read_events(&path)?.events)
+    } else {
+        store::load_feedback(&path)?
+    };
     if let Some(report) = loaded.report().filter(|r| !r.is_clean()) {
         eprintln!(
             "fixloop: warning: {}: the log has problems (run `fixloop verify`):",

@@ -13,7 +13,7 @@ pub struct Args {
     /// The profile to refine (never modified).
     #[arg(long, value_name = "IN.json")]
     profile: PathBuf,
-    /// A log directory or a `.jsonl` file (default: the home's log).
+    /// A log directory, a `.jsonl` file or a `.parquet` export (default: the home's log).
     #[arg(long, value_name = "PATH")]
     feedback: Option<PathBuf>,
     /// Where to write the refined profile (required unless --dry-run).

@@ -11,8 +11,9 @@ use std::path::PathBuf;
 /// Arguments of `summary`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A log directory or a `.jsonl` file (default: the home's log). Give it several
-    /// times to pool several producers' feedback: the summary of their union.
+    /// A log directory, a `.jsonl` file or a `.parquet` export (default: the home's
+    /// log). Give it several times to pool several producers' feedback: the summary of
+    /// their union.
     #[arg(long, value_name = "PATH")]
     feedback: Vec<PathBuf>,
     /// Only events newer than this: `30d`, `12h`, `2w`, a date or an RFC 3339 time.
