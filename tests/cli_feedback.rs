@@ -566,7 +566,13 @@ fn a_parquet_export_reads_like_the_log_it_came_from() {
     let parquet = h.with_extension("parquet");
     ok(&fixloop(
         &h,
-        &["export", "--format", "parquet", "--output", parquet.to_str().unwrap()],
+        &[
+            "export",
+            "--format",
+            "parquet",
+            "--output",
+            parquet.to_str().unwrap(),
+        ],
     ));
     let p = parquet.to_str().unwrap();
     let from_log = json(&fixloop(&h, &["summary", "--json"]));
