@@ -111,15 +111,47 @@ fn run(exe: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn check_c_output(text: &str, mix: &Path) {
-    // The mix it generated, analysed by the library: the same features live and from the
-    // file, and the same numbers the library gives for that file.
+/// What the library makes of the mix a host wrote: its features, how many are present,
+/// and the fixes `fixloop analyze` proposes for it against the example profile under
+/// `policy`.
+fn analysed_mix(
+    mix: &Path,
+    policy: &fixloop::fixes::Policy,
+) -> (
+    fixloop::features::FeatureVector,
+    usize,
+    Vec<fixloop::fixes::Fix>,
+) {
     let analysed = fixloop::features::analyze_file(mix).unwrap();
-    let features = analysed.features;
     let count = fixloop::features::Feature::ALL
         .iter()
-        .filter(|f| features.value(**f).is_some())
+        .filter(|f| analysed.features.value(**f).is_some())
         .count();
+    let profile =
+        fixloop::profile::Profile::load(&root().join("assets/trance_profile.json")).unwrap();
+    let fixes = fixloop::analysis::TrackAnalysis::with_spectrum(
+        "mix",
+        analysed.features,
+        analysed.spectrum,
+        Some(&profile),
+        policy,
+    )
+    .unwrap()
+    .compared
+    .unwrap()
+    .fixes;
+    (analysed.features, count, fixes)
+}
+
+fn check_c_output(text: &str, mix: &Path) {
+    // The mix it generated, analysed by the library: the same features live and from the
+    // file, and the same numbers the library gives for that file (the example's policy:
+    // default with amount 0.5).
+    let policy = fixloop::fixes::Policy {
+        amount: 0.5,
+        ..fixloop::fixes::Policy::default()
+    };
+    let (features, count, fixes) = analysed_mix(mix, &policy);
     assert!(
         text.contains(&format!("analysed 4.0 s: {count} features\n")),
         "{text}"
@@ -143,24 +175,8 @@ fn check_c_output(text: &str, mix: &Path) {
         let want = format!("gap {} z={:+.2}\n", g.feature.name(), g.z);
         assert!(text.contains(&want), "want {want:?} in\n{text}");
     }
-    // The fixes are `fixloop analyze`'s for the file (the example's policy: default with
-    // amount 0.5), and the fix model through the C ABI agrees with the library's (the
-    // first fix from neutral controls).
-    let policy = fixloop::fixes::Policy {
-        amount: 0.5,
-        ..fixloop::fixes::Policy::default()
-    };
-    let fixes = fixloop::analysis::TrackAnalysis::with_spectrum(
-        "mix",
-        features,
-        analysed.spectrum,
-        Some(&profile),
-        &policy,
-    )
-    .unwrap()
-    .compared
-    .unwrap()
-    .fixes;
+    // The fixes are `fixloop analyze`'s for the file, and the fix model through the C ABI
+    // agrees with the library's (the first fix from neutral controls).
     assert!(!fixes.is_empty());
     for fix in &fixes {
         let want = format!("fix {} {}: ", fix.fix_id, fix.gap_feature.name());
@@ -212,32 +228,15 @@ fn check_cpp_output(text: &str, mix: &Path) {
     assert!(text.contains("score "), "{text}");
     // The bass-heavy mix it wrote, analysed: `fixloop analyze`'s fixes under its policy
     // (default, aiming at the mean), a bass cut among them.
-    let analysed = fixloop::features::analyze_file(mix).unwrap();
-    let count = fixloop::features::Feature::ALL
-        .iter()
-        .filter(|f| analysed.features.value(**f).is_some())
-        .count();
-    assert!(
-        text.contains(&format!("analysed {count} features\n")),
-        "{text}"
-    );
-    let profile =
-        fixloop::profile::Profile::load(&root().join("assets/trance_profile.json")).unwrap();
     let policy = fixloop::fixes::Policy {
         target_strategy: fixloop::fixes::TargetStrategy::Mean,
         ..fixloop::fixes::Policy::default()
     };
-    let fixes = fixloop::analysis::TrackAnalysis::with_spectrum(
-        "mix",
-        analysed.features,
-        analysed.spectrum,
-        Some(&profile),
-        &policy,
-    )
-    .unwrap()
-    .compared
-    .unwrap()
-    .fixes;
+    let (_, count, fixes) = analysed_mix(mix, &policy);
+    assert!(
+        text.contains(&format!("analysed {count} features\n")),
+        "{text}"
+    );
     for fix in &fixes {
         let want = format!("fix {}: {}\n", fix.gap_feature.name(), fix.describe());
         assert!(text.contains(&want), "want {want:?} in\n{text}");
