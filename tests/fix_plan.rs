@@ -274,6 +274,15 @@ fn the_issues_loop_gets_one_move_per_control_and_the_loudness_within_the_ceiling
         .max(policy.true_peak_ceiling_dbtp);
     let tp = plan.predicted.value(Feature::TruePeak).unwrap();
     assert!(tp <= ceiling + 1e-9, "{tp}");
+    // The gain stops at that ceiling and says whose it is: the references'.
+    assert!(
+        gains.iter().all(|f| f
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("ceiling your references peak at"))),
+        "{:?}",
+        gains.iter().map(|f| &f.note).collect::<Vec<_>>()
+    );
     let loud = plan.predicted.value(Feature::Loudness).unwrap();
     assert!(loud >= -12.4 + 2.0, "{loud}: {texts:?}");
     // One width fix for width and correlation together.

@@ -287,6 +287,9 @@ struct Problem<'a> {
     policy: &'a Policy,
     goals: Vec<Goal>,
     ceiling: f64,
+    /// Whether `ceiling` is the references' own highest true peak (they run hotter than
+    /// the policy's ceiling), as the fixes' notes say.
+    ceiling_from_references: bool,
     /// The correction of the model's true-peak estimate per dB of EQ and width move
     /// ([`eq_size_db`]), from what a check measured; 0 unchecked.
     peak_slope: f64,
@@ -522,6 +525,7 @@ impl<'a> Planner<'a> {
             policy: self.policy,
             goals,
             ceiling,
+            ceiling_from_references: ceiling > self.policy.true_peak_ceiling_dbtp,
             peak_slope,
             checked,
             empty_band,
@@ -1018,9 +1022,20 @@ impl Problem<'_> {
     fn aim_at_plans_peak(&self, fix: &mut Fix) {
         fix.target_value = fix.new_value;
         fix.note = Some(format!(
-            "keeps the true peak under the {} ceiling with the moves below",
-            Feature::TruePeak.format_value(self.ceiling)
+            "keeps the true peak under the {} with the moves below",
+            self.ceiling_words()
         ));
+    }
+
+    /// The ceiling in a fix's note: "−1.0 dBTP ceiling", or "−0.0 dBTP ceiling your
+    /// references peak at" when it is theirs.
+    fn ceiling_words(&self) -> String {
+        let c = Feature::TruePeak.format_value(self.ceiling);
+        if self.ceiling_from_references {
+            format!("{c} ceiling your references peak at")
+        } else {
+            format!("{c} ceiling")
+        }
     }
 
     /// What a decision moves, from `state` to `predicted`: every feature that moves by a
@@ -1052,7 +1067,7 @@ impl Problem<'_> {
         predicted: &FeatureVector,
         parts: &[FixPart],
     ) -> Option<String> {
-        let c = Feature::TruePeak.format_value(self.ceiling);
+        let c = self.ceiling_words();
         let reached = |v: f64| {
             self.aim(f, gap.value).is_some_and(|(_, a)| {
                 (v - a).abs() <= 0.05 * self.profile.stats(f).map_or(1.0, gaps::scale)
@@ -1061,16 +1076,16 @@ impl Problem<'_> {
         let y = predicted.value(f).unwrap_or(gap.value);
         match lever {
             Lever::Gain if f == Feature::TruePeak => {
-                Some(format!("keeps the true peak under the {c} ceiling"))
+                Some(format!("keeps the true peak under the {c}"))
             }
             Lever::Gain if x > 0.0 && !reached(y) => {
                 let at_ceiling = (moves.gain_db - self.gain_cap(moves)).abs() < 0.05;
                 at_ceiling.then(|| {
                     if parts.is_empty() {
                         let short = self.aim(f, gap.value).map(|(_, a)| a - y).unwrap_or(0.0);
-                        format!("raised only to the {c} ceiling, {short:.1} LU short of the target")
+                        format!("raised only to the {c}, {short:.1} LU short of the target")
                     } else {
-                        format!("raised only to the {c} ceiling; limiting does the rest")
+                        format!("raised only to the {c}; limiting does the rest")
                     }
                 })
             }
@@ -1097,7 +1112,7 @@ impl Problem<'_> {
                     ))
                 } else if x > 0.0 {
                     Some(format!(
-                        "boosted only as far as the {c} ceiling allows: boost it before your limiter for the rest"
+                        "boosted only as far as the {c} allows: boost it before your limiter for the rest"
                     ))
                 } else {
                     None
@@ -1252,8 +1267,8 @@ fn lower_gain(problem: &Problem<'_>, before: &Moves, after: &Moves, fixes: &mut 
             }
         }
         fix.note = Some(format!(
-            "keeps the true peak under the {} ceiling",
-            Feature::TruePeak.format_value(problem.ceiling)
+            "keeps the true peak under the {}",
+            problem.ceiling_words()
         ));
         // A cut now past what its feature's target asks: it is sized by the peak the
         // check measured, so it is a true-peak fix aiming where the plan leaves the peak.
