@@ -59,9 +59,9 @@ impl symphonia::core::io::MediaSource for Patched {
     }
 }
 
-/// `file` as the decoder should read it: patched when it is a WAV whose `data` size is 0 or
-/// `0xFFFFFFFF` (or whose RIFF size is under 12 or `0xFFFFFFFF`) with audio after the
-/// header; otherwise `None` (read the file as it is).
+/// `file` as the decoder should read it: `Ok` patched when it is a WAV whose `data` size is
+/// 0 or `0xFFFFFFFF` (or whose RIFF size is under 12 or `0xFFFFFFFF`) with audio after the
+/// header; otherwise `Err` with the file itself, to be read as it is.
 pub(super) fn open(mut file: File) -> io::Result<Result<Patched, File>> {
     let len = file.metadata()?.len();
     let mut head = Vec::new();

@@ -87,10 +87,8 @@ pub unsafe extern "C" fn fixloop_live_push_planar(
         // SAFETY: as above.
         let right = unsafe { arg_slice(right, frames, "right") }?;
         let n = feed.inner.push(left, right);
-        if !out_accepted.is_null() {
-            // SAFETY: non-NULL and writable per the contract.
-            unsafe { out_accepted.write(n) };
-        }
+        // SAFETY: NULL or writable per the contract.
+        unsafe { write_optional(out_accepted, n) };
         Ok(())
     })
 }
@@ -122,10 +120,8 @@ pub unsafe extern "C" fn fixloop_live_push_interleaved(
         // SAFETY: the caller guarantees frames × channels readable samples.
         let samples = unsafe { arg_slice(samples, len, "samples") }?;
         let n = feed.inner.push_interleaved(samples, channels as usize);
-        if !out_accepted.is_null() {
-            // SAFETY: non-NULL and writable per the contract.
-            unsafe { out_accepted.write(n) };
-        }
+        // SAFETY: NULL or writable per the contract.
+        unsafe { write_optional(out_accepted, n) };
         Ok(())
     })
 }
@@ -151,10 +147,8 @@ pub unsafe extern "C" fn fixloop_live_pump(
         // SAFETY: NULL or a live analyser used by this thread only, per the contract.
         let a = unsafe { analyser.as_mut() }.ok_or_else(|| Failure::null("analyser"))?;
         let n = a.inner.pump();
-        if !out_frames.is_null() {
-            // SAFETY: non-NULL and writable per the contract.
-            unsafe { out_frames.write(n) };
-        }
+        // SAFETY: NULL or writable per the contract.
+        unsafe { write_optional(out_frames, n) };
         Ok(())
     })
 }
@@ -170,14 +164,10 @@ pub unsafe extern "C" fn fixloop_live_dropped(
     boundary(|| {
         // SAFETY: NULL or a live analyser, per the contract.
         let a = unsafe { arg_ref(analyser, "analyser") }?;
-        if !out_frames.is_null() {
-            // SAFETY: non-NULL and writable per the contract.
-            unsafe { out_frames.write(a.inner.frames()) };
-        }
-        if !out_dropped.is_null() {
-            // SAFETY: non-NULL and writable per the contract.
-            unsafe { out_dropped.write(a.inner.dropped()) };
-        }
+        // SAFETY: NULL or writable per the contract.
+        unsafe { write_optional(out_frames, a.inner.frames()) };
+        // SAFETY: NULL or writable per the contract.
+        unsafe { write_optional(out_dropped, a.inner.dropped()) };
         Ok(())
     })
 }

@@ -293,10 +293,8 @@ pub(crate) unsafe fn features_out(
             })
         })
         .collect();
-    if !out_count.is_null() {
-        // SAFETY: non-NULL and writable per the contract.
-        unsafe { out_count.write(present.len()) };
-    }
+    // SAFETY: NULL or writable per the contract.
+    unsafe { write_optional(out_count, present.len()) };
     if values.is_null() {
         return if cap == 0 {
             Ok(())
@@ -377,10 +375,8 @@ pub unsafe extern "C" fn fixloop_score_track(
                 // SAFETY: gaps has gaps_cap >= report.gaps.len() writable elements.
                 unsafe { gaps.add(i).write(c) };
             }
-            if !out_gap_count.is_null() {
-                // SAFETY: non-NULL and writable per the contract.
-                unsafe { out_gap_count.write(report.gaps.len()) };
-            }
+            // SAFETY: NULL or writable per the contract.
+            unsafe { write_optional(out_gap_count, report.gaps.len()) };
         }
         let score = fixloop_score {
             score: report.score.unwrap_or(0.0),

@@ -287,6 +287,17 @@ pub(crate) unsafe fn arg_slice<'a, T>(ptr: *const T, len: usize, name: &str) -> 
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// Writes `value` through an optional out-pointer: nothing when `out` is NULL.
+///
+/// # Safety
+/// `out` must be NULL or point to a writable `T`.
+pub(crate) unsafe fn write_optional<T>(out: *mut T, value: T) {
+    if !out.is_null() {
+        // SAFETY: non-NULL and writable per the caller's contract.
+        unsafe { out.write(value) };
+    }
+}
+
 /// Copies `text` into the caller's buffer `(buf, cap)`, always NUL-terminating, and writes
 /// the full length (without NUL) to `out_len` when it is not NULL. `buf` may be NULL with
 /// `cap` 0 to ask for the length only.
@@ -300,10 +311,8 @@ pub(crate) unsafe fn copy_out(
     out_len: *mut usize,
 ) -> FfiResult {
     let bytes = text.as_bytes();
-    if !out_len.is_null() {
-        // SAFETY: non-NULL and writable per the caller's contract.
-        unsafe { out_len.write(bytes.len()) };
-    }
+    // SAFETY: NULL or writable per the caller's contract.
+    unsafe { write_optional(out_len, bytes.len()) };
     if buf.is_null() {
         return if cap == 0 {
             Ok(())
